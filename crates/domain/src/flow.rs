@@ -1,0 +1,1 @@
+//! Flows: the decision-graph format and its validation (flows.md).

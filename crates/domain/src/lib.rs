@@ -1,0 +1,17 @@
+//! FlowPilot's domain: pure types and rules, no I/O.
+//!
+//! Everything else in the workspace depends on this crate; it depends on none of them.
+
+pub mod account;
+pub mod confidence;
+pub mod flow;
+pub mod llm;
+pub mod session;
+pub mod step;
+pub mod user;
+pub mod validation;
+
+pub use account::{Account, AiLimits, Plan};
+pub use confidence::ConfidenceTier;
+pub use user::{Role, User};
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,68 @@
+//! The LLM port: what the engine needs from a provider, independent of its wire format.
+
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatRole {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+/// One structured-output call: the provider must answer a single JSON object that follows
+/// `schema`, announced to the provider under `schema_name` (e.g. `flowpilot_step`).
+#[derive(Debug, Clone)]
+pub struct LlmRequest {
+    pub system: String,
+    pub messages: Vec<ChatMessage>,
+    pub schema_name: String,
+    pub schema: serde_json::Value,
+    pub max_output_tokens: u32,
+}
+
+/// The provider's answer: the raw text it produced (JSON, possibly fenced) and its usage report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmReply {
+    pub text: String,
+    pub model: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    #[error("the AI provider did not answer within {0} seconds")]
+    Timeout(u64),
+    #[error("the AI provider is rate limiting requests")]
+    RateLimited { retry_after: Option<u64> },
+    #[error("the AI provider failed with HTTP {status}: {message}")]
+    Upstream { status: u16, message: String },
+    #[error("could not reach the AI provider: {0}")]
+    Transport(String),
+    #[error("the AI provider sent an answer FlowPilot could not read: {0}")]
+    InvalidResponse(String),
+}
+
+impl LlmError {
+    /// Seconds the caller may wait before retrying, when the provider said so.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            LlmError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+pub trait LlmProvider: Send + Sync {
+    /// `openai`, `anthropic` or `gemini`.
+    fn name(&self) -> &str;
+    /// The model this provider is configured to call.
+    fn model(&self) -> &str;
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError>;
+}
