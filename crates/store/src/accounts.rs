@@ -1,0 +1,105 @@
+use chrono::{DateTime, Utc};
+use domain::{Account, Plan};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::codec::{ms, time, uuid};
+use crate::users::{insert_user, NewUser};
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub plan: Plan,
+}
+
+/// A super admin's change to an account; `Some(None)` clears an override.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatch {
+    pub plan: Option<Plan>,
+    pub ai_daily_limit: Option<Option<i64>>,
+    pub ai_monthly_limit: Option<Option<i64>>,
+}
+
+const COLUMNS: &str = "id, name, plan, ai_daily_limit, ai_monthly_limit, created_at";
+
+fn account_from_row(row: &AnyRow) -> Result<Account> {
+    let plan: String = row.try_get("plan")?;
+    Ok(Account {
+        id: uuid(&row.try_get::<String, _>("id")?)?,
+        name: row.try_get("name")?,
+        plan: Plan::parse(&plan).ok_or_else(|| StoreError::Corrupt(format!("plan {plan:?}")))?,
+        ai_daily_limit: row.try_get("ai_daily_limit")?,
+        ai_monthly_limit: row.try_get("ai_monthly_limit")?,
+        created_at: time(row.try_get("created_at")?)?,
+    })
+}
+
+impl Store {
+    /// Creates an account and its first user in one transaction: either both exist or neither.
+    pub async fn create_account_with_user(
+        &self,
+        account: NewAccount,
+        user: NewUser,
+        now: DateTime<Utc>,
+    ) -> Result<(Account, domain::User)> {
+        let mut tx = self.pool().begin().await?;
+        let account = Account {
+            id: Uuid::new_v4(),
+            name: account.name,
+            plan: account.plan,
+            ai_daily_limit: None,
+            ai_monthly_limit: None,
+            created_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO accounts (id, name, plan, ai_daily_limit, ai_monthly_limit, created_at) \
+             VALUES ($1, $2, $3, NULL, NULL, $4)",
+        )
+        .bind(account.id.to_string())
+        .bind(&account.name)
+        .bind(account.plan.as_str())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        let user = insert_user(&mut tx, account.id, user, now).await?;
+        tx.commit().await?;
+        Ok((account, user))
+    }
+
+    pub async fn account(&self, id: Uuid) -> Result<Account> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_one(self.pool())
+            .await?;
+        account_from_row(&row)
+    }
+
+    pub async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM accounts WHERE name = $1 ORDER BY created_at LIMIT 1"
+        ))
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    pub async fn update_account(&self, id: Uuid, patch: AccountPatch) -> Result<Account> {
+        let current = self.account(id).await?;
+        let plan = patch.plan.unwrap_or(current.plan);
+        let daily = patch.ai_daily_limit.unwrap_or(current.ai_daily_limit);
+        let monthly = patch.ai_monthly_limit.unwrap_or(current.ai_monthly_limit);
+        sqlx::query(
+            "UPDATE accounts SET plan = $1, ai_daily_limit = $2, ai_monthly_limit = $3 WHERE id = $4",
+        )
+        .bind(plan.as_str())
+        .bind(daily)
+        .bind(monthly)
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
+        self.account(id).await
+    }
+}

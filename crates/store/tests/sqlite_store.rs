@@ -1,0 +1,154 @@
+//! Storage stories that need no server: the SQLite file is created, migrated and used.
+//! The full conformance suite (the same stories on SQLite and PostgreSQL) runs through the API
+//! in crates/server/tests.
+
+use chrono::{Duration, Utc};
+use domain::{Plan, Role};
+use flowpilot_store::{NewAccount, NewToken, NewUser, Store, StoreError};
+
+async fn fresh_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("fp.db").display());
+    let store = Store::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    (dir, store)
+}
+
+fn admin(email: &str) -> NewUser {
+    NewUser {
+        email: email.into(),
+        full_name: "Ada Admin".into(),
+        password_hash: "hash".into(),
+        role: Role::Admin,
+        team_id: None,
+        is_super_admin: false,
+    }
+}
+
+#[tokio::test]
+async fn a_missing_database_file_is_created_and_migrating_twice_is_harmless() {
+    let (_dir, store) = fresh_store().await;
+    store.migrate().await.expect("second migrate");
+    store.ping().await.expect("ping");
+}
+
+#[tokio::test]
+async fn an_account_and_its_admin_are_created_together_and_emails_are_unique() {
+    let (_dir, store) = fresh_store().await;
+    let now = Utc::now();
+    let acct = NewAccount {
+        name: "Acme IT".into(),
+        plan: Plan::Free,
+    };
+    let (account, user) = store
+        .create_account_with_user(acct.clone(), admin("ada@acme.test"), now)
+        .await
+        .expect("create");
+    assert_eq!(user.account_id, account.id);
+    assert!(user.is_active);
+    let again = store
+        .create_account_with_user(acct, admin("ada@acme.test"), now)
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    // The failed attempt left no orphan account behind.
+    assert!(store.account_by_name("Acme IT").await.unwrap().is_some());
+    let users = store.users_of_account(account.id).await.unwrap();
+    assert_eq!(users.len(), 1);
+}
+
+#[tokio::test]
+async fn tokens_stop_working_when_revoked_expired_or_the_user_is_deactivated() {
+    let (_dir, store) = fresh_store().await;
+    let now = Utc::now();
+    let (_, user) = store
+        .create_account_with_user(
+            NewAccount {
+                name: "A".into(),
+                plan: Plan::Free,
+            },
+            admin("a@a.test"),
+            now,
+        )
+        .await
+        .unwrap();
+    for (hash, expires) in [
+        ("live", now + Duration::hours(1)),
+        ("old", now - Duration::seconds(1)),
+    ] {
+        store
+            .insert_token(
+                NewToken {
+                    token_hash: hash.into(),
+                    user_id: user.id,
+                    expires_at: expires,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .user_by_token("live", now)
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(user.id)
+    );
+    assert!(store.user_by_token("old", now).await.unwrap().is_none());
+    assert!(store.user_by_token("unknown", now).await.unwrap().is_none());
+
+    store
+        .update_user(
+            user.id,
+            flowpilot_store::UserPatch {
+                is_active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.user_by_token("live", now).await.unwrap().is_none());
+    store
+        .update_user(
+            user.id,
+            flowpilot_store::UserPatch {
+                is_active: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    store.revoke_token("live", now).await.unwrap();
+    assert!(store.user_by_token("live", now).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn rate_windows_count_hits_and_restart_in_the_next_window() {
+    let (_dir, store) = fresh_store().await;
+    let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    for expected in 1..=3 {
+        assert_eq!(
+            store
+                .hit_rate_window("login:ip", 60_000, t0)
+                .await
+                .unwrap()
+                .hits,
+            expected
+        );
+    }
+    let next = store
+        .hit_rate_window("login:ip", 60_000, t0 + Duration::seconds(61))
+        .await
+        .unwrap();
+    assert_eq!(next.hits, 1);
+    store
+        .unhit_rate_window("login:ip", next.window_start_ms)
+        .await
+        .unwrap();
+    let after = store
+        .hit_rate_window("login:ip", 60_000, t0 + Duration::seconds(62))
+        .await
+        .unwrap();
+    assert_eq!(after.hits, 1);
+}
