@@ -1,1 +1,17 @@
-//! FlowPilot server.
+//! FlowPilot's HTTP layer. It never writes SQL (that is `store`) and never speaks a provider's
+//! wire format (that is `llm`); it turns requests into calls on those and answers in JSON.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod launch;
+pub mod openapi;
+pub mod quota;
+pub mod rate_limit;
+pub mod settings;
+pub mod state;
+
+pub use launch::{build_state, launch, router, LaunchError};
+pub use settings::Settings;
+pub use state::AppState;

@@ -5,6 +5,7 @@
 //! migration folder so the schema can use what each does best when that matters.
 
 mod accounts;
+mod ai_usage;
 mod codec;
 mod error;
 mod rate_limits;
@@ -13,8 +14,11 @@ mod tokens;
 mod users;
 
 pub use accounts::{AccountPatch, NewAccount};
+pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 pub use error::StoreError;
 pub use rate_limits::WindowHit;
+/// Re-exported so callers can classify database failures without depending on sqlx.
+pub use sqlx::Error as SqlxError;
 pub use teams::Team;
 pub use tokens::NewToken;
 pub use users::{NewUser, UserPatch, UserWithHash};

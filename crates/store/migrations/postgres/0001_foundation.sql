@@ -47,3 +47,21 @@ CREATE TABLE rate_limits (
     window_start BIGINT NOT NULL,
     hits BIGINT NOT NULL
 );
+
+-- One row per call to an LLM provider: the quota counts successful rows, the ledger keeps all.
+CREATE TABLE ai_usage (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    session_id TEXT,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    input_tokens BIGINT NOT NULL,
+    output_tokens BIGINT NOT NULL,
+    cost_usd DOUBLE PRECISION NOT NULL,
+    success BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX ai_usage_user_time ON ai_usage(user_id, created_at);
+CREATE INDEX ai_usage_account_time ON ai_usage(account_id, created_at);

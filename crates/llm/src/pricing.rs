@@ -1,0 +1,119 @@
+//! A cost estimate for the usage ledger. These are the providers' public list prices in USD per
+//! million tokens (standard tier, no caching or batch discounts), as published in 2025. They
+//! are an estimate for reports and quotas, not a bill. A model is matched by the longest
+//! listed prefix, so dated snapshots (`gpt-4o-2024-08-06`) price like their family. Anything
+//! not listed, in particular local models behind an OpenAI-compatible server, costs 0.
+
+struct Price {
+    provider: &'static str,
+    model_prefix: &'static str,
+    input_per_million: f64,
+    output_per_million: f64,
+}
+
+const fn price(
+    provider: &'static str,
+    model_prefix: &'static str,
+    input: f64,
+    output: f64,
+) -> Price {
+    Price {
+        provider,
+        model_prefix,
+        input_per_million: input,
+        output_per_million: output,
+    }
+}
+
+const PRICES: &[Price] = &[
+    price("openai", "gpt-4.1", 2.00, 8.00),
+    price("openai", "gpt-4.1-mini", 0.40, 1.60),
+    price("openai", "gpt-4.1-nano", 0.10, 0.40),
+    price("openai", "gpt-4o", 2.50, 10.00),
+    price("openai", "gpt-4o-mini", 0.15, 0.60),
+    price("openai", "gpt-5", 1.25, 10.00),
+    price("openai", "gpt-5-mini", 0.25, 2.00),
+    price("openai", "gpt-5-nano", 0.05, 0.40),
+    price("openai", "o4-mini", 1.10, 4.40),
+    price("anthropic", "claude-sonnet-4", 3.00, 15.00),
+    price("anthropic", "claude-3-7-sonnet", 3.00, 15.00),
+    price("anthropic", "claude-3-5-sonnet", 3.00, 15.00),
+    price("anthropic", "claude-haiku-4", 1.00, 5.00),
+    price("anthropic", "claude-3-5-haiku", 0.80, 4.00),
+    price("anthropic", "claude-opus-4", 15.00, 75.00),
+    price("anthropic", "claude-opus-4-5", 5.00, 25.00),
+    price("gemini", "gemini-2.5-pro", 1.25, 10.00),
+    price("gemini", "gemini-2.5-flash", 0.30, 2.50),
+    price("gemini", "gemini-2.5-flash-lite", 0.10, 0.40),
+    price("gemini", "gemini-2.0-flash", 0.10, 0.40),
+    price("gemini", "gemini-2.0-flash-lite", 0.075, 0.30),
+];
+
+/// Estimated cost in USD of one call; 0 for unknown or local models.
+pub fn estimate_cost_usd(
+    provider: &str,
+    model: &str,
+    input_tokens: i64,
+    output_tokens: i64,
+) -> f64 {
+    let model = model
+        .trim()
+        .trim_start_matches("models/")
+        .to_ascii_lowercase();
+    let Some(price) = PRICES
+        .iter()
+        .filter(|p| p.provider.eq_ignore_ascii_case(provider.trim()))
+        .filter(|p| model.starts_with(p.model_prefix))
+        .max_by_key(|p| p.model_prefix.len())
+    else {
+        return 0.0;
+    };
+    // Negative counts would be a bug upstream; they must not produce a credit.
+    let tokens = |n: i64| n.max(0) as f64 / 1_000_000.0;
+    tokens(input_tokens) * price.input_per_million
+        + tokens(output_tokens) * price.output_per_million
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn prices_by_the_longest_matching_prefix() {
+        assert!(close(
+            estimate_cost_usd("openai", "gpt-4.1-mini", 1_000_000, 1_000_000),
+            2.0
+        ));
+        assert!(close(
+            estimate_cost_usd("openai", "gpt-4.1", 1_000_000, 0),
+            2.0
+        ));
+        assert!(close(
+            estimate_cost_usd("openai", "gpt-4o-mini-2024-07-18", 2_000_000, 0),
+            0.30
+        ));
+        assert!(close(
+            estimate_cost_usd("anthropic", "claude-sonnet-4-5-20250929", 1000, 1000),
+            0.018
+        ));
+        assert!(close(
+            estimate_cost_usd("anthropic", "claude-opus-4-5", 0, 1_000_000),
+            25.0
+        ));
+        assert!(close(
+            estimate_cost_usd("gemini", "models/gemini-2.5-flash-lite", 1_000_000, 0),
+            0.10
+        ));
+    }
+
+    #[test]
+    fn unknown_and_local_models_are_free() {
+        assert_eq!(estimate_cost_usd("openai", "llama3.1:8b", 5000, 5000), 0.0);
+        assert_eq!(estimate_cost_usd("offline", "gpt-4.1", 5000, 5000), 0.0);
+        assert_eq!(estimate_cost_usd("openai", "gpt-4.1", -5, -5), 0.0);
+    }
+}

@@ -1,0 +1,150 @@
+//! OpenAI chat completions, which every OpenAI-compatible server (Ollama, vLLM, llama.cpp,
+//! LM Studio) also speaks. Structured output through `response_format: json_schema`, strict.
+
+use async_trait::async_trait;
+use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
+use reqwest::header::AUTHORIZATION;
+use serde_json::{json, Value};
+
+use super::{role_name, ProviderConfig, TEMPERATURE};
+use crate::http;
+
+pub struct OpenAiProvider {
+    config: ProviderConfig,
+    client: reqwest::Client,
+}
+
+impl OpenAiProvider {
+    pub fn new(config: ProviderConfig) -> Result<Self, LlmError> {
+        let client = http::build_client(config.timeout)?;
+        Ok(Self { config, client })
+    }
+
+    fn body(&self, request: &LlmRequest) -> Value {
+        let mut messages = vec![json!({"role": "system", "content": request.system})];
+        messages.extend(
+            request
+                .messages
+                .iter()
+                .map(|m| json!({"role": role_name(m.role), "content": m.content})),
+        );
+        json!({
+            "model": self.config.model,
+            "messages": messages,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.schema_name,
+                    "strict": true,
+                    "schema": request.schema,
+                }
+            },
+            // `max_tokens`, not `max_completion_tokens`: every compatible server accepts it.
+            "max_tokens": request.max_output_tokens,
+            "temperature": TEMPERATURE,
+        })
+    }
+}
+
+#[async_trait]
+impl LlmProvider for OpenAiProvider {
+    fn name(&self) -> &str {
+        "openai"
+    }
+
+    fn model(&self) -> &str {
+        &self.config.model
+    }
+
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+        let url = http::join_url(&self.config.base_url, "chat/completions");
+        let mut builder = self.client.post(url).json(&self.body(request));
+        // Local servers need no key; sending an empty bearer would make some of them fail.
+        if let Some(key) = self.config.key() {
+            builder = builder.header(
+                AUTHORIZATION,
+                http::secret_header(&format!("Bearer {key}"))?,
+            );
+        }
+        let body = http::send_json(builder, self.config.timeout).await?;
+        parse_reply(&body, &self.config.model)
+    }
+}
+
+fn parse_reply(body: &Value, configured_model: &str) -> Result<LlmReply, LlmError> {
+    let choice = body
+        .pointer("/choices/0")
+        .ok_or_else(|| LlmError::InvalidResponse("the reply has no choices".into()))?;
+    let message = choice
+        .get("message")
+        .ok_or_else(|| LlmError::InvalidResponse("the reply's choice has no message".into()))?;
+    if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
+        if !refusal.trim().is_empty() {
+            return Err(LlmError::InvalidResponse(format!(
+                "the model refused: {}",
+                http::truncate(refusal.trim(), 200)
+            )));
+        }
+    }
+    let text = match message.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        // Some compatible servers answer with content parts.
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
+    };
+    if text.trim().is_empty() {
+        let reason = choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown");
+        return Err(LlmError::InvalidResponse(format!(
+            "the reply is empty (finish reason: {reason})"
+        )));
+    }
+    Ok(LlmReply {
+        text,
+        model: reply_model(body, configured_model),
+        input_tokens: token_count(body, "/usage/prompt_tokens"),
+        output_tokens: token_count(body, "/usage/completion_tokens"),
+    })
+}
+
+/// The model that actually answered (a dated snapshot, say), falling back to the configured one.
+fn reply_model(body: &Value, configured_model: &str) -> String {
+    body.get("model")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+        .unwrap_or(configured_model)
+        .to_string()
+}
+
+/// Some local servers omit usage; zero is then the honest record.
+fn token_count(body: &Value, pointer: &str) -> i64 {
+    body.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_content_and_usage() {
+        let body = json!({"model": "gpt-4.1-mini-2025-04-14", "choices": [{"message": {"role": "assistant", "content": "{}", "refusal": null}, "finish_reason": "stop"}],
+                          "usage": {"prompt_tokens": 12, "completion_tokens": 3}});
+        let reply = parse_reply(&body, "gpt-4.1-mini").unwrap();
+        assert_eq!(reply.text, "{}");
+        assert_eq!(reply.model, "gpt-4.1-mini-2025-04-14");
+        assert_eq!((reply.input_tokens, reply.output_tokens), (12, 3));
+    }
+
+    #[test]
+    fn missing_usage_counts_zero() {
+        let body = json!({"choices": [{"message": {"content": "{}"}}]});
+        let reply = parse_reply(&body, "llama3.1").unwrap();
+        assert_eq!((reply.input_tokens, reply.output_tokens), (0, 0));
+        assert_eq!(reply.model, "llama3.1");
+    }
+}

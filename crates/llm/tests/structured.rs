@@ -1,0 +1,181 @@
+//! `call_structured`: one call, one repair attempt, and every call's usage reported.
+
+mod support;
+
+use domain::llm::{ChatRole, LlmError};
+use flowpilot_llm::{call_structured, parse_step, OpenAiProvider, StructuredError};
+use serde_json::json;
+use support::{config, step_request, valid_step, FakeServer, Scripted, ScriptedProvider};
+
+fn first_step(text: &str) -> Result<domain::step::StepOutput, Vec<String>> {
+    parse_step(text, true)
+}
+
+/// A step that breaks two rules, so the repair message must list both.
+fn invalid_step() -> String {
+    let mut step = valid_step();
+    step["type"] = json!("poll");
+    step["problem_domain"] = json!(null);
+    step.to_string()
+}
+
+#[tokio::test]
+async fn a_valid_reply_needs_one_call() {
+    let provider = ScriptedProvider::new(vec![ScriptedProvider::reply(
+        &valid_step().to_string(),
+        100,
+        20,
+    )]);
+
+    let (step, usage) = call_structured(&provider, &step_request(), first_step)
+        .await
+        .unwrap();
+
+    assert_eq!(step.problem_domain.as_deref(), Some("email"));
+    assert_eq!(usage.len(), 1);
+    assert_eq!((usage[0].input_tokens, usage[0].output_tokens), (100, 20));
+    assert_eq!(provider.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_invalid_reply_is_repaired_with_the_validation_errors() {
+    let provider = ScriptedProvider::new(vec![
+        ScriptedProvider::reply(&invalid_step(), 100, 20),
+        ScriptedProvider::reply(&format!("```json\n{}\n```", valid_step()), 140, 25),
+    ]);
+
+    let (step, usage) = call_structured(&provider, &step_request(), first_step)
+        .await
+        .unwrap();
+
+    assert_eq!(step.content, valid_step()["content"]);
+    let tokens: Vec<(i64, i64)> = usage
+        .iter()
+        .map(|u| (u.input_tokens, u.output_tokens))
+        .collect();
+    assert_eq!(tokens, [(100, 20), (140, 25)]);
+
+    let requests = provider.requests();
+    assert_eq!(requests.len(), 2);
+    let original = &requests[0];
+    let repair = &requests[1];
+    assert_eq!(repair.system, original.system);
+    assert_eq!(repair.schema_name, original.schema_name);
+    assert_eq!(repair.messages.len(), original.messages.len() + 2);
+    assert_eq!(
+        repair.messages[..original.messages.len()],
+        original.messages[..]
+    );
+    let bad_reply = &repair.messages[original.messages.len()];
+    assert_eq!(bad_reply.role, ChatRole::Assistant);
+    assert_eq!(bad_reply.content, invalid_step());
+    let instruction = &repair.messages[original.messages.len() + 1];
+    assert_eq!(instruction.role, ChatRole::User);
+    assert!(
+        instruction.content.contains("`type` is \"poll\""),
+        "{}",
+        instruction.content
+    );
+    assert!(
+        instruction.content.contains("`problem_domain`"),
+        "{}",
+        instruction.content
+    );
+    assert!(instruction.content.contains("only the corrected JSON"));
+}
+
+#[tokio::test]
+async fn invalid_twice_fails_with_the_errors_and_both_usages() {
+    let provider = ScriptedProvider::new(vec![
+        ScriptedProvider::reply("Sure, here you go!", 100, 5),
+        ScriptedProvider::reply(&invalid_step(), 130, 30),
+    ]);
+
+    let err = call_structured(&provider, &step_request(), first_step)
+        .await
+        .unwrap_err();
+
+    match &err {
+        StructuredError::InvalidAfterRepair { errors, usage } => {
+            assert_eq!(errors.len(), 2, "{errors:?}");
+            assert_eq!(usage.len(), 2);
+        }
+        other => panic!("expected InvalidAfterRepair, got {other:?}"),
+    }
+    assert_eq!(err.usage().len(), 2);
+    assert_eq!(provider.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_provider_error_fails_at_once_without_usage() {
+    let provider = ScriptedProvider::new(vec![Err(LlmError::RateLimited {
+        retry_after: Some(9),
+    })]);
+
+    let err = call_structured(&provider, &step_request(), first_step)
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        err,
+        StructuredError::Provider {
+            error: LlmError::RateLimited {
+                retry_after: Some(9)
+            },
+            usage: vec![]
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_provider_error_during_repair_keeps_the_first_usage() {
+    let provider = ScriptedProvider::new(vec![
+        ScriptedProvider::reply(&invalid_step(), 100, 20),
+        Err(LlmError::Timeout(60)),
+    ]);
+
+    let err = call_structured(&provider, &step_request(), first_step)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(
+        &err,
+        StructuredError::Provider {
+            error: LlmError::Timeout(60),
+            ..
+        }
+    ));
+    assert_eq!(err.usage().len(), 1);
+}
+
+#[tokio::test]
+async fn the_repair_travels_over_the_wire_as_assistant_and_user_turns() {
+    let completion = |content: String, prompt: i64| {
+        json!({"choices": [{"message": {"role": "assistant", "content": content}}],
+               "usage": {"prompt_tokens": prompt, "completion_tokens": 10}})
+    };
+    let server = FakeServer::start(vec![
+        Scripted::json(200, completion(invalid_step(), 50)),
+        Scripted::json(200, completion(valid_step().to_string(), 80)),
+    ])
+    .await;
+    let provider = OpenAiProvider::new(config(&server.base_url, "m", None)).unwrap();
+
+    let (_, usage) = call_structured(&provider, &step_request(), first_step)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        usage.iter().map(|u| u.input_tokens).collect::<Vec<_>>(),
+        [50, 80]
+    );
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    let messages = received[1].body["messages"].as_array().unwrap().clone();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert!(messages[3]["content"].as_str().unwrap().contains("`type`"));
+}

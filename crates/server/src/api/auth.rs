@@ -1,0 +1,192 @@
+//! Sign-up, sign-in, sign-out and "who am I".
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{Duration, Utc};
+use domain::user::{is_plausible_email, normalize_email, PASSWORD_MAX, PASSWORD_MIN};
+use domain::{Role, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use store::{NewAccount, NewToken, NewUser, StoreError};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::api::dto::{ErrorBody, UserOut};
+use crate::auth::{password, token, CurrentUser};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterIn {
+    pub email: String,
+    /// 10 to 128 characters.
+    pub password: String,
+    pub full_name: String,
+    pub account_name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginIn {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthOut {
+    pub user: UserOut,
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
+/// Checks an email and a new password; shared by sign-up and user creation.
+pub fn check_credentials(errors: &mut ValidationErrors, email: &str, password: &str) {
+    if !is_plausible_email(email.trim()) {
+        errors.push(domain::FieldError::body(
+            &["email"],
+            "value is not a valid email address",
+            "value_error",
+        ));
+    }
+    errors.check_len(&["password"], password, PASSWORD_MIN, PASSWORD_MAX);
+}
+
+/// Issues a new access token for `user`.
+pub async fn issue_token(state: &AppState, user: domain::User) -> ApiResult<AuthOut> {
+    let now = Utc::now();
+    let ttl = Duration::hours(state.settings.token_ttl_hours);
+    let raw = token::generate();
+    state
+        .store
+        .insert_token(
+            NewToken {
+                token_hash: token::digest(&raw),
+                user_id: user.id,
+                expires_at: now + ttl,
+            },
+            now,
+        )
+        .await?;
+    Ok(AuthOut {
+        user: user.into(),
+        access_token: raw,
+        token_type: "bearer".into(),
+        expires_in: ttl.num_seconds(),
+    })
+}
+
+/// Creates an account and its admin, and signs the admin in.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterIn, responses(
+    (status = 201, body = AuthOut), (status = 403, body = ErrorBody, description = "Sign-up is closed"),
+    (status = 409, body = ErrorBody, description = "The email is taken"), (status = 422, body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterIn>,
+) -> ApiResult<(StatusCode, Json<AuthOut>)> {
+    if !state.settings.allow_signup {
+        return Err(ApiError::Forbidden(
+            "Sign-up is disabled on this server".into(),
+        ));
+    }
+    let mut errors = ValidationErrors::new();
+    check_credentials(&mut errors, &body.email, &body.password);
+    errors.check_len(&["full_name"], body.full_name.trim(), 1, 200);
+    errors.check_len(&["account_name"], body.account_name.trim(), 1, 200);
+    errors.into_result()?;
+
+    let password_hash = password::hash(body.password).await?;
+    let created = state
+        .store
+        .create_account_with_user(
+            NewAccount {
+                name: body.account_name.trim().to_string(),
+                plan: state.settings.default_plan,
+            },
+            NewUser {
+                email: normalize_email(&body.email),
+                full_name: body.full_name.trim().to_string(),
+                password_hash,
+                role: Role::Admin,
+                team_id: None,
+                is_super_admin: false,
+            },
+            Utc::now(),
+        )
+        .await;
+    let (_, user) = match created {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::Conflict(
+                "A user with this email already exists".into(),
+            ))
+        }
+        other => other?,
+    };
+    tracing::info!(user_id = %user.id, account_id = %user.account_id, "account registered");
+    Ok((StatusCode::CREATED, Json(issue_token(&state, user).await?)))
+}
+
+/// Signs in with email and password; at most 10 attempts a minute per client IP and per email.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginIn, responses(
+    (status = 200, body = AuthOut), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 429, body = ErrorBody, description = "Too many attempts; see Retry-After")))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<LoginIn>,
+) -> ApiResult<Json<AuthOut>> {
+    let now = Utc::now();
+    let email = normalize_email(&body.email);
+    state
+        .limiter
+        .check_login(&format!("ip:{}", peer.ip()), now)
+        .await?;
+    state
+        .limiter
+        .check_login(&format!("email:{email}"), now)
+        .await?;
+
+    let found = state.store.user_for_login(&email).await?;
+    let stored_hash = found.as_ref().map(|f| f.password_hash.clone());
+    let valid = password::verify(body.password, stored_hash).await?;
+    let user = match (found, valid) {
+        (Some(found), true) => found.user,
+        _ => return Err(ApiError::Unauthorized("Incorrect email or password".into())),
+    };
+    if !user.is_active {
+        return Err(ApiError::Unauthorized(
+            "This user has been deactivated".into(),
+        ));
+    }
+    Ok(Json(issue_token(&state, user).await?))
+}
+
+/// Revokes the token used for this request.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "Signed out"), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> ApiResult<StatusCode> {
+    state
+        .store
+        .revoke_token(&current.token_digest, Utc::now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = UserOut), (status = 401, body = ErrorBody)))]
+pub async fn me(current: CurrentUser) -> Json<UserOut> {
+    Json(current.user.into())
+}

@@ -1,0 +1,23 @@
+//! The JSON API under `/api/v1`: one router per resource, merged here.
+
+pub mod accounts;
+pub mod auth;
+pub mod dto;
+pub mod health;
+pub mod quota;
+pub mod teams;
+pub mod users;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// Every `/api/v1` route, with the OpenAPI description collected from the handlers.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(teams::routes())
+        .merge(accounts::routes())
+        .merge(quota::routes())
+}

@@ -1,0 +1,8 @@
+//! Authentication: password hashing, opaque access tokens, and the extractor that turns a
+//! bearer token into the current user.
+
+mod current_user;
+pub mod password;
+pub mod token;
+
+pub use current_user::{AdminUser, CurrentUser, SuperAdmin, WorkingUser};

@@ -1,0 +1,124 @@
+//! The one error type of the HTTP layer and its mapping to status codes (api.md, "Errors").
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::validation::{FieldError, ValidationErrors};
+use serde_json::{json, Value};
+use store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Request body too large (limit {0} bytes)")]
+    PayloadTooLarge(usize),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("rate limited")]
+    TooManyRequests { retry_after: u64, detail: Value },
+    #[error("{message}")]
+    BadGateway {
+        message: String,
+        retry_after: Option<u64>,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault of the server itself: logged with its cause, answered with a plain message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn forbidden() -> Self {
+        ApiError::Forbidden("You do not have permission to do this".into())
+    }
+
+    pub fn field(path: &[&str], msg: impl Into<String>, kind: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::body(path, msg, kind)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn detail(&self) -> Value {
+        match self {
+            ApiError::Validation(errors) => json!(errors),
+            ApiError::TooManyRequests { detail, .. } => detail.clone(),
+            ApiError::Internal(_) => json!("Internal server error"),
+            other => json!(other.to_string()),
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(errors.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(what) => ApiError::Conflict(format!("Already exists ({what})")),
+            StoreError::Database(sqlx_err) if is_unavailable(&sqlx_err) => {
+                tracing::error!(error = %sqlx_err, "database unavailable");
+                ApiError::Unavailable("The database is unavailable; try again shortly".into())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn is_unavailable(err: &store::SqlxError) -> bool {
+    matches!(
+        err,
+        store::SqlxError::PoolTimedOut | store::SqlxError::PoolClosed | store::SqlxError::Io(_)
+    )
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            ApiError::BadGateway { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        let mut response = (status, axum::Json(json!({ "detail": self.detail() }))).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,143 @@
+//! Building the application and serving it: one entry point for `main` and for the tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use store::Store;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::api;
+use crate::error::ApiError;
+use crate::extract::BodyLimit;
+use crate::openapi::ApiDoc;
+use crate::rate_limit::RateLimiter;
+use crate::settings::Settings;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] store::StoreError),
+    #[error("cannot serve: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Connects to the database, applies migrations and builds the shared state.
+pub async fn build_state(settings: Settings) -> Result<AppState, LaunchError> {
+    let store = Store::connect(&settings.database_url).await?;
+    store.migrate().await?;
+    let limiter = RateLimiter::new(store.clone(), settings.rate_limits);
+    Ok(AppState {
+        store,
+        settings: Arc::new(settings),
+        limiter,
+    })
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api_router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::routes())
+        .routes(utoipa_axum::routes!(api::health::healthz))
+        .routes(utoipa_axum::routes!(api::health::readyz))
+        .split_for_parts();
+    openapi.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let openapi = Arc::new(openapi);
+    let body_limit = state.settings.max_body_bytes;
+
+    api_router
+        .route("/api/openapi.json", get(move || {
+            let doc = openapi.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(move |mut req: Request, next: Next| async move {
+            req.extensions_mut().insert(BodyLimit(body_limit));
+            next.run(req).await
+        }))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a request handler panicked");
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found() -> Response {
+    ApiError::NotFound.into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(serde_json::json!({"detail": "Method Not Allowed"})),
+    )
+        .into_response()
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn launch(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), LaunchError> {
+    let state = build_state(settings).await?;
+    let store = state.store.clone();
+    let housekeeping = tokio::spawn(housekeeping(store.clone()));
+    let app = router(state);
+    tracing::info!(addr = %listener.local_addr()?, "FlowPilot listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    housekeeping.abort();
+    store.close().await;
+    tracing::info!("FlowPilot stopped");
+    Ok(())
+}
+
+/// Hourly clean-up of expired tokens and old rate-limit windows.
+async fn housekeeping(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        if let Err(err) = store.purge_expired_tokens(now).await {
+            tracing::warn!(%err, "token clean-up failed");
+        }
+        if let Err(err) = store
+            .purge_rate_windows(now - chrono::Duration::hours(1))
+            .await
+        {
+            tracing::warn!(%err, "rate-limit clean-up failed");
+        }
+    }
+}

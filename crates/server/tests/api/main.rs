@@ -1,0 +1,9 @@
+//! API stories against the real server, each run on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod auth;
+mod errors;
+mod operations;
+mod users;
