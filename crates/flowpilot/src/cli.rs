@@ -1,0 +1,58 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// FlowPilot: guided troubleshooting for MSP and IT engineers.
+///
+/// Settings come from built-in defaults, then the TOML file given by --config (or
+/// FLOWPILOT_CONFIG), then environment variables (see `flowpilot config`).
+#[derive(Debug, Parser)]
+#[command(name = "flowpilot", version, propagate_version = true)]
+pub struct Cli {
+    /// A TOML configuration file (keys are the variable names without FLOWPILOT_, in lower case).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database and serve the API and web UI (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (and its account when --account names a new one).
+    Create(CreateUser),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUser {
+    #[arg(long)]
+    pub email: String,
+    /// At least 10 characters.
+    #[arg(long)]
+    pub password: String,
+    /// Full name.
+    #[arg(long)]
+    pub name: String,
+    /// Account (tenant) name; created when it does not exist. Default: "Operators".
+    #[arg(long)]
+    pub account: Option<String>,
+    /// viewer, engineer or admin (default: admin for a new account, engineer otherwise).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Make the user an instance operator who manages accounts and plans.
+    #[arg(long)]
+    pub super_admin: bool,
+}

@@ -1,0 +1,120 @@
+//! The binary as an operator uses it.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn flowpilot(db: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowpilot"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("FLOWPILOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd.output().expect("run flowpilot");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_command_describes_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fp.db");
+    for args in [vec!["--help"], vec!["serve", "--help"], vec!["migrate", "--help"], vec!["user", "create", "--help"], vec!["config", "--help"]] {
+        let (ok, out, err) = run(flowpilot(&db).args(&args));
+        assert!(ok, "{args:?}: {err}");
+        assert!(out.contains("Usage"), "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn an_operator_migrates_then_creates_the_first_super_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fp.db");
+    let (ok, out, err) = run(flowpilot(&db).arg("migrate"));
+    assert!(ok, "{err}");
+    assert!(out.contains("migrations applied"));
+    assert!(db.exists());
+
+    let (ok, out, err) = run(flowpilot(&db).args([
+        "user", "create", "--email", "Ops@Example.com", "--password", "a long operator password", "--name", "Ops", "--super-admin",
+    ]));
+    assert!(ok, "{err}");
+    assert!(out.contains("ops@example.com") && out.contains("super admin"), "{out}");
+
+    let (ok, _, err) = run(flowpilot(&db).args([
+        "user", "create", "--email", "ops@example.com", "--password", "a long operator password", "--name", "Ops",
+    ]));
+    assert!(!ok);
+    assert!(err.contains("already exists"), "{err}");
+
+    let (ok, _, err) = run(flowpilot(&db).args(["user", "create", "--email", "x@example.com", "--password", "short", "--name", "X"]));
+    assert!(!ok);
+    assert!(err.contains("password"), "{err}");
+}
+
+#[test]
+fn config_prints_the_effective_settings_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fp.db");
+    let (ok, out, err) = run(flowpilot(&db).arg("config").env("OPENAI_API_KEY", "sk-very-secret").env("FLOWPILOT_MAX_STEPS", "12"));
+    assert!(ok, "{err}");
+    assert!(out.contains("FLOWPILOT_MAX_STEPS = 12"), "{out}");
+    assert!(out.contains("OPENAI_API_KEY = ***"));
+    assert!(!out.contains("sk-very-secret"));
+
+    let (ok, _, err) = run(flowpilot(&db).arg("config").env("FLOWPILOT_RATE_LIMITS", "sometimes"));
+    assert!(!ok);
+    assert!(err.contains("FLOWPILOT_RATE_LIMITS"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fp.db");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = flowpilot(&db)
+        .env("FLOWPILOT_BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Wait until it answers HTTP, not merely accepts connections: the signal handler is
+    // installed once the server is up.
+    while !healthy(port) {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap();
+    assert!(code.success(), "exit status {code:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("shutting down"), "{stderr}");
+}
+
+fn healthy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    reply.starts_with("HTTP/1.1 200")
+}
