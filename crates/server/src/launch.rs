@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
             let doc = openapi.clone();
             async move { Json(doc.as_ref().clone()) }
         }))
+        .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -11,6 +11,7 @@ pub mod quota;
 pub mod rate_limit;
 pub mod settings;
 pub mod state;
+pub mod web;
 
 pub use launch::{build_state, launch, router, LaunchError};
 pub use settings::Settings;
