@@ -1,1 +1,16 @@
-//! FlowPilot engine.
+//! The pilots: what produces each step of a session.
+//!
+//! One trait ([`Pilot`]) with two implementations: the offline pilot walks the matched flow
+//! itself; the LLM pilot asks a provider, grounded in the matched flow.
+
+pub mod library;
+pub mod offline;
+pub mod pilot;
+
+pub use library::{FlowLibrary, MatchedFlow};
+pub use offline::OfflinePilot;
+
+pub use pilot::{
+    Intake, PastStep, Pilot, PilotError, PilotInput, PilotStep, SessionRecap, StepAnswer, Usage,
+    WrittenDocumentation, WrittenEscalation,
+};

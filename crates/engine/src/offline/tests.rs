@@ -1,0 +1,390 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use domain::flow::{Flow, FlowDefinition, FlowNode, FlowOption, FlowStatus};
+use domain::step::StepType;
+use domain::ConfidenceTier;
+use uuid::Uuid;
+
+use super::*;
+use crate::pilot::{Intake, PastStep, PilotInput, StepAnswer};
+
+fn flow(title: &str, domain: &str, nodes: Vec<(&str, FlowNode)>) -> Flow {
+    let now = Utc::now();
+    Flow {
+        id: Uuid::new_v4(),
+        account_id: None,
+        definition: FlowDefinition {
+            title: title.into(),
+            description: String::new(),
+            domain: domain.into(),
+            tags: vec![],
+            status: FlowStatus::Published,
+            start: nodes[0].0.into(),
+            nodes: nodes
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<BTreeMap<_, _>>(),
+        },
+        version: 1,
+        usage_count: 0,
+        success_rate: None,
+        last_matched_at: None,
+        created_by: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn q(text: &str, options: &[(&str, &str, &str)]) -> FlowNode {
+    FlowNode::Question {
+        text: text.into(),
+        help: None,
+        options: options
+            .iter()
+            .map(|(l, v, n)| FlowOption {
+                label: l.to_string(),
+                value: v.to_string(),
+                next: n.to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn outlook() -> Flow {
+    flow(
+        "Outlook keeps asking for a password",
+        "email_m365",
+        vec![
+            (
+                "q_scope",
+                q(
+                    "Is it one user or several?",
+                    &[
+                        ("One user", "one", "a_creds"),
+                        ("Several users", "many", "e_tenant"),
+                    ],
+                ),
+            ),
+            (
+                "a_creds",
+                FlowNode::Action {
+                    text: "Clear the saved credentials in Credential Manager.".into(),
+                    help: None,
+                    expected_outcome: Some("Outlook prompts once, then connects".into()),
+                    next: "s_creds".into(),
+                    on_failure: Some("e_tenant".into()),
+                },
+            ),
+            (
+                "s_creds",
+                FlowNode::Solution {
+                    text: "Stale cached credentials caused the prompts. Clearing them fixed it."
+                        .into(),
+                    help: None,
+                    follow_up: vec!["Check for a recent password change".into()],
+                },
+            ),
+            (
+                "e_tenant",
+                FlowNode::Escalate {
+                    text: "Needs the tenant admin".into(),
+                    help: None,
+                },
+            ),
+        ],
+    )
+}
+
+fn printer() -> Flow {
+    flow(
+        "Printer shows offline",
+        "printing",
+        vec![
+            (
+                "q_one",
+                q(
+                    "Is it one printer or all?",
+                    &[
+                        ("One printer", "one", "s_fix"),
+                        ("All printers", "all", "s_fix"),
+                    ],
+                ),
+            ),
+            (
+                "s_fix",
+                FlowNode::Solution {
+                    text: "Restart the spooler.".into(),
+                    help: None,
+                    follow_up: vec![],
+                },
+            ),
+        ],
+    )
+}
+
+/// A library that "matches" a flow when the text mentions its keyword.
+struct Library(Vec<(&'static str, Flow)>);
+
+#[async_trait]
+impl FlowLibrary for Library {
+    async fn find(&self, _account: Uuid, text: &str, domain: Option<&str>) -> Vec<MatchedFlow> {
+        let t = text.to_lowercase();
+        self.0
+            .iter()
+            .filter(|(k, f)| t.contains(k) && domain.is_none_or(|d| f.definition.domain == d))
+            .map(|(_, f)| MatchedFlow {
+                flow: f.clone(),
+                score: 0.7,
+            })
+            .collect()
+    }
+    async fn best_in_domain(
+        &self,
+        _account: Uuid,
+        _text: &str,
+        domain: &str,
+    ) -> Option<MatchedFlow> {
+        self.0
+            .iter()
+            .find(|(_, f)| f.definition.domain == domain)
+            .map(|(_, f)| MatchedFlow {
+                flow: f.clone(),
+                score: 0.3,
+            })
+    }
+    async fn domains(&self, _account: Uuid) -> Vec<(String, i64)> {
+        self.0
+            .iter()
+            .map(|(_, f)| (f.definition.domain.clone(), 1))
+            .collect()
+    }
+    async fn flow(&self, _account: Uuid, id: Uuid) -> Option<Flow> {
+        self.0
+            .iter()
+            .find(|(_, f)| f.id == id)
+            .map(|(_, f)| f.clone())
+    }
+}
+
+/// Drives the pilot like the session loop does, keeping the current flow.
+struct Walk {
+    pilot: OfflinePilot,
+    intake: Intake,
+    matched: Option<MatchedFlow>,
+    history: Vec<PastStep>,
+}
+
+impl Walk {
+    async fn start(text: &str, matched: Option<MatchedFlow>) -> Walk {
+        let pilot = OfflinePilot::new(Arc::new(Library(vec![
+            ("outlook", outlook()),
+            ("printer", printer()),
+        ])));
+        let mut walk = Walk {
+            pilot,
+            intake: Intake {
+                text: Some(text.into()),
+                log: None,
+            },
+            matched,
+            history: vec![],
+        };
+        walk.step().await;
+        walk
+    }
+
+    async fn step(&mut self) {
+        let input = PilotInput {
+            account_id: Uuid::nil(),
+            intake: &self.intake,
+            matched: self.matched.as_ref(),
+            history: &self.history,
+            remaining_after: 10,
+        };
+        let step = self
+            .pilot
+            .next_step(input)
+            .await
+            .expect("offline never fails");
+        if let Some(m) = step.rematched.clone() {
+            self.matched = Some(m);
+        }
+        self.history.push(PastStep {
+            output: step.output,
+            state: step.state,
+            answer: None,
+        });
+    }
+
+    async fn answer(&mut self, answer: StepAnswer) -> &PastStep {
+        self.history.last_mut().unwrap().answer = Some(answer);
+        self.step().await;
+        self.history.last().unwrap()
+    }
+
+    async fn choose(&mut self, value: &str) -> &PastStep {
+        self.answer(StepAnswer {
+            selected_option: Some(value.into()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn say(&mut self, text: &str) -> &PastStep {
+        self.answer(StepAnswer {
+            free_text_input: Some(text.into()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    fn current(&self) -> &PastStep {
+        self.history.last().unwrap()
+    }
+}
+
+fn strong(flow: Flow) -> Option<MatchedFlow> {
+    Some(MatchedFlow { flow, score: 0.75 })
+}
+
+#[tokio::test]
+async fn a_matched_flow_starts_at_its_first_question_keeping_the_option_values() {
+    let walk = Walk::start(
+        "Outlook keeps asking for a password on three laptops. Help.",
+        strong(outlook()),
+    )
+    .await;
+    let first = &walk.current().output;
+    assert_eq!(first.step_type, StepType::Question);
+    assert_eq!(first.content, "Is it one user or several?");
+    let values: Vec<_> = first.options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["one", "many"]);
+    assert_eq!(
+        first.problem_summary.as_deref(),
+        Some("Outlook keeps asking for a password on three laptops.")
+    );
+    assert_eq!(first.problem_domain.as_deref(), Some("email_m365"));
+}
+
+#[tokio::test]
+async fn actions_branch_on_their_outcome_and_a_strong_solution_is_guided() {
+    let mut walk = Walk::start("outlook prompts", strong(outlook())).await;
+    let action = walk.choose("one").await.output.clone();
+    assert_eq!(action.step_type, StepType::Action);
+    assert_eq!(
+        action.expected_outcome.as_deref(),
+        Some("Outlook prompts once, then connects")
+    );
+    let values: Vec<_> = action.options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["done_worked", "done_no_change", "could_not_do"]);
+
+    let solution = walk.choose("done_worked").await.output.clone();
+    assert_eq!(solution.step_type, StepType::ResolutionSuggestion);
+    assert!(solution
+        .resolution_summary
+        .as_deref()
+        .unwrap()
+        .contains("Stale cached credentials"));
+    assert_eq!(
+        solution.follow_up_recommendations,
+        ["Check for a recent password change"]
+    );
+    assert_eq!(
+        ConfidenceTier::from_score(solution.confidence),
+        ConfidenceTier::Guided
+    );
+
+    let mut walk = Walk::start("outlook prompts", strong(outlook())).await;
+    walk.choose("one").await;
+    let escalate = walk.choose("done_no_change").await.output.clone();
+    assert!(
+        escalate.content.contains("Needs the tenant admin"),
+        "on_failure leads to the escalate node"
+    );
+}
+
+#[tokio::test]
+async fn skipping_an_action_counts_as_could_not_do_it() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.choose("one").await;
+    let next = walk
+        .answer(StepAnswer {
+            skipped: true,
+            ..Default::default()
+        })
+        .await;
+    assert!(next.output.content.contains("tenant admin"));
+}
+
+#[tokio::test]
+async fn with_no_match_it_triages_by_domain_then_walks_the_chosen_domain() {
+    let mut walk = Walk::start("something odd is happening", None).await;
+    let triage = walk.current().output.clone();
+    assert_eq!(triage.step_type, StepType::Question);
+    let values: Vec<_> = triage.options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["email_m365", "printing"]);
+    assert_eq!(
+        ConfidenceTier::from_score(triage.confidence),
+        ConfidenceTier::Discovery
+    );
+
+    let next = walk.choose("printing").await.output.clone();
+    assert_eq!(next.content, "Is it one printer or all?");
+    assert_eq!(
+        walk.matched.as_ref().unwrap().flow.definition.title,
+        "Printer shows offline"
+    );
+}
+
+#[tokio::test]
+async fn free_text_maps_to_a_clear_option() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    let next = walk.say("just one user").await;
+    assert_eq!(next.output.step_type, StepType::Action);
+}
+
+#[tokio::test]
+async fn free_text_about_another_problem_switches_flow() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    let next = walk
+        .say("actually the printer in accounting is the real issue")
+        .await
+        .output
+        .clone();
+    assert_eq!(next.content, "Is it one printer or all?");
+    assert_eq!(
+        walk.matched.as_ref().unwrap().flow.definition.domain,
+        "printing"
+    );
+}
+
+#[tokio::test]
+async fn free_text_that_fits_nothing_says_so_and_offers_escalation() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    let next = walk.say("the moon is full tonight").await.output.clone();
+    assert_eq!(next.content, "Is it one user or several?");
+    assert!(next.context_message.unwrap().contains("did not match"));
+    assert!(next.options.iter().any(|o| o.value == ESCALATE));
+    let offer = walk.choose(ESCALATE).await.output.clone();
+    assert!(offer.content.starts_with("Escalate"));
+}
+
+#[tokio::test]
+async fn the_same_answers_give_the_same_steps() {
+    let mut a = Walk::start("outlook", strong(outlook())).await;
+    let mut b = Walk::start("outlook", strong(outlook())).await;
+    for choice in ["one", "done_no_change"] {
+        a.choose(choice).await;
+        b.choose(choice).await;
+    }
+    let outputs = |w: &Walk| {
+        w.history
+            .iter()
+            .map(|s| (s.output.clone(), s.state.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(outputs(&a), outputs(&b));
+}
