@@ -16,7 +16,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             telemetry::init(&settings.log);
             let store = open(&settings).await?;
             store.close().await;
-            println!("migrations applied to {}", store::redact_url(&settings.database_url));
+            println!(
+                "migrations applied to {}",
+                store::redact_url(&settings.database_url)
+            );
             Ok(())
         }
         Command::User(UserCommand::Create(args)) => {
@@ -95,12 +98,22 @@ async fn create_user(settings: &Settings, args: CreateUser) -> Result<()> {
         bail!("--name must be 1 to 200 characters");
     }
     let role = match args.role.as_deref() {
-        Some(r) => Some(Role::parse(r).with_context(|| format!("unknown role {r:?}: use viewer, engineer or admin"))?),
+        Some(r) => Some(
+            Role::parse(r)
+                .with_context(|| format!("unknown role {r:?}: use viewer, engineer or admin"))?,
+        ),
         None => None,
     };
     let store = open(settings).await?;
-    let password_hash = server::auth::password::hash(args.password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let account_name = args.account.as_deref().map(str::trim).filter(|a| !a.is_empty()).unwrap_or("Operators");
+    let password_hash = server::auth::password::hash(args.password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let account_name = args
+        .account
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .unwrap_or("Operators");
     let now = Utc::now();
     let existing = store.account_by_name(account_name).await?;
     let result = match existing {
@@ -113,7 +126,10 @@ async fn create_user(settings: &Settings, args: CreateUser) -> Result<()> {
                 team_id: None,
                 is_super_admin: args.super_admin,
             };
-            store.create_user(account.id, new, now).await.map(|u| (account, u))
+            store
+                .create_user(account.id, new, now)
+                .await
+                .map(|u| (account, u))
         }
         None => {
             let plan: Plan = settings.default_plan;
@@ -126,7 +142,14 @@ async fn create_user(settings: &Settings, args: CreateUser) -> Result<()> {
                 is_super_admin: args.super_admin,
             };
             store
-                .create_account_with_user(NewAccount { name: account_name.into(), plan }, new, now)
+                .create_account_with_user(
+                    NewAccount {
+                        name: account_name.into(),
+                        plan,
+                    },
+                    new,
+                    now,
+                )
                 .await
         }
     };
@@ -139,7 +162,11 @@ async fn create_user(settings: &Settings, args: CreateUser) -> Result<()> {
                 user.role.as_str(),
                 account.name,
                 account.id,
-                if user.is_super_admin { " as super admin" } else { "" }
+                if user.is_super_admin {
+                    " as super admin"
+                } else {
+                    ""
+                }
             );
             Ok(())
         }

@@ -7,7 +7,10 @@ fn flowpilot(db: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowpilot"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("FLOWPILOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env(
+            "FLOWPILOT_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
         .env("RUST_LOG", "warn");
     cmd
 }
@@ -25,7 +28,13 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 fn every_command_describes_itself() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fp.db");
-    for args in [vec!["--help"], vec!["serve", "--help"], vec!["migrate", "--help"], vec!["user", "create", "--help"], vec!["config", "--help"]] {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["user", "create", "--help"],
+        vec!["config", "--help"],
+    ] {
         let (ok, out, err) = run(flowpilot(&db).args(&args));
         assert!(ok, "{args:?}: {err}");
         assert!(out.contains("Usage"), "{args:?}: {out}");
@@ -42,18 +51,45 @@ fn an_operator_migrates_then_creates_the_first_super_admin() {
     assert!(db.exists());
 
     let (ok, out, err) = run(flowpilot(&db).args([
-        "user", "create", "--email", "Ops@Example.com", "--password", "a long operator password", "--name", "Ops", "--super-admin",
+        "user",
+        "create",
+        "--email",
+        "Ops@Example.com",
+        "--password",
+        "a long operator password",
+        "--name",
+        "Ops",
+        "--super-admin",
     ]));
     assert!(ok, "{err}");
-    assert!(out.contains("ops@example.com") && out.contains("super admin"), "{out}");
+    assert!(
+        out.contains("ops@example.com") && out.contains("super admin"),
+        "{out}"
+    );
 
     let (ok, _, err) = run(flowpilot(&db).args([
-        "user", "create", "--email", "ops@example.com", "--password", "a long operator password", "--name", "Ops",
+        "user",
+        "create",
+        "--email",
+        "ops@example.com",
+        "--password",
+        "a long operator password",
+        "--name",
+        "Ops",
     ]));
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
 
-    let (ok, _, err) = run(flowpilot(&db).args(["user", "create", "--email", "x@example.com", "--password", "short", "--name", "X"]));
+    let (ok, _, err) = run(flowpilot(&db).args([
+        "user",
+        "create",
+        "--email",
+        "x@example.com",
+        "--password",
+        "short",
+        "--name",
+        "X",
+    ]));
     assert!(!ok);
     assert!(err.contains("password"), "{err}");
 }
@@ -62,13 +98,18 @@ fn an_operator_migrates_then_creates_the_first_super_admin() {
 fn config_prints_the_effective_settings_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fp.db");
-    let (ok, out, err) = run(flowpilot(&db).arg("config").env("OPENAI_API_KEY", "sk-very-secret").env("FLOWPILOT_MAX_STEPS", "12"));
+    let (ok, out, err) = run(flowpilot(&db)
+        .arg("config")
+        .env("OPENAI_API_KEY", "sk-very-secret")
+        .env("FLOWPILOT_MAX_STEPS", "12"));
     assert!(ok, "{err}");
     assert!(out.contains("FLOWPILOT_MAX_STEPS = 12"), "{out}");
     assert!(out.contains("OPENAI_API_KEY = ***"));
     assert!(!out.contains("sk-very-secret"));
 
-    let (ok, _, err) = run(flowpilot(&db).arg("config").env("FLOWPILOT_RATE_LIMITS", "sometimes"));
+    let (ok, _, err) = run(flowpilot(&db)
+        .arg("config")
+        .env("FLOWPILOT_RATE_LIMITS", "sometimes"));
     assert!(!ok);
     assert!(err.contains("FLOWPILOT_RATE_LIMITS"), "{err}");
 }
@@ -96,7 +137,10 @@ fn serve_stops_cleanly_on_sigterm() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let code = child.wait().unwrap();
     assert!(code.success(), "exit status {code:?}");
@@ -111,7 +155,10 @@ fn healthy(port: u16) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut reply = String::new();

@@ -9,6 +9,7 @@ mod ai_usage;
 mod codec;
 mod error;
 mod rate_limits;
+mod sessions;
 mod teams;
 mod tokens;
 mod users;
@@ -17,6 +18,7 @@ pub use accounts::{AccountPatch, NewAccount};
 pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 pub use error::StoreError;
 pub use rate_limits::WindowHit;
+pub use sessions::{Closing, SessionFilter, SessionRecord, StepAdvance, StepRecord, StepResponse};
 /// Re-exported so callers can classify database failures without depending on sqlx.
 pub use sqlx::Error as SqlxError;
 pub use teams::Team;

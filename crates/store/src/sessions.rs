@@ -1,0 +1,478 @@
+//! AI sessions and their steps. Every change that must not be half-done is one transaction,
+//! and every state change is conditional on the state it starts from, so concurrent requests
+//! cannot both win.
+
+use chrono::{DateTime, Utc};
+use domain::session::SessionStatus;
+use domain::step::StepOutput;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::codec::{ms, opt_uuid, time, uuid};
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    pub status: SessionStatus,
+    pub intake_type: String,
+    pub intake_content: serde_json::Value,
+    pub problem_summary: Option<String>,
+    pub problem_domain: Option<String>,
+    pub confidence_tier: String,
+    pub confidence_score: f64,
+    pub matched_flow_id: Option<Uuid>,
+    pub matched_flow_name: Option<String>,
+    pub match_score: Option<f64>,
+    pub engine: String,
+    pub step_count: i64,
+    pub resolution_summary: Option<String>,
+    pub escalation_reason: Option<String>,
+    pub escalated_to_id: Option<Uuid>,
+    pub rating: Option<i64>,
+    pub feedback: Option<String>,
+    pub documentation: Option<serde_json::Value>,
+    pub total_input_tokens: i64,
+    pub total_output_tokens: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub escalated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResponse {
+    pub selected_option: Option<String>,
+    pub free_text_input: Option<String>,
+    pub skipped: bool,
+    pub responded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub step_order: i64,
+    pub output: StepOutput,
+    pub engine_state: serde_json::Value,
+    pub response: Option<StepResponse>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What answering a step changes on the session.
+#[derive(Debug, Clone)]
+pub struct StepAdvance {
+    pub confidence_tier: String,
+    pub confidence_score: f64,
+    /// `Some` when the session moved to another flow.
+    pub matched_flow: Option<(Uuid, String, f64)>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub status: Option<SessionStatus>,
+    pub escalated_to_me: bool,
+    pub skip: i64,
+    pub limit: i64,
+}
+
+/// Fields a closing transition writes.
+#[derive(Debug, Clone, Default)]
+pub struct Closing {
+    pub resolution_summary: Option<String>,
+    pub escalation_reason: Option<String>,
+    pub escalated_to_id: Option<Uuid>,
+    pub documentation: Option<serde_json::Value>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+const SESSION_COLUMNS: &str =
+    "id, account_id, user_id, title, status, intake_type, intake_content, \
+    problem_summary, problem_domain, confidence_tier, confidence_score, matched_flow_id, \
+    matched_flow_name, match_score, engine, step_count, resolution_summary, escalation_reason, \
+    escalated_to_id, rating, feedback, documentation, total_input_tokens, total_output_tokens, \
+    created_at, updated_at, resolved_at, escalated_at";
+
+fn json_col(row: &AnyRow, name: &str) -> Result<serde_json::Value> {
+    let text: String = row.try_get(name)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn opt_json_col(row: &AnyRow, name: &str) -> Result<Option<serde_json::Value>> {
+    let text: Option<String> = row.try_get(name)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{name}: {e}"))))
+        .transpose()
+}
+
+fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
+    let status: String = row.try_get("status")?;
+    Ok(SessionRecord {
+        id: uuid(&row.try_get::<String, _>("id")?)?,
+        account_id: uuid(&row.try_get::<String, _>("account_id")?)?,
+        user_id: uuid(&row.try_get::<String, _>("user_id")?)?,
+        title: row.try_get("title")?,
+        status: SessionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        intake_type: row.try_get("intake_type")?,
+        intake_content: json_col(row, "intake_content")?,
+        problem_summary: row.try_get("problem_summary")?,
+        problem_domain: row.try_get("problem_domain")?,
+        confidence_tier: row.try_get("confidence_tier")?,
+        confidence_score: row.try_get("confidence_score")?,
+        matched_flow_id: opt_uuid(row.try_get("matched_flow_id")?)?,
+        matched_flow_name: row.try_get("matched_flow_name")?,
+        match_score: row.try_get("match_score")?,
+        engine: row.try_get("engine")?,
+        step_count: row.try_get("step_count")?,
+        resolution_summary: row.try_get("resolution_summary")?,
+        escalation_reason: row.try_get("escalation_reason")?,
+        escalated_to_id: opt_uuid(row.try_get("escalated_to_id")?)?,
+        rating: row.try_get("rating")?,
+        feedback: row.try_get("feedback")?,
+        documentation: opt_json_col(row, "documentation")?,
+        total_input_tokens: row.try_get("total_input_tokens")?,
+        total_output_tokens: row.try_get("total_output_tokens")?,
+        created_at: time(row.try_get("created_at")?)?,
+        updated_at: time(row.try_get("updated_at")?)?,
+        resolved_at: row
+            .try_get::<Option<i64>, _>("resolved_at")?
+            .map(time)
+            .transpose()?,
+        escalated_at: row
+            .try_get::<Option<i64>, _>("escalated_at")?
+            .map(time)
+            .transpose()?,
+    })
+}
+
+fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
+    let output: StepOutput = serde_json::from_value(json_col(row, "output")?)
+        .map_err(|e| StoreError::Corrupt(format!("step output: {e}")))?;
+    let response = match opt_json_col(row, "response")? {
+        None => None,
+        Some(v) => Some(StepResponse {
+            selected_option: v
+                .get("selected_option")
+                .and_then(|x| x.as_str())
+                .map(Into::into),
+            free_text_input: v
+                .get("free_text_input")
+                .and_then(|x| x.as_str())
+                .map(Into::into),
+            skipped: v.get("skipped").and_then(|x| x.as_bool()).unwrap_or(false),
+            responded_at: time(
+                row.try_get::<Option<i64>, _>("responded_at")?
+                    .unwrap_or_default(),
+            )?,
+        }),
+    };
+    Ok(StepRecord {
+        id: uuid(&row.try_get::<String, _>("id")?)?,
+        session_id: uuid(&row.try_get::<String, _>("session_id")?)?,
+        step_order: row.try_get("step_order")?,
+        output,
+        engine_state: json_col(row, "engine_state")?,
+        response,
+        created_at: time(row.try_get("created_at")?)?,
+    })
+}
+
+fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+async fn insert_step(tx: &mut sqlx::Transaction<'_, sqlx::Any>, step: &StepRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ai_steps (id, session_id, step_order, output, engine_state, confidence_score, \
+         response, responded_at, claimed_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, $7)",
+    )
+    .bind(step.id.to_string())
+    .bind(step.session_id.to_string())
+    .bind(step.step_order)
+    .bind(to_text(&step.output)?)
+    .bind(to_text(&step.engine_state)?)
+    .bind(step.output.confidence)
+    .bind(ms(step.created_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Stores a new session with its first step: both or neither.
+    pub async fn create_session(&self, s: &SessionRecord, first: &StepRecord) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO ai_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+        ))
+        .bind(s.id.to_string())
+        .bind(s.account_id.to_string())
+        .bind(s.user_id.to_string())
+        .bind(&s.title)
+        .bind(s.status.as_str())
+        .bind(&s.intake_type)
+        .bind(to_text(&s.intake_content)?)
+        .bind(&s.problem_summary)
+        .bind(&s.problem_domain)
+        .bind(&s.confidence_tier)
+        .bind(s.confidence_score)
+        .bind(s.matched_flow_id.map(|i| i.to_string()))
+        .bind(&s.matched_flow_name)
+        .bind(s.match_score)
+        .bind(&s.engine)
+        .bind(s.step_count)
+        .bind(&s.resolution_summary)
+        .bind(&s.escalation_reason)
+        .bind(s.escalated_to_id.map(|i| i.to_string()))
+        .bind(s.rating)
+        .bind(&s.feedback)
+        .bind(s.documentation.as_ref().map(to_text).transpose()?)
+        .bind(s.total_input_tokens)
+        .bind(s.total_output_tokens)
+        .bind(ms(s.created_at))
+        .bind(ms(s.updated_at))
+        .bind(s.resolved_at.map(ms))
+        .bind(s.escalated_at.map(ms))
+        .execute(&mut *tx)
+        .await?;
+        insert_step(&mut tx, first).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id: Uuid) -> Result<SessionRecord> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM ai_sessions WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_one(self.pool())
+        .await?;
+        session_from_row(&row)
+    }
+
+    pub async fn steps(&self, session_id: Uuid) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, session_id, step_order, output, engine_state, response, responded_at, created_at \
+             FROM ai_steps WHERE session_id = $1 ORDER BY step_order",
+        )
+        .bind(session_id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(step_from_row).collect()
+    }
+
+    /// Sessions `viewer` may see (their own, those escalated to them, and for admins every
+    /// session of the account), newest first, with the total before paging.
+    pub async fn list_sessions(
+        &self,
+        account_id: Uuid,
+        viewer: Uuid,
+        viewer_is_admin: bool,
+        filter: &SessionFilter,
+    ) -> Result<(Vec<SessionRecord>, i64)> {
+        let mut clauses = vec!["account_id = $1".to_string()];
+        if filter.escalated_to_me {
+            clauses.push("escalated_to_id = $2".into());
+        } else if !viewer_is_admin {
+            clauses.push("(user_id = $2 OR escalated_to_id = $2)".into());
+        } else {
+            clauses.push("($2 = $2)".into());
+        }
+        if filter.status.is_some() {
+            clauses.push("status = $3".into());
+        } else {
+            clauses.push("($3 = $3)".into());
+        }
+        let where_sql = clauses.join(" AND ");
+        let status = filter.status.map_or("", |s| s.as_str());
+        let total: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM ai_sessions WHERE {where_sql}"
+        ))
+        .bind(account_id.to_string())
+        .bind(viewer.to_string())
+        .bind(status)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM ai_sessions WHERE {where_sql} \
+             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(account_id.to_string())
+        .bind(viewer.to_string())
+        .bind(status)
+        .bind(filter.limit)
+        .bind(filter.skip)
+        .fetch_all(self.pool())
+        .await?;
+        let sessions = rows
+            .iter()
+            .map(session_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((sessions, total))
+    }
+
+    /// Claims the latest unanswered step of an active session for one request until
+    /// `until`. `false` when the step is answered, not the latest, the session is not
+    /// active, or another request holds it.
+    pub async fn claim_step(
+        &self,
+        session_id: Uuid,
+        step_id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE ai_steps SET claimed_until = $1 \
+             WHERE id = $2 AND session_id = $3 AND response IS NULL \
+               AND (claimed_until IS NULL OR claimed_until < $4) \
+               AND step_order = (SELECT step_count FROM ai_sessions WHERE id = $3 AND status = 'active')",
+        )
+        .bind(ms(until))
+        .bind(step_id.to_string())
+        .bind(session_id.to_string())
+        .bind(ms(now))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Lets go of a claim after a failure, so the same answer can be sent again.
+    pub async fn release_step(&self, step_id: Uuid) -> Result<()> {
+        sqlx::query("UPDATE ai_steps SET claimed_until = NULL WHERE id = $1 AND response IS NULL")
+            .bind(step_id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records the answer to a claimed step and, when there is one, the next step, in one
+    /// transaction. `false` (nothing written) when the step was answered meanwhile.
+    pub async fn answer_step(
+        &self,
+        session_id: Uuid,
+        step_id: Uuid,
+        response: &StepResponse,
+        next: Option<&StepRecord>,
+        advance: &StepAdvance,
+    ) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let answer = serde_json::json!({
+            "selected_option": response.selected_option,
+            "free_text_input": response.free_text_input,
+            "skipped": response.skipped,
+        });
+        let done = sqlx::query(
+            "UPDATE ai_steps SET response = $1, responded_at = $2, claimed_until = NULL \
+             WHERE id = $3 AND session_id = $4 AND response IS NULL",
+        )
+        .bind(to_text(&answer)?)
+        .bind(ms(response.responded_at))
+        .bind(step_id.to_string())
+        .bind(session_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(step) = next {
+            insert_step(&mut tx, step).await?;
+        }
+        let (flow_id, flow_name, flow_score) = match &advance.matched_flow {
+            Some((id, name, score)) => (Some(id.to_string()), Some(name.clone()), Some(*score)),
+            None => (None, None, None),
+        };
+        sqlx::query(
+            "UPDATE ai_sessions SET confidence_tier = $1, confidence_score = $2, \
+             step_count = step_count + $3, \
+             matched_flow_id = COALESCE($4, matched_flow_id), \
+             matched_flow_name = COALESCE($5, matched_flow_name), \
+             match_score = COALESCE($6, match_score), \
+             total_input_tokens = total_input_tokens + $7, total_output_tokens = total_output_tokens + $8, \
+             updated_at = $9 WHERE id = $10",
+        )
+        .bind(&advance.confidence_tier)
+        .bind(advance.confidence_score)
+        .bind(i64::from(next.is_some()))
+        .bind(flow_id)
+        .bind(flow_name)
+        .bind(flow_score)
+        .bind(advance.input_tokens)
+        .bind(advance.output_tokens)
+        .bind(ms(response.responded_at))
+        .bind(session_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Moves a session from one of `from` to `to`; `false` when its status was not in `from`.
+    pub async fn transition_session(
+        &self,
+        id: Uuid,
+        from: &[SessionStatus],
+        to: SessionStatus,
+        closing: &Closing,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let resolved_at = (to == SessionStatus::Resolved).then(|| ms(now));
+        let escalated_at = (to == SessionStatus::Escalated).then(|| ms(now));
+        let done = sqlx::query(&format!(
+            "UPDATE ai_sessions SET status = $1, updated_at = $2, \
+             resolution_summary = COALESCE($3, resolution_summary), \
+             escalation_reason = COALESCE($4, escalation_reason), \
+             escalated_to_id = COALESCE($5, escalated_to_id), \
+             documentation = COALESCE($6, documentation), \
+             resolved_at = COALESCE($7, resolved_at), escalated_at = COALESCE($8, escalated_at), \
+             total_input_tokens = total_input_tokens + $9, total_output_tokens = total_output_tokens + $10 \
+             WHERE id = $11 AND status IN ({})",
+            allowed.join(", ")
+        ))
+        .bind(to.as_str())
+        .bind(ms(now))
+        .bind(&closing.resolution_summary)
+        .bind(&closing.escalation_reason)
+        .bind(closing.escalated_to_id.map(|i| i.to_string()))
+        .bind(closing.documentation.as_ref().map(to_text).transpose()?)
+        .bind(resolved_at)
+        .bind(escalated_at)
+        .bind(closing.input_tokens)
+        .bind(closing.output_tokens)
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Rates a closed session (rating again overwrites); `false` while it is still open.
+    pub async fn rate_session(
+        &self,
+        id: Uuid,
+        rating: i64,
+        feedback: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE ai_sessions SET rating = $1, feedback = $2, updated_at = $3 \
+             WHERE id = $4 AND status IN ('resolved', 'escalated', 'abandoned')",
+        )
+        .bind(rating)
+        .bind(feedback)
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
