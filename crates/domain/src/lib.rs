@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod confidence;
+pub mod documentation;
 pub mod flow;
 pub mod llm;
 pub mod session;

@@ -1,1 +1,0 @@
-//! Flows: the decision-graph format and its validation (flows.md).

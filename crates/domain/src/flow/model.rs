@@ -1,0 +1,284 @@
+//! The types a flow is made of.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowStatus {
+    #[default]
+    Published,
+    Draft,
+}
+
+impl FlowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStatus::Published => "published",
+            FlowStatus::Draft => "draft",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Published, Self::Draft]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+}
+
+/// One answer of a question node and the node it leads to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowOption {
+    pub label: String,
+    pub value: String,
+    pub next: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FlowNode {
+    Question {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        help: Option<String>,
+        // Defaulted so that a question without options reaches validation, which names the
+        // node, instead of failing deserialization with a less helpful message.
+        #[serde(default)]
+        options: Vec<FlowOption>,
+    },
+    Action {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        help: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_outcome: Option<String>,
+        next: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_failure: Option<String>,
+    },
+    Solution {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        help: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        follow_up: Vec<String>,
+    },
+    Escalate {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        help: Option<String>,
+    },
+}
+
+impl FlowNode {
+    pub fn text(&self) -> &str {
+        match self {
+            FlowNode::Question { text, .. }
+            | FlowNode::Action { text, .. }
+            | FlowNode::Solution { text, .. }
+            | FlowNode::Escalate { text, .. } => text,
+        }
+    }
+
+    pub fn help(&self) -> Option<&str> {
+        match self {
+            FlowNode::Question { help, .. }
+            | FlowNode::Action { help, .. }
+            | FlowNode::Solution { help, .. }
+            | FlowNode::Escalate { help, .. } => help.as_deref(),
+        }
+    }
+
+    /// The `type` tag as it appears in JSON and YAML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FlowNode::Question { .. } => "question",
+            FlowNode::Action { .. } => "action",
+            FlowNode::Solution { .. } => "solution",
+            FlowNode::Escalate { .. } => "escalate",
+        }
+    }
+
+    /// Solutions and escalations end a path; every path must reach one.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, FlowNode::Solution { .. } | FlowNode::Escalate { .. })
+    }
+
+    /// The node ids this node leads to, in document order (options first to last; an
+    /// action's `next` before its `on_failure`). Duplicates are kept.
+    pub fn successors(&self) -> Vec<&str> {
+        match self {
+            FlowNode::Question { options, .. } => options.iter().map(|o| o.next.as_str()).collect(),
+            FlowNode::Action {
+                next, on_failure, ..
+            } => std::iter::once(next.as_str())
+                .chain(on_failure.as_deref())
+                .collect(),
+            FlowNode::Solution { .. } | FlowNode::Escalate { .. } => Vec::new(),
+        }
+    }
+}
+
+/// The writable part of a flow (what clients send on create/update/import).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowDefinition {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub domain: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub status: FlowStatus,
+    pub start: String,
+    pub nodes: BTreeMap<String, FlowNode>,
+}
+
+impl FlowDefinition {
+    /// What matching indexes: title, description, tags, domain, and the text of every
+    /// question with its option labels, one field per line. Actions and solutions are left
+    /// out on purpose: they describe fixes, not the symptoms an intake describes.
+    pub fn search_text(&self) -> String {
+        let mut parts: Vec<&str> = vec![&self.title, &self.description];
+        parts.extend(self.tags.iter().map(String::as_str));
+        parts.push(&self.domain);
+        for node in self.nodes.values() {
+            if let FlowNode::Question { text, options, .. } = node {
+                parts.push(text);
+                parts.extend(options.iter().map(|o| o.label.as_str()));
+            }
+        }
+        parts.retain(|p| !p.trim().is_empty());
+        parts.join("\n")
+    }
+}
+
+/// A stored flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flow {
+    pub id: Uuid,
+    /// `None` for the built-in library, visible to every account and read-only.
+    pub account_id: Option<Uuid>,
+    #[serde(flatten)]
+    pub definition: FlowDefinition,
+    pub version: i64,
+    pub usage_count: i64,
+    pub success_rate: Option<f64>,
+    pub last_matched_at: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(json: serde_json::Value) -> FlowNode {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn status_round_trips_through_its_name() {
+        for status in [FlowStatus::Published, FlowStatus::Draft] {
+            assert_eq!(FlowStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(FlowStatus::parse("archived"), None);
+        assert_eq!(FlowStatus::default(), FlowStatus::Published);
+    }
+
+    #[test]
+    fn nodes_are_tagged_by_type() {
+        let q = node(
+            serde_json::json!({"type": "question", "text": "One user or several?",
+            "options": [{"label": "One", "value": "one", "next": "a1"}]}),
+        );
+        assert_eq!(q.kind(), "question");
+        assert_eq!(q.text(), "One user or several?");
+        assert_eq!(q.help(), None);
+        assert_eq!(q.successors(), vec!["a1"]);
+    }
+
+    #[test]
+    fn an_action_leads_to_next_then_on_failure() {
+        let a = node(
+            serde_json::json!({"type": "action", "text": "Clear credentials",
+            "help": "Credential Manager", "next": "s1", "on_failure": "q2"}),
+        );
+        assert_eq!(a.successors(), vec!["s1", "q2"]);
+        assert_eq!(a.help(), Some("Credential Manager"));
+        assert!(!a.is_terminal());
+    }
+
+    #[test]
+    fn solutions_and_escalations_end_a_path() {
+        let s = node(serde_json::json!({"type": "solution", "text": "Fixed"}));
+        let e = node(serde_json::json!({"type": "escalate", "text": "Call the admin"}));
+        assert!(s.is_terminal() && e.is_terminal());
+        assert!(s.successors().is_empty() && e.successors().is_empty());
+        assert_eq!(
+            s,
+            FlowNode::Solution {
+                text: "Fixed".into(),
+                help: None,
+                follow_up: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_stored_flow_serializes_flat() {
+        let def: FlowDefinition = serde_json::from_value(serde_json::json!({
+            "title": "T", "domain": "email", "start": "s",
+            "nodes": {"s": {"type": "solution", "text": "done"}}}))
+        .unwrap();
+        assert_eq!(def.status, FlowStatus::Published);
+        assert_eq!(def.description, "");
+        let now = Utc::now();
+        let flow = Flow {
+            id: Uuid::nil(),
+            account_id: None,
+            definition: def.clone(),
+            version: 1,
+            usage_count: 0,
+            success_rate: None,
+            last_matched_at: None,
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let json = serde_json::to_value(&flow).unwrap();
+        assert_eq!(json["title"], "T");
+        assert_eq!(json["status"], "published");
+        let back: Flow = serde_json::from_value(json).unwrap();
+        assert_eq!(back, flow);
+    }
+
+    #[test]
+    fn search_text_holds_what_describes_the_problem() {
+        let def: FlowDefinition = serde_json::from_value(serde_json::json!({
+            "title": "Outlook asks for a password", "description": "Prompts loop",
+            "domain": "email", "tags": ["m365"], "start": "q1",
+            "nodes": {
+                "q1": {"type": "question", "text": "One user or several?", "options": [
+                    {"label": "Only one", "value": "one", "next": "s1"},
+                    {"label": "Many", "value": "many", "next": "s1"}]},
+                "s1": {"type": "solution", "text": "Clear the cached credentials"}}}))
+        .unwrap();
+        let text = def.search_text();
+        for part in [
+            "Outlook asks",
+            "Prompts loop",
+            "m365",
+            "email",
+            "One user",
+            "Only one",
+        ] {
+            assert!(text.contains(part), "{part} missing from {text}");
+        }
+        assert!(!text.contains("cached credentials"));
+    }
+}
