@@ -4,10 +4,12 @@
 //! itself; the LLM pilot asks a provider, grounded in the matched flow.
 
 pub mod library;
+pub mod llm_pilot;
 pub mod offline;
 pub mod pilot;
 
 pub use library::{FlowLibrary, MatchedFlow};
+pub use llm_pilot::LlmPilot;
 pub use offline::OfflinePilot;
 
 pub use pilot::{

@@ -15,8 +15,8 @@ pub(super) const RECENT_STEPS: usize = 6;
 /// Older steps shown as one line each; anything older is merged into a count.
 pub(super) const MAX_SUMMARY_LINES: usize = 12;
 const SUMMARY_LINE_CHARS: usize = 140;
-const SUMMARY_CONTENT_CHARS: usize = 80;
-const SUMMARY_ANSWER_CHARS: usize = 45;
+const SUMMARY_CONTENT_CHARS: usize = 65;
+const SUMMARY_ANSWER_CHARS: usize = 60;
 
 const INTAKE_TEXT_CHARS: usize = 4_000;
 /// Logs may be 200,000 characters; the model gets their head and tail.
@@ -30,8 +30,16 @@ const PROBLEM_CHARS: usize = 300;
 
 /// The engineer's description and log.
 pub(super) fn render_intake(intake: &Intake) -> String {
-    let text = intake.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let log = intake.log.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let text = intake
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let log = intake
+        .log
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     let mut out = String::new();
     if let Some(text) = text {
         out.push_str("Description:\n");
@@ -65,7 +73,10 @@ pub(super) fn render_session(history: &[PastStep]) -> String {
     let mut out = String::new();
     let (summary, domain) = established_problem(history);
     if let Some(summary) = summary {
-        out.push_str(&format!("Problem summary: {}\n", clip_line(summary, PROBLEM_CHARS)));
+        out.push_str(&format!(
+            "Problem summary: {}\n",
+            clip_line(summary, PROBLEM_CHARS)
+        ));
     }
     if let Some(domain) = domain {
         out.push_str(&format!("Problem domain: {}\n", clip_line(domain, 60)));
@@ -129,7 +140,10 @@ fn merged_line(steps: &[PastStep]) -> String {
     let mut parts = vec![
         plural(count(StepType::Question), "question"),
         plural(count(StepType::Action), "action"),
-        plural(count(StepType::ResolutionSuggestion), "resolution suggestion"),
+        plural(
+            count(StepType::ResolutionSuggestion),
+            "resolution suggestion",
+        ),
     ];
     parts.retain(|p| !p.starts_with("0 "));
     let mut line = format!(
@@ -168,11 +182,25 @@ fn full_step(number: usize, step: &PastStep) -> String {
         o.confidence,
         clip(o.content.trim(), CONTENT_CHARS)
     );
-    if let Some(expected) = o.expected_outcome.as_deref().filter(|e| !e.trim().is_empty()) {
-        out.push_str(&format!("  Expected outcome: {}\n", clip_line(expected, DETAIL_CHARS)));
+    if let Some(expected) = o
+        .expected_outcome
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    {
+        out.push_str(&format!(
+            "  Expected outcome: {}\n",
+            clip_line(expected, DETAIL_CHARS)
+        ));
     }
-    if let Some(summary) = o.resolution_summary.as_deref().filter(|s| !s.trim().is_empty()) {
-        out.push_str(&format!("  Proposed resolution: {}\n", clip_line(summary, DETAIL_CHARS)));
+    if let Some(summary) = o
+        .resolution_summary
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
+        out.push_str(&format!(
+            "  Proposed resolution: {}\n",
+            clip_line(summary, DETAIL_CHARS)
+        ));
     }
     if !o.options.is_empty() {
         let labels: Vec<String> = o
@@ -275,7 +303,10 @@ mod tests {
         let s = step(StepType::Action, "Run ipconfig /all", None);
         assert_eq!(render_answer(&s.output, None), "(not answered)");
         assert_eq!(
-            render_answer(&s.output, chose("no_change", Some("still 169.254.x.x")).as_ref()),
+            render_answer(
+                &s.output,
+                chose("no_change", Some("still 169.254.x.x")).as_ref()
+            ),
             "chose \"Done, no change\"; wrote \"still 169.254.x.x\""
         );
         assert_eq!(
@@ -296,10 +327,19 @@ mod tests {
     #[test]
     fn old_steps_become_one_line_summaries() {
         let history: Vec<PastStep> = (0..10)
-            .map(|i| step(StepType::Action, &format!("Check thing {i}\nin detail"), chose("no_change", None)))
+            .map(|i| {
+                step(
+                    StepType::Action,
+                    &format!("Check thing {i}\nin detail"),
+                    chose("no_change", None),
+                )
+            })
             .collect();
         let text = render_session(&history);
-        assert!(text.contains("- #1 action: Check thing 0 in detail → chose \"Done, no change\"\n"), "{text}");
+        assert!(
+            text.contains("- #1 action: Check thing 0 in detail → chose \"Done, no change\"\n"),
+            "{text}"
+        );
         assert!(text.contains("- #4 action: Check thing 3"));
         assert!(!text.contains("- #5 "));
         assert!(text.contains("Step 5 — action (confidence 0.50): Check thing 4\nin detail\n"));
@@ -309,7 +349,13 @@ mod tests {
     #[test]
     fn the_oldest_summaries_merge_into_a_count() {
         let mut history: Vec<PastStep> = (0..30)
-            .map(|i| step(StepType::Question, &format!("Question {i}"), chose("worked", None)))
+            .map(|i| {
+                step(
+                    StepType::Question,
+                    &format!("Question {i}"),
+                    chose("worked", None),
+                )
+            })
             .collect();
         history[0].output.problem_summary = Some("Outlook prompts for a password".into());
         history[0].output.problem_domain = Some("email".into());
@@ -319,7 +365,9 @@ mod tests {
         });
         let text = render_session(&history);
         let merged = 30 - RECENT_STEPS - MAX_SUMMARY_LINES;
-        assert!(text.starts_with("Problem summary: Outlook prompts for a password\nProblem domain: email\n"));
+        assert!(text.starts_with(
+            "Problem summary: Outlook prompts for a password\nProblem domain: email\n"
+        ));
         assert!(text.contains(&format!(
             "- Steps 1–{merged}: {merged} questions (details no longer shown); 1 skipped\n"
         )));
@@ -329,7 +377,10 @@ mod tests {
 
     #[test]
     fn long_logs_keep_head_and_tail() {
-        let log = format!("FIRST LINE\n{}\nLAST ERROR 0x80070005", "noise ".repeat(10_000));
+        let log = format!(
+            "FIRST LINE\n{}\nLAST ERROR 0x80070005",
+            "noise ".repeat(10_000)
+        );
         let intake = Intake {
             text: Some("Updates fail".into()),
             log: Some(log),

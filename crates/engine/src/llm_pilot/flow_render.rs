@@ -18,12 +18,8 @@ const DESCRIPTION_CHARS: usize = 300;
 /// The flow's title, domain and match score, then one line per node.
 pub(super) fn render_flow(matched: &MatchedFlow) -> String {
     let def = &matched.flow.definition;
-    let mut out = format!(
-        "\"{}\" (domain: {}, match score {:.2})\n",
-        clip_line(&def.title, 200),
-        clip_line(&def.domain, 60),
-        matched.score
-    );
+    let mut out = flow_header(matched);
+    out.push('\n');
     if !def.description.trim().is_empty() {
         out.push_str(&clip_line(&def.description, DESCRIPTION_CHARS));
         out.push('\n');
@@ -46,6 +42,17 @@ pub(super) fn render_flow(matched: &MatchedFlow) -> String {
     out
 }
 
+/// `"title" (domain: d, match score 0.87)`: all a recap needs to know of the flow.
+pub(super) fn flow_header(matched: &MatchedFlow) -> String {
+    let def = &matched.flow.definition;
+    format!(
+        "\"{}\" (domain: {}, match score {:.2})",
+        clip_line(&def.title, 200),
+        clip_line(&def.domain, 60),
+        matched.score
+    )
+}
+
 /// Node ids breadth-first from the start, then any node the walk did not reach (a flow under
 /// edit may have orphans), in id order.
 fn walk_order(def: &FlowDefinition) -> Vec<&str> {
@@ -61,10 +68,19 @@ fn walk_order(def: &FlowDefinition) -> Vec<&str> {
         }
         order.push(id);
         if let Some(node) = def.nodes.get(id) {
-            queue.extend(node.successors().into_iter().filter_map(|next| key_of(&def.nodes, next)));
+            queue.extend(
+                node.successors()
+                    .into_iter()
+                    .filter_map(|next| key_of(&def.nodes, next)),
+            );
         }
     }
-    order.extend(def.nodes.keys().map(String::as_str).filter(|id| !seen.contains(id)));
+    order.extend(
+        def.nodes
+            .keys()
+            .map(String::as_str)
+            .filter(|id| !seen.contains(id)),
+    );
     order
 }
 
@@ -106,7 +122,10 @@ fn node_line(id: &str, node: &FlowNode) -> String {
         }
         FlowNode::Solution { follow_up, .. } => {
             if !follow_up.is_empty() {
-                let items: Vec<String> = follow_up.iter().map(|f| clip_line(f, LABEL_CHARS)).collect();
+                let items: Vec<String> = follow_up
+                    .iter()
+                    .map(|f| clip_line(f, LABEL_CHARS))
+                    .collect();
                 line.push_str(&format!(" (follow-up: {})", items.join("; ")));
             }
         }
@@ -186,9 +205,16 @@ mod tests {
                 serde_json::json!({"type": "action", "text": "x".repeat(300), "next": format!("a{}", i + 1)}),
             );
         }
-        nodes.insert("a200".into(), serde_json::json!({"type": "solution", "text": "done"}));
+        nodes.insert(
+            "a200".into(),
+            serde_json::json!({"type": "solution", "text": "done"}),
+        );
         let text = render_flow(&flow(serde_json::Value::Object(nodes), "a0"));
-        assert!(text.chars().count() <= MAX_FLOW_CHARS, "{}", text.chars().count());
+        assert!(
+            text.chars().count() <= MAX_FLOW_CHARS,
+            "{}",
+            text.chars().count()
+        );
         assert!(text.contains("more nodes omitted"));
     }
 }

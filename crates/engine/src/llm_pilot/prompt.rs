@@ -7,9 +7,8 @@
 use domain::llm::{ChatMessage, ChatRole, LlmRequest};
 
 use super::context::{render_intake, render_session};
-use super::flow_render::render_flow;
+use super::flow_render::{flow_header, render_flow};
 use super::text::clip_line;
-use crate::library::MatchedFlow;
 use crate::pilot::{PilotInput, SessionRecap};
 
 /// Below this many remaining steps the model is told to converge.
@@ -130,10 +129,17 @@ fn task(input: &PilotInput<'_>) -> String {
 }
 
 /// The `flowpilot_documentation` request for a resolved session.
-pub(super) fn documentation_request(recap: &SessionRecap<'_>, max_output_tokens: u32) -> LlmRequest {
+pub(super) fn documentation_request(
+    recap: &SessionRecap<'_>,
+    max_output_tokens: u32,
+) -> LlmRequest {
     let mut message = recap_message(recap);
     message.push_str("\n## Outcome\nThe engineer resolved the session.\n");
-    match recap.resolution_summary.map(str::trim).filter(|s| !s.is_empty()) {
+    match recap
+        .resolution_summary
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(summary) => message.push_str(&format!(
             "Their resolution summary: {}\n",
             clip_line(summary, 2_000)
@@ -154,11 +160,12 @@ pub(super) fn documentation_request(recap: &SessionRecap<'_>, max_output_tokens:
 pub(super) fn escalation_request(recap: &SessionRecap<'_>, max_output_tokens: u32) -> LlmRequest {
     let mut message = recap_message(recap);
     message.push_str("\n## Outcome\nThe engineer is escalating the session.\n");
-    match recap.escalation_reason.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(reason) => message.push_str(&format!(
-            "Their reason: {}\n",
-            clip_line(reason, 2_000)
-        )),
+    match recap
+        .escalation_reason
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(reason) => message.push_str(&format!("Their reason: {}\n", clip_line(reason, 2_000))),
         None => message.push_str("They gave no reason.\n"),
     }
     message.push_str("\n## Your task\nWrite the hand-off for the next engineer.\n");
@@ -177,21 +184,11 @@ fn recap_message(recap: &SessionRecap<'_>) -> String {
     let mut message = String::from("## Intake\n");
     message.push_str(&render_intake(recap.intake));
     if let Some(matched) = recap.matched {
-        message.push_str(&format!("\n## Matched flow\n{}\n", flow_title(matched)));
+        message.push_str(&format!("\n## Matched flow\n{}\n", flow_header(matched)));
     }
     message.push_str("\n## Session\n");
     message.push_str(&render_session(recap.history));
     message
-}
-
-fn flow_title(matched: &MatchedFlow) -> String {
-    let def = &matched.flow.definition;
-    format!(
-        "\"{}\" (domain: {}, match score {:.2})",
-        clip_line(&def.title, 200),
-        clip_line(&def.domain, 60),
-        matched.score
-    )
 }
 
 fn request(
@@ -236,18 +233,24 @@ mod tests {
         );
         PastStep {
             output: StepOutput {
-                step_type: if i % 2 == 0 { StepType::Question } else { StepType::Action },
+                // Alternate, as real sessions do.
+                step_type: [StepType::Question, StepType::Action][i % 2],
                 content,
                 context_message: Some("x".repeat(200)),
                 reasoning: Some("y".repeat(300)),
-                options: ["Done, that worked", "Done, no change", "Could not do it", "Something else"]
-                    .iter()
-                    .map(|l| StepOption {
-                        label: (*l).into(),
-                        value: domain::step::slug(l),
-                        followup_hint: None,
-                    })
-                    .collect(),
+                options: [
+                    "Done, that worked",
+                    "Done, no change",
+                    "Could not do it",
+                    "Something else",
+                ]
+                .iter()
+                .map(|l| StepOption {
+                    label: (*l).into(),
+                    value: domain::step::slug(l),
+                    followup_hint: None,
+                })
+                .collect(),
                 allow_free_text: true,
                 allow_skip: true,
                 action_type: Some(ActionType::Instruction),
@@ -255,7 +258,8 @@ mod tests {
                 resolution_summary: None,
                 follow_up_recommendations: vec![],
                 confidence: 0.5,
-                problem_summary: (i == 0).then(|| "Workstation cannot reach the domain controller".into()),
+                problem_summary: (i == 0)
+                    .then(|| "Workstation cannot reach the domain controller".into()),
                 problem_domain: (i == 0).then(|| "network".into()),
             },
             state: serde_json::Value::Null,
@@ -298,7 +302,10 @@ mod tests {
         // Producing step n sends the n - 1 steps before it.
         let at_5 = prompt_chars(&history[..4], &intake);
         let at_25 = prompt_chars(&history[..24], &intake);
-        assert!(at_25 <= 2 * at_5, "step 25: {at_25} chars, step 5: {at_5} chars");
+        assert!(
+            at_25 <= 2 * at_5,
+            "step 25: {at_25} chars, step 5: {at_5} chars"
+        );
 
         // And it stops growing: the oldest steps are merged into a count.
         let at_30 = prompt_chars(&history[..29], &intake);

@@ -35,7 +35,10 @@ pub(super) fn head_and_tail(text: &str, max_chars: usize) -> String {
     }
     let head_chars = max_chars * 2 / 5;
     let tail_chars = max_chars - head_chars;
-    let head_end = text.char_indices().nth(head_chars).map_or(text.len(), |(i, _)| i);
+    let head_end = text
+        .char_indices()
+        .nth(head_chars)
+        .map_or(text.len(), |(i, _)| i);
     let tail_start = text
         .char_indices()
         .nth(total - tail_chars)

@@ -217,10 +217,7 @@ impl OfflinePilot {
                     .as_deref()
                     .and_then(|v| options.iter().find(|o| o.value == v))
                     .or_else(|| answer_text(answer).and_then(|t| map_to_option(t, options)));
-                match chosen {
-                    Some(option) => Some(option.next.clone()),
-                    None => None,
-                }
+                chosen.map(|option| option.next.clone())
             }
             FlowNode::Action {
                 next, on_failure, ..
