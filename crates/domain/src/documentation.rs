@@ -88,7 +88,10 @@ fn documented_steps(facts: &SessionFacts) -> Vec<DocumentedStep> {
             step_type: s.step_type.as_str().to_string(),
             description: s.content.clone(),
             engineer_response: s.answer.clone(),
-            outcome: s.expected_outcome.clone().or_else(|| s.resolution_summary.clone()),
+            outcome: s
+                .expected_outcome
+                .clone()
+                .or_else(|| s.resolution_summary.clone()),
         })
         .collect()
 }
@@ -102,7 +105,12 @@ fn last_suggestion(facts: &SessionFacts) -> Option<&StepFacts> {
 }
 
 /// Documentation of a resolved session.
-pub fn resolved(facts: &SessionFacts, resolution_summary: &str, written: WrittenText, now: DateTime<Utc>) -> Documentation {
+pub fn resolved(
+    facts: &SessionFacts,
+    resolution_summary: &str,
+    written: WrittenText,
+    now: DateTime<Utc>,
+) -> Documentation {
     let suggestion = last_suggestion(facts);
     let root_cause = written.root_cause.or_else(|| {
         suggestion
@@ -121,7 +129,11 @@ pub fn resolved(facts: &SessionFacts, resolution_summary: &str, written: Written
         problem_summary: facts.problem_summary.clone(),
         problem_domain: facts.problem_domain.clone(),
         root_cause,
-        resolution_summary: Some(written.resolution_summary.unwrap_or_else(|| resolution_summary.to_string())),
+        resolution_summary: Some(
+            written
+                .resolution_summary
+                .unwrap_or_else(|| resolution_summary.to_string()),
+        ),
         escalation_reason: None,
         hypotheses: Vec::new(),
         steps: documented_steps(facts),
@@ -136,7 +148,12 @@ pub fn resolved(facts: &SessionFacts, resolution_summary: &str, written: Written
 }
 
 /// The hand-off package of an escalated session.
-pub fn escalated(facts: &SessionFacts, reason: &str, written: WrittenText, now: DateTime<Utc>) -> Documentation {
+pub fn escalated(
+    facts: &SessionFacts,
+    reason: &str,
+    written: WrittenText,
+    now: DateTime<Utc>,
+) -> Documentation {
     let hypotheses = if written.hypotheses.is_empty() {
         default_hypotheses(facts)
     } else {
@@ -175,13 +192,20 @@ fn default_hypotheses(facts: &SessionFacts) -> Vec<Hypothesis> {
         .rev()
         .filter(|s| s.step_type == StepType::ResolutionSuggestion)
         .filter_map(|s| s.resolution_summary.clone())
-        .map(|cause| Hypothesis { cause, likelihood: "medium".into() })
+        .map(|cause| Hypothesis {
+            cause,
+            likelihood: "medium".into(),
+        })
         .collect();
     if out.is_empty() {
         out.push(Hypothesis {
             cause: format!(
                 "Not yet identified; the checks below rule out the common causes{}.",
-                facts.matched_flow.as_ref().map(|f| format!(" covered by \"{f}\"")).unwrap_or_default()
+                facts
+                    .matched_flow
+                    .as_ref()
+                    .map(|f| format!(" covered by \"{f}\""))
+                    .unwrap_or_default()
             ),
             likelihood: "unknown".into(),
         });
@@ -190,11 +214,15 @@ fn default_hypotheses(facts: &SessionFacts) -> Vec<Hypothesis> {
 }
 
 fn default_next_steps(facts: &SessionFacts) -> Vec<String> {
-    let mut out = vec!["Review the steps already taken below before repeating any of them.".to_string()];
+    let mut out =
+        vec!["Review the steps already taken below before repeating any of them.".to_string()];
     if let Some(last) = facts.steps.iter().rev().find(|s| s.answer.is_none()) {
         out.push(format!("Continue from the open step: {}", last.content));
     }
-    out.push("Confirm the scope (one user, several, everyone) and anything that changed recently.".into());
+    out.push(
+        "Confirm the scope (one user, several, everyone) and anything that changed recently."
+            .into(),
+    );
     out
 }
 
@@ -216,7 +244,11 @@ fn render_markdown(doc: &Documentation, facts: &SessionFacts, next_steps: &[Stri
     if let Some(flow) = &facts.matched_flow {
         let _ = writeln!(md, "**Flow:** {flow}  ");
     }
-    let _ = writeln!(md, "**Duration:** {} min, {} steps\n", doc.duration_minutes, doc.total_steps);
+    let _ = writeln!(
+        md,
+        "**Duration:** {} min, {} steps\n",
+        doc.duration_minutes, doc.total_steps
+    );
     let _ = writeln!(md, "## Problem\n\n{}\n", doc.problem_summary);
     if let Some(reason) = &doc.escalation_reason {
         let _ = writeln!(md, "## Reason for escalation\n\n{reason}\n");
@@ -235,7 +267,10 @@ fn render_markdown(doc: &Documentation, facts: &SessionFacts, next_steps: &[Stri
         let _ = writeln!(md);
     }
     if !doc.steps.is_empty() {
-        let _ = writeln!(md, "## Steps taken\n\n| # | Step | Response |\n|---|---|---|");
+        let _ = writeln!(
+            md,
+            "## Steps taken\n\n| # | Step | Response |\n|---|---|---|"
+        );
         for s in &doc.steps {
             let _ = writeln!(
                 md,
@@ -247,16 +282,28 @@ fn render_markdown(doc: &Documentation, facts: &SessionFacts, next_steps: &[Stri
         }
         let _ = writeln!(md);
     }
-    let follow = if next_steps.is_empty() { &doc.follow_up_recommendations[..] } else { next_steps };
+    let follow = if next_steps.is_empty() {
+        &doc.follow_up_recommendations[..]
+    } else {
+        next_steps
+    };
     if !follow.is_empty() {
-        let heading = if doc.escalation_reason.is_some() { "Suggested next steps" } else { "Follow-up" };
+        let heading = if doc.escalation_reason.is_some() {
+            "Suggested next steps"
+        } else {
+            "Follow-up"
+        };
         let _ = writeln!(md, "## {heading}\n");
         for f in follow {
             let _ = writeln!(md, "- {}", f.replace('\n', " "));
         }
         let _ = writeln!(md);
     }
-    let _ = writeln!(md, "_Generated by FlowPilot on {}_", doc.generated_at.format("%Y-%m-%d %H:%M UTC"));
+    let _ = writeln!(
+        md,
+        "_Generated by FlowPilot on {}_",
+        doc.generated_at.format("%Y-%m-%d %H:%M UTC")
+    );
     md
 }
 
@@ -276,30 +323,66 @@ mod tests {
             escalated_to: None,
             started_at: Utc::now() - chrono::Duration::minutes(12),
             steps: vec![
-                StepFacts { step_order: 1, step_type: StepType::Question, content: "One user | or several?".into(), expected_outcome: None, resolution_summary: None, follow_ups: vec![], answer: Some("One user".into()) },
-                StepFacts { step_order: 2, step_type: StepType::ResolutionSuggestion, content: "Clear cached credentials".into(), expected_outcome: None, resolution_summary: Some("Stale cached credentials".into()), follow_ups: vec!["Check password changes".into()], answer: None },
+                StepFacts {
+                    step_order: 1,
+                    step_type: StepType::Question,
+                    content: "One user | or several?".into(),
+                    expected_outcome: None,
+                    resolution_summary: None,
+                    follow_ups: vec![],
+                    answer: Some("One user".into()),
+                },
+                StepFacts {
+                    step_order: 2,
+                    step_type: StepType::ResolutionSuggestion,
+                    content: "Clear cached credentials".into(),
+                    expected_outcome: None,
+                    resolution_summary: Some("Stale cached credentials".into()),
+                    follow_ups: vec!["Check password changes".into()],
+                    answer: None,
+                },
             ],
         }
     }
 
     #[test]
     fn resolved_documentation_reads_like_a_ticket_note() {
-        let doc = resolved(&facts(), "Cleared Credential Manager entries", WrittenText::default(), Utc::now());
+        let doc = resolved(
+            &facts(),
+            "Cleared Credential Manager entries",
+            WrittenText::default(),
+            Utc::now(),
+        );
         assert_eq!(doc.total_steps, 2);
         assert_eq!(doc.duration_minutes, 12);
         assert_eq!(doc.root_cause.as_deref(), Some("Stale cached credentials"));
         assert_eq!(doc.follow_up_recommendations, ["Check password changes"]);
         assert!(doc.markdown.starts_with("# Outlook password prompts\n"));
-        assert!(doc.markdown.contains("## Resolution\n\nCleared Credential Manager entries"));
-        assert!(doc.markdown.contains("| 1 | One user \\| or several? | One user |"), "{}", doc.markdown);
+        assert!(doc
+            .markdown
+            .contains("## Resolution\n\nCleared Credential Manager entries"));
+        assert!(
+            doc.markdown
+                .contains("| 1 | One user \\| or several? | One user |"),
+            "{}",
+            doc.markdown
+        );
     }
 
     #[test]
     fn escalation_carries_hypotheses_and_next_steps() {
         let mut f = facts();
         f.status = "escalated".into();
-        let doc = escalated(&f, "Needs tenant admin rights", WrittenText::default(), Utc::now());
-        assert_eq!(doc.escalation_reason.as_deref(), Some("Needs tenant admin rights"));
+        let doc = escalated(
+            &f,
+            "Needs tenant admin rights",
+            WrittenText::default(),
+            Utc::now(),
+        );
+        assert_eq!(
+            doc.escalation_reason.as_deref(),
+            Some("Needs tenant admin rights")
+        );
         assert_eq!(doc.hypotheses[0].cause, "Stale cached credentials");
         assert!(doc.markdown.contains("## Suggested next steps"));
         assert!(doc.resolution_summary.is_none());

@@ -20,6 +20,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::api;
+use crate::catalog::Catalog;
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
 use crate::openapi::ApiDoc;
@@ -31,6 +32,8 @@ use crate::state::AppState;
 pub enum LaunchError {
     #[error("cannot open the database: {0}")]
     Database(#[from] store::StoreError),
+    #[error("cannot set up the AI provider: {0}")]
+    Provider(String),
     #[error("cannot serve: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -40,10 +43,19 @@ pub async fn build_state(settings: Settings) -> Result<AppState, LaunchError> {
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
     let limiter = RateLimiter::new(store.clone(), settings.rate_limits);
+    crate::catalog::load_builtin_flows(&store).await?;
+    let config = matching::MatchConfig {
+        threshold: settings.match_threshold,
+        ..matching::MatchConfig::default()
+    };
+    let catalog = Catalog::new(store.clone(), config, crate::embedding::load(&settings)).await?;
+    let pilot = crate::pilots::build(&settings, catalog.clone())?;
     Ok(AppState {
         store,
         settings: Arc::new(settings),
         limiter,
+        catalog,
+        pilot,
     })
 }
 

@@ -3,10 +3,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod catalog;
+pub mod embedding;
 pub mod error;
 pub mod extract;
 pub mod launch;
 pub mod openapi;
+pub mod pilots;
 pub mod quota;
 pub mod rate_limit;
 pub mod settings;

@@ -1,6 +1,9 @@
 use std::sync::Arc;
 
+use engine::Pilot;
 use store::Store;
+
+use crate::catalog::Catalog;
 
 use crate::rate_limit::RateLimiter;
 use crate::settings::Settings;
@@ -11,4 +14,7 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub limiter: RateLimiter,
+    pub catalog: Arc<Catalog>,
+    /// What produces steps: the offline pilot, or an LLM pilot when a provider is configured.
+    pub pilot: Arc<dyn Pilot>,
 }

@@ -7,6 +7,7 @@
 mod accounts;
 mod ai_usage;
 mod codec;
+mod flows;
 mod error;
 mod rate_limits;
 mod sessions;
@@ -17,6 +18,7 @@ mod users;
 pub use accounts::{AccountPatch, NewAccount};
 pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 pub use error::StoreError;
+pub use flows::BuiltinLoad;
 pub use rate_limits::WindowHit;
 pub use sessions::{Closing, SessionFilter, SessionRecord, StepAdvance, StepRecord, StepResponse};
 /// Re-exported so callers can classify database failures without depending on sqlx.

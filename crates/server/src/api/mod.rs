@@ -5,6 +5,7 @@ pub mod auth;
 pub mod dto;
 pub mod health;
 pub mod quota;
+pub mod sessions;
 pub mod teams;
 pub mod users;
 
@@ -20,4 +21,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(teams::routes())
         .merge(accounts::routes())
         .merge(quota::routes())
+        .merge(sessions::routes())
 }

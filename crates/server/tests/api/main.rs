@@ -6,4 +6,5 @@ mod accounts;
 mod auth;
 mod errors;
 mod operations;
+mod sessions;
 mod users;

@@ -1,0 +1,35 @@
+//! Who may see and change a session (api.md): visible to its owner, the user it was
+//! escalated to and the account's admins (everyone else: 404); changed only by its owner
+//! (others who can see it: 403).
+
+use domain::User;
+use store::{SessionRecord, StoreError};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn can_see(user: &User, s: &SessionRecord) -> bool {
+    s.account_id == user.account_id
+        && (s.user_id == user.id || s.escalated_to_id == Some(user.id) || user.is_admin())
+}
+
+pub async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<SessionRecord, ApiError> {
+    match state.store.session(id).await {
+        Ok(s) if can_see(user, &s) => Ok(s),
+        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The session, when `user` owns it.
+pub async fn owned(state: &AppState, user: &User, id: Uuid) -> Result<SessionRecord, ApiError> {
+    let s = visible(state, user, id).await?;
+    if s.user_id == user.id {
+        Ok(s)
+    } else {
+        Err(ApiError::Forbidden(
+            "Only the engineer who owns this session can change it".into(),
+        ))
+    }
+}

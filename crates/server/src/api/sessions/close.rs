@@ -1,0 +1,317 @@
+//! Resolving and escalating: documentation and the hand-off package. Neither ever fails
+//! because of the AI: written text is optional, the deterministic documentation is not.
+
+use chrono::Utc;
+use domain::documentation::{
+    self, Documentation, Hypothesis, SessionFacts, StepFacts, WrittenText,
+};
+use domain::session::SessionStatus;
+use domain::step::StepType;
+use domain::{FieldError, Role, User, ValidationErrors};
+use engine::{Intake, MatchedFlow, PastStep, SessionRecap, StepAnswer};
+use store::{Closing, SessionRecord, StepRecord};
+use uuid::Uuid;
+
+use super::dto::{EscalateIn, ResolveIn};
+use super::ledger;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn answer_text(step: &StepRecord) -> Option<String> {
+    let r = step.response.as_ref()?;
+    if r.skipped {
+        return Some("skipped".into());
+    }
+    let label = r.selected_option.as_ref().map(|v| {
+        step.output
+            .options
+            .iter()
+            .find(|o| &o.value == v)
+            .map_or(v.clone(), |o| o.label.clone())
+    });
+    Some(match (label, &r.free_text_input) {
+        (Some(l), Some(t)) => format!("{l}: {t}"),
+        (Some(l), None) => l,
+        (None, Some(t)) => t.clone(),
+        (None, None) => String::new(),
+    })
+}
+
+async fn facts(
+    state: &AppState,
+    s: &SessionRecord,
+    steps: &[StepRecord],
+    status: SessionStatus,
+    escalated_to: Option<&User>,
+) -> Result<SessionFacts, ApiError> {
+    let owner = state.store.user(s.user_id).await?;
+    Ok(SessionFacts {
+        session_id: s.id,
+        status: status.as_str().into(),
+        title: s.title.clone(),
+        problem_summary: s.problem_summary.clone().unwrap_or_else(|| s.title.clone()),
+        problem_domain: s.problem_domain.clone().unwrap_or_else(|| "unknown".into()),
+        matched_flow: s.matched_flow_name.clone(),
+        engineer: format!("{} <{}>", owner.full_name, owner.email),
+        escalated_to: escalated_to.map(|u| format!("{} <{}>", u.full_name, u.email)),
+        started_at: s.created_at,
+        steps: steps
+            .iter()
+            .map(|st| StepFacts {
+                step_order: st.step_order,
+                step_type: st.output.step_type,
+                content: st.output.content.clone(),
+                expected_outcome: st.output.expected_outcome.clone(),
+                resolution_summary: st.output.resolution_summary.clone(),
+                follow_ups: st.output.follow_up_recommendations.clone(),
+                answer: answer_text(st),
+            })
+            .collect(),
+    })
+}
+
+fn history(steps: &[StepRecord]) -> Vec<PastStep> {
+    steps
+        .iter()
+        .map(|s| PastStep {
+            output: s.output.clone(),
+            state: s.engine_state.clone(),
+            answer: s.response.as_ref().map(|r| StepAnswer {
+                selected_option: r.selected_option.clone(),
+                free_text_input: r.free_text_input.clone(),
+                skipped: r.skipped,
+            }),
+        })
+        .collect()
+}
+
+fn intake(s: &SessionRecord) -> Intake {
+    Intake {
+        text: s
+            .intake_content
+            .get("text")
+            .and_then(|v| v.as_str())
+            .map(String::from),
+        log: s
+            .intake_content
+            .get("log")
+            .and_then(|v| v.as_str())
+            .map(String::from),
+    }
+}
+
+fn conflict(s: &SessionRecord) -> ApiError {
+    ApiError::Conflict(format!(
+        "The session is {}; only active or paused sessions can be closed",
+        s.status.as_str()
+    ))
+}
+
+async fn matched(state: &AppState, s: &SessionRecord) -> Option<MatchedFlow> {
+    let id = s.matched_flow_id?;
+    let flow = state.catalog.visible_flow(s.account_id, id).await?;
+    Some(MatchedFlow {
+        flow,
+        score: s.match_score.unwrap_or(0.0),
+    })
+}
+
+pub async fn resolve(
+    state: &AppState,
+    user: &User,
+    s: SessionRecord,
+    body: ResolveIn,
+) -> Result<Documentation, ApiError> {
+    if !s.status.is_open() {
+        return Err(conflict(&s));
+    }
+    let steps = state.store.steps(s.id).await?;
+    let suggested = steps
+        .iter()
+        .rev()
+        .find(|st| st.output.step_type == StepType::ResolutionSuggestion)
+        .and_then(|st| {
+            st.output
+                .resolution_summary
+                .clone()
+                .or(Some(st.output.content.clone()))
+        });
+    let summary = match body
+        .resolution_summary
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        Some(text) => {
+            let mut errors = ValidationErrors::new();
+            errors.check_len(&["resolution_summary"], text, 1, 5000);
+            errors.into_result()?;
+            text.to_string()
+        }
+        None if body.used_suggested_resolution == Some(true) => suggested.ok_or_else(|| {
+            ApiError::field(
+                &["used_suggested_resolution"],
+                "This session has no suggested resolution yet; describe the fix",
+                "value_error",
+            )
+        })?,
+        None => {
+            return Err(ApiError::field(
+                &["resolution_summary"],
+                "Describe the fix, or set used_suggested_resolution to use the suggested one",
+                "missing",
+            ))
+        }
+    };
+    let intake = intake(&s);
+    let past = history(&steps);
+    let m = matched(state, &s).await;
+    let recap = SessionRecap {
+        account_id: s.account_id,
+        intake: &intake,
+        matched: m.as_ref(),
+        history: &past,
+        resolution_summary: Some(&summary),
+        escalation_reason: None,
+    };
+    let (written, usage) = if state.pilot.uses_ai() {
+        state.pilot.write_documentation(&recap).await
+    } else {
+        (None, Vec::new())
+    };
+    ledger::record(state, user, Some(s.id), &usage).await;
+    let written = written
+        .map(|w| WrittenText {
+            title: Some(w.title),
+            root_cause: Some(w.root_cause),
+            resolution_summary: Some(w.resolution_summary),
+            follow_ups: w.follow_up_recommendations,
+            ..Default::default()
+        })
+        .unwrap_or_default();
+    let facts = facts(state, &s, &steps, SessionStatus::Resolved, None).await?;
+    let doc = documentation::resolved(&facts, &summary, written, Utc::now());
+    let (input_tokens, output_tokens) = ledger::tokens(&usage);
+    let closing = Closing {
+        resolution_summary: Some(summary),
+        documentation: Some(
+            serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?,
+        ),
+        input_tokens,
+        output_tokens,
+        ..Default::default()
+    };
+    let open = [SessionStatus::Active, SessionStatus::Paused];
+    if !state
+        .store
+        .transition_session(s.id, &open, SessionStatus::Resolved, &closing, Utc::now())
+        .await?
+    {
+        return Err(ApiError::Conflict(
+            "The session was closed by another request".into(),
+        ));
+    }
+    if let Some(flow_id) = s.matched_flow_id {
+        state.catalog.record_resolved(flow_id).await;
+    }
+    Ok(doc)
+}
+
+async fn check_target(
+    state: &AppState,
+    user: &User,
+    target: Option<Uuid>,
+) -> Result<Option<User>, ApiError> {
+    let Some(id) = target else { return Ok(None) };
+    let bad = |msg: &str| {
+        ApiError::Validation(vec![FieldError::body(
+            &["escalated_to_id"],
+            msg,
+            "value_error",
+        )])
+    };
+    if id == user.id {
+        return Err(bad("You cannot escalate a session to yourself"));
+    }
+    match state.store.user(id).await {
+        Ok(t) if t.account_id == user.account_id && t.is_active && t.role >= Role::Engineer => {
+            Ok(Some(t))
+        }
+        Ok(_) | Err(store::StoreError::NotFound) => Err(bad(
+            "Escalate to an active engineer or admin of your account",
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn escalate(
+    state: &AppState,
+    user: &User,
+    s: SessionRecord,
+    body: EscalateIn,
+) -> Result<Documentation, ApiError> {
+    let reason = body.escalation_reason.trim().to_string();
+    let mut errors = ValidationErrors::new();
+    errors.check_len(&["escalation_reason"], &reason, 1, 2000);
+    errors.into_result()?;
+    let target = check_target(state, user, body.escalated_to_id).await?;
+    if !s.status.is_open() {
+        return Err(conflict(&s));
+    }
+    let steps = state.store.steps(s.id).await?;
+    let intake = intake(&s);
+    let past = history(&steps);
+    let m = matched(state, &s).await;
+    let recap = SessionRecap {
+        account_id: s.account_id,
+        intake: &intake,
+        matched: m.as_ref(),
+        history: &past,
+        resolution_summary: None,
+        escalation_reason: Some(&reason),
+    };
+    let (written, usage) = if state.pilot.uses_ai() {
+        state.pilot.write_escalation(&recap).await
+    } else {
+        (None, Vec::new())
+    };
+    ledger::record(state, user, Some(s.id), &usage).await;
+    let written = written
+        .map(|w| WrittenText {
+            root_cause: None,
+            hypotheses: w
+                .hypotheses
+                .into_iter()
+                .map(|(cause, likelihood)| Hypothesis { cause, likelihood })
+                .collect(),
+            next_steps: w.suggested_next_steps,
+            title: None,
+            resolution_summary: None,
+            follow_ups: Vec::new(),
+        })
+        .unwrap_or_default();
+    let facts = facts(state, &s, &steps, SessionStatus::Escalated, target.as_ref()).await?;
+    let doc = documentation::escalated(&facts, &reason, written, Utc::now());
+    let (input_tokens, output_tokens) = ledger::tokens(&usage);
+    let closing = Closing {
+        escalation_reason: Some(reason),
+        escalated_to_id: target.map(|t| t.id),
+        documentation: Some(
+            serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?,
+        ),
+        input_tokens,
+        output_tokens,
+        ..Default::default()
+    };
+    let open = [SessionStatus::Active, SessionStatus::Paused];
+    if !state
+        .store
+        .transition_session(s.id, &open, SessionStatus::Escalated, &closing, Utc::now())
+        .await?
+    {
+        return Err(ApiError::Conflict(
+            "The session was closed by another request".into(),
+        ));
+    }
+    Ok(doc)
+}

@@ -1,0 +1,224 @@
+//! The shapes of the AI sessions API (api.md, "AI sessions").
+
+use chrono::{DateTime, Utc};
+use domain::step::StepOption;
+use domain::ConfidenceTier;
+use serde::{Deserialize, Serialize};
+use store::{SessionRecord, StepRecord};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IntakeContentIn {
+    pub text: Option<String>,
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StartIn {
+    /// `free_text`, `log_paste` or `combined`.
+    pub intake_type: String,
+    pub intake_content: IntakeContentIn,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RespondIn {
+    pub step_id: Uuid,
+    pub selected_option: Option<String>,
+    pub free_text_input: Option<String>,
+    pub skipped: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResolveIn {
+    pub resolution_summary: Option<String>,
+    pub used_suggested_resolution: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EscalateIn {
+    pub escalation_reason: String,
+    pub escalated_to_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RateIn {
+    pub rating: i64,
+    pub feedback: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OptionOut {
+    pub label: String,
+    pub value: String,
+    pub followup_hint: Option<String>,
+}
+
+impl From<&StepOption> for OptionOut {
+    fn from(o: &StepOption) -> Self {
+        OptionOut {
+            label: o.label.clone(),
+            value: o.value.clone(),
+            followup_hint: o.followup_hint.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResponseOut {
+    pub selected_option: Option<String>,
+    pub free_text_input: Option<String>,
+    pub skipped: bool,
+    pub responded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepOut {
+    pub step_id: Uuid,
+    pub step_order: i64,
+    /// `question`, `action` or `resolution_suggestion`.
+    pub step_type: String,
+    /// The validated engine output for this step.
+    #[schema(value_type = Object)]
+    pub content: serde_json::Value,
+    pub context_message: Option<String>,
+    pub options: Vec<OptionOut>,
+    pub allow_free_text: bool,
+    pub allow_skip: bool,
+    pub action_type: Option<String>,
+    pub expected_outcome: Option<String>,
+    pub resolution_summary: Option<String>,
+    pub follow_up_recommendations: Vec<String>,
+    pub confidence_tier: String,
+    pub confidence_score: f64,
+    pub created_at: DateTime<Utc>,
+    pub response: Option<ResponseOut>,
+}
+
+impl From<&StepRecord> for StepOut {
+    fn from(s: &StepRecord) -> Self {
+        let o = &s.output;
+        StepOut {
+            step_id: s.id,
+            step_order: s.step_order,
+            step_type: o.step_type.as_str().into(),
+            content: serde_json::to_value(o).unwrap_or(serde_json::Value::Null),
+            context_message: o.context_message.clone(),
+            options: o.options.iter().map(OptionOut::from).collect(),
+            allow_free_text: o.allow_free_text,
+            allow_skip: o.allow_skip,
+            action_type: o
+                .action_type
+                .and_then(|a| serde_json::to_value(a).ok())
+                .and_then(|v| v.as_str().map(String::from)),
+            expected_outcome: o.expected_outcome.clone(),
+            resolution_summary: o.resolution_summary.clone(),
+            follow_up_recommendations: o.follow_up_recommendations.clone(),
+            confidence_tier: ConfidenceTier::from_score(o.confidence).as_str().into(),
+            confidence_score: o.confidence,
+            created_at: s.created_at,
+            response: s.response.as_ref().map(|r| ResponseOut {
+                selected_option: r.selected_option.clone(),
+                free_text_input: r.free_text_input.clone(),
+                skipped: r.skipped,
+                responded_at: r.responded_at,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartOut {
+    pub session_id: Uuid,
+    pub status: String,
+    pub confidence_tier: String,
+    pub confidence_score: f64,
+    pub problem_summary: Option<String>,
+    pub problem_domain: Option<String>,
+    pub matched_flow_id: Option<Uuid>,
+    pub matched_flow_name: Option<String>,
+    pub match_score: Option<f64>,
+    pub engine: String,
+    pub first_step: StepOut,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RespondOut {
+    pub session_id: Uuid,
+    pub session_status: String,
+    pub confidence_tier: String,
+    pub confidence_score: f64,
+    pub next_step: Option<StepOut>,
+    pub is_resolution_suggested: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionSummary {
+    pub id: Uuid,
+    pub title: String,
+    pub status: String,
+    pub intake_type: String,
+    pub problem_summary: Option<String>,
+    pub problem_domain: Option<String>,
+    pub confidence_tier: String,
+    pub confidence_score: f64,
+    pub matched_flow_id: Option<Uuid>,
+    pub matched_flow_name: Option<String>,
+    pub step_count: i64,
+    pub rating: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub escalated_at: Option<DateTime<Utc>>,
+}
+
+impl From<&SessionRecord> for SessionSummary {
+    fn from(s: &SessionRecord) -> Self {
+        SessionSummary {
+            id: s.id,
+            title: s.title.clone(),
+            status: s.status.as_str().into(),
+            intake_type: s.intake_type.clone(),
+            problem_summary: s.problem_summary.clone(),
+            problem_domain: s.problem_domain.clone(),
+            confidence_tier: s.confidence_tier.clone(),
+            confidence_score: s.confidence_score,
+            matched_flow_id: s.matched_flow_id,
+            matched_flow_name: s.matched_flow_name.clone(),
+            step_count: s.step_count,
+            rating: s.rating,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            resolved_at: s.resolved_at,
+            escalated_at: s.escalated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub summary: SessionSummary,
+    pub user_id: Uuid,
+    #[schema(value_type = Object)]
+    pub intake_content: serde_json::Value,
+    pub match_score: Option<f64>,
+    pub resolution_summary: Option<String>,
+    pub escalation_reason: Option<String>,
+    pub escalated_to_id: Option<Uuid>,
+    pub feedback: Option<String>,
+    pub engine: String,
+    pub total_input_tokens: i64,
+    pub total_output_tokens: i64,
+    pub steps: Vec<StepOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosedOut {
+    pub session_id: Uuid,
+    pub status: String,
+    /// The documentation (resolve) or the hand-off package (escalate).
+    #[schema(value_type = Object)]
+    pub documentation: serde_json::Value,
+}

@@ -1,0 +1,406 @@
+//! The session loop: starting a session and answering its steps.
+
+use chrono::{Duration, Utc};
+use domain::session::SessionStatus;
+use domain::step::StepType;
+use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
+use engine::{Intake, MatchedFlow, PastStep, PilotError, PilotInput, StepAnswer};
+use serde_json::json;
+use store::{SessionRecord, StepAdvance, StepRecord, StepResponse};
+use uuid::Uuid;
+
+use super::dto::{RespondIn, StartIn};
+use super::ledger;
+use crate::error::ApiError;
+use crate::quota;
+use crate::state::AppState;
+
+pub struct Started {
+    pub session: SessionRecord,
+    pub first: StepRecord,
+}
+
+pub struct Answered {
+    pub session: SessionRecord,
+    pub next: Option<StepRecord>,
+}
+
+fn check_start(body: &StartIn) -> Result<Intake, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let (needs_text, needs_log) = match body.intake_type.as_str() {
+        "free_text" => (true, false),
+        "log_paste" => (false, true),
+        "combined" => (true, true),
+        _ => {
+            errors.push(FieldError::body(
+                &["intake_type"],
+                "Input should be 'free_text', 'log_paste' or 'combined'",
+                "enum",
+            ));
+            (false, false)
+        }
+    };
+    let text = body
+        .intake_content
+        .text
+        .as_deref()
+        .filter(|t| !t.trim().is_empty());
+    let log = body
+        .intake_content
+        .log
+        .as_deref()
+        .filter(|t| !t.trim().is_empty());
+    if needs_text && text.is_none() {
+        errors.push(FieldError::body(
+            &["intake_content", "text"],
+            "Field required",
+            "missing",
+        ));
+    }
+    if needs_log && log.is_none() {
+        errors.push(FieldError::body(
+            &["intake_content", "log"],
+            "Field required",
+            "missing",
+        ));
+    }
+    if let Some(t) = text {
+        errors.check_len(&["intake_content", "text"], t, 1, 10_000);
+    }
+    if let Some(l) = log {
+        errors.check_len(&["intake_content", "log"], l, 1, 200_000);
+    }
+    if let Some(title) = &body.title {
+        errors.check_len(&["title"], title, 0, 200);
+    }
+    errors.into_result()?;
+    Ok(Intake {
+        text: text.filter(|_| needs_text).map(String::from),
+        log: log.filter(|_| needs_log).map(String::from),
+    })
+}
+
+async fn ensure_quota(state: &AppState, user: &User) -> Result<(), ApiError> {
+    if !state.pilot.uses_ai() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let (status, _) = quota::status(state, user, now).await?;
+    quota::ensure_available(&status, now)
+}
+
+fn pilot_failure(err: PilotError) -> ApiError {
+    match err {
+        PilotError::Provider { message, retry_after, .. } => ApiError::BadGateway { message, retry_after },
+        PilotError::InvalidReply { .. } => ApiError::BadGateway {
+            message: "The AI provider's answer was not a valid step, even after a repair attempt. Nothing was saved; try again.".into(),
+            retry_after: None,
+        },
+    }
+}
+
+pub async fn start(state: &AppState, user: &User, body: StartIn) -> Result<Started, ApiError> {
+    let intake = check_start(&body)?;
+    ensure_quota(state, user).await?;
+    let matched: Option<MatchedFlow> = state
+        .catalog
+        .search(user.account_id, &intake.match_text(), None, 1)
+        .await
+        .into_iter()
+        .next()
+        .map(|(flow, m)| MatchedFlow {
+            flow,
+            score: m.score,
+        });
+    let input = PilotInput {
+        account_id: user.account_id,
+        intake: &intake,
+        matched: matched.as_ref(),
+        history: &[],
+        remaining_after: state.settings.max_steps - 1,
+    };
+    let session_id = Uuid::new_v4();
+    let step = match state.pilot.next_step(input).await {
+        Ok(step) => step,
+        Err(err) => {
+            ledger::record(state, user, None, err.usage()).await;
+            return Err(pilot_failure(err));
+        }
+    };
+    let now = Utc::now();
+    let matched = step.rematched.clone().or(matched);
+    let (input_tokens, output_tokens) = ledger::tokens(&step.usage);
+    let output = step.output;
+    let title = body
+        .title
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .or_else(|| output.problem_summary.clone())
+        .unwrap_or_else(|| "Troubleshooting session".into());
+    let session = SessionRecord {
+        id: session_id,
+        account_id: user.account_id,
+        user_id: user.id,
+        title: title.chars().take(200).collect(),
+        status: SessionStatus::Active,
+        intake_type: body.intake_type,
+        intake_content: json!({"text": intake.text, "log": intake.log}),
+        problem_summary: output.problem_summary.clone(),
+        problem_domain: output.problem_domain.clone(),
+        confidence_tier: ConfidenceTier::from_score(output.confidence)
+            .as_str()
+            .into(),
+        confidence_score: output.confidence,
+        matched_flow_id: matched.as_ref().map(|m| m.flow.id),
+        matched_flow_name: matched.as_ref().map(|m| m.flow.definition.title.clone()),
+        match_score: matched.as_ref().map(|m| m.score),
+        engine: state.pilot.engine(),
+        step_count: 1,
+        resolution_summary: None,
+        escalation_reason: None,
+        escalated_to_id: None,
+        rating: None,
+        feedback: None,
+        documentation: None,
+        total_input_tokens: input_tokens,
+        total_output_tokens: output_tokens,
+        created_at: now,
+        updated_at: now,
+        resolved_at: None,
+        escalated_at: None,
+    };
+    let first = StepRecord {
+        id: Uuid::new_v4(),
+        session_id,
+        step_order: 1,
+        output,
+        engine_state: step.state,
+        response: None,
+        created_at: now,
+    };
+    state.store.create_session(&session, &first).await?;
+    ledger::record(state, user, Some(session_id), &step.usage).await;
+    if let Some(m) = &matched {
+        state.catalog.record_match(m.flow.id).await;
+    }
+    Ok(Started { session, first })
+}
+
+fn check_answer(body: &RespondIn, step: &StepRecord) -> Result<StepAnswer, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let skipped = body.skipped.unwrap_or(false);
+    let free = body.free_text_input.as_deref();
+    if body.selected_option.is_none() && free.is_none() && !skipped {
+        errors.push(FieldError::body(
+            &[],
+            "Send at least one of selected_option, free_text_input or skipped",
+            "value_error",
+        ));
+    }
+    if let Some(value) = &body.selected_option {
+        if !step.output.options.iter().any(|o| &o.value == value) {
+            errors.push(FieldError::body(
+                &["selected_option"],
+                format!("'{value}' is not one of this step's options"),
+                "value_error",
+            ));
+        }
+    }
+    if let Some(text) = free {
+        errors.check_len(&["free_text_input"], text, 1, 5000);
+        if !step.output.allow_free_text {
+            errors.push(FieldError::body(
+                &["free_text_input"],
+                "This step does not accept free text",
+                "value_error",
+            ));
+        }
+    }
+    if skipped && !step.output.allow_skip {
+        errors.push(FieldError::body(
+            &["skipped"],
+            "This step cannot be skipped",
+            "value_error",
+        ));
+    }
+    errors.into_result()?;
+    Ok(StepAnswer {
+        selected_option: body.selected_option.clone(),
+        free_text_input: free.map(String::from),
+        skipped,
+    })
+}
+
+fn past(steps: &[StepRecord]) -> Vec<PastStep> {
+    steps
+        .iter()
+        .map(|s| PastStep {
+            output: s.output.clone(),
+            state: s.engine_state.clone(),
+            answer: s.response.as_ref().map(|r| StepAnswer {
+                selected_option: r.selected_option.clone(),
+                free_text_input: r.free_text_input.clone(),
+                skipped: r.skipped,
+            }),
+        })
+        .collect()
+}
+
+pub async fn respond(
+    state: &AppState,
+    user: &User,
+    session: SessionRecord,
+    body: RespondIn,
+) -> Result<Answered, ApiError> {
+    if session.status != SessionStatus::Active {
+        return Err(ApiError::Conflict(format!(
+            "The session is {}, not active",
+            session.status.as_str()
+        )));
+    }
+    let steps = state.store.steps(session.id).await?;
+    let Some(current) = steps
+        .last()
+        .filter(|s| s.id == body.step_id && s.response.is_none())
+    else {
+        return Err(ApiError::Conflict(
+            "This step is not the latest unanswered step of the session (or the step limit is reached)".into(),
+        ));
+    };
+    let answer = check_answer(&body, current)?;
+    let now = Utc::now();
+    let claim_for = Duration::seconds(state.settings.llm_timeout_secs as i64 * 3 + 30);
+    if !state
+        .store
+        .claim_step(session.id, current.id, now, now + claim_for)
+        .await?
+    {
+        return Err(ApiError::Conflict(
+            "This step is being answered by another request".into(),
+        ));
+    }
+    let result = produce_next(state, user, &session, &steps, answer.clone()).await;
+    let (next, advance, usage) = match result {
+        Ok(done) => done,
+        Err(err) => {
+            if let Err(release) = state.store.release_step(current.id).await {
+                tracing::warn!(%release, "could not release a step claim");
+            }
+            return Err(err);
+        }
+    };
+    let response = StepResponse {
+        selected_option: answer.selected_option,
+        free_text_input: answer.free_text_input,
+        skipped: answer.skipped,
+        responded_at: Utc::now(),
+    };
+    if !state
+        .store
+        .answer_step(session.id, current.id, &response, next.as_ref(), &advance)
+        .await?
+    {
+        return Err(ApiError::Conflict(
+            "This step was answered by another request".into(),
+        ));
+    }
+    ledger::record(state, user, Some(session.id), &usage).await;
+    if let Some((flow_id, _, _)) = &advance.matched_flow {
+        state.catalog.record_match(*flow_id).await;
+    }
+    let session = state.store.session(session.id).await?;
+    Ok(Answered { session, next })
+}
+
+type Produced = (Option<StepRecord>, StepAdvance, Vec<engine::Usage>);
+
+async fn produce_next(
+    state: &AppState,
+    user: &User,
+    session: &SessionRecord,
+    steps: &[StepRecord],
+    answer: StepAnswer,
+) -> Result<Produced, ApiError> {
+    let count = steps.len() as i64;
+    if count >= state.settings.max_steps {
+        // The last allowed step is answered: no next step; the session stays active for
+        // resolve or escalate.
+        let advance = StepAdvance {
+            confidence_tier: session.confidence_tier.clone(),
+            confidence_score: session.confidence_score,
+            matched_flow: None,
+            input_tokens: 0,
+            output_tokens: 0,
+        };
+        return Ok((None, advance, Vec::new()));
+    }
+    ensure_quota(state, user).await?;
+    let mut history = past(steps);
+    if let Some(last) = history.last_mut() {
+        last.answer = Some(answer);
+    }
+    let intake = Intake {
+        text: session
+            .intake_content
+            .get("text")
+            .and_then(|v| v.as_str())
+            .map(String::from),
+        log: session
+            .intake_content
+            .get("log")
+            .and_then(|v| v.as_str())
+            .map(String::from),
+    };
+    let matched = match session.matched_flow_id {
+        Some(id) => state
+            .catalog
+            .visible_flow(session.account_id, id)
+            .await
+            .map(|flow| MatchedFlow {
+                flow,
+                score: session.match_score.unwrap_or(0.0),
+            }),
+        None => None,
+    };
+    let input = PilotInput {
+        account_id: session.account_id,
+        intake: &intake,
+        matched: matched.as_ref(),
+        history: &history,
+        remaining_after: state.settings.max_steps - count - 1,
+    };
+    let step = match state.pilot.next_step(input).await {
+        Ok(step) => step,
+        Err(err) => {
+            ledger::record(state, user, Some(session.id), err.usage()).await;
+            return Err(pilot_failure(err));
+        }
+    };
+    let (input_tokens, output_tokens) = ledger::tokens(&step.usage);
+    let advance = StepAdvance {
+        confidence_tier: ConfidenceTier::from_score(step.output.confidence)
+            .as_str()
+            .into(),
+        confidence_score: step.output.confidence,
+        matched_flow: step
+            .rematched
+            .as_ref()
+            .map(|m| (m.flow.id, m.flow.definition.title.clone(), m.score)),
+        input_tokens,
+        output_tokens,
+    };
+    let next = StepRecord {
+        id: Uuid::new_v4(),
+        session_id: session.id,
+        step_order: count + 1,
+        output: step.output,
+        engine_state: step.state,
+        response: None,
+        created_at: Utc::now(),
+    };
+    Ok((Some(next), advance, step.usage))
+}
+
+pub fn is_resolution(step: Option<&StepRecord>) -> bool {
+    step.is_some_and(|s| s.output.step_type == StepType::ResolutionSuggestion)
+}

@@ -1,0 +1,422 @@
+//! `/ai-sessions`: the guided troubleshooting loop (api.md, "AI sessions").
+
+mod access;
+mod close;
+pub mod dto;
+mod flow;
+mod ledger;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use domain::session::SessionStatus;
+use domain::{FieldError, ValidationErrors};
+use serde::Deserialize;
+use store::{Closing, SessionFilter};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::api::dto::ErrorBody;
+use crate::auth::{CurrentUser, WorkingUser};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{query_value, ApiJson, ApiQuery};
+use crate::rate_limit::Action;
+use crate::state::AppState;
+use dto::*;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_session, list_sessions))
+        .routes(routes!(session_detail))
+        .routes(routes!(respond))
+        .routes(routes!(resolve))
+        .routes(routes!(escalate))
+        .routes(routes!(documentation))
+        .routes(routes!(rate))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(abandon))
+}
+
+/// Counts a request against the caller's per-endpoint limit.
+async fn limit(
+    state: &AppState,
+    action: Action,
+    user: Uuid,
+    endpoint: &str,
+) -> ApiResult<crate::rate_limit::Permit> {
+    state
+        .limiter
+        .check(action, &format!("{user}:{endpoint}"), Utc::now())
+        .await
+}
+
+/// Gives the rate-limit hit back when the provider failed: retrying must stay possible.
+async fn refund_on_provider_error<T>(
+    state: &AppState,
+    permit: crate::rate_limit::Permit,
+    result: ApiResult<T>,
+) -> ApiResult<T> {
+    if matches!(result, Err(ApiError::BadGateway { .. })) {
+        state.limiter.refund(permit).await;
+    }
+    result
+}
+
+/// Starts a session: matches the intake to a flow and produces the first step.
+#[utoipa::path(post, path = "/ai-sessions", tag = "sessions", security(("bearer" = [])), request_body = StartIn, responses(
+    (status = 201, body = StartOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 429, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn start_session(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    ApiJson(body): ApiJson<StartIn>,
+) -> ApiResult<(StatusCode, Json<StartOut>)> {
+    let permit = limit(&state, Action::SessionCreate, user.id, "create").await?;
+    let started =
+        refund_on_provider_error(&state, permit, flow::start(&state, &user, body).await).await?;
+    let s = &started.session;
+    Ok((
+        StatusCode::CREATED,
+        Json(StartOut {
+            session_id: s.id,
+            status: s.status.as_str().into(),
+            confidence_tier: s.confidence_tier.clone(),
+            confidence_score: s.confidence_score,
+            problem_summary: s.problem_summary.clone(),
+            problem_domain: s.problem_domain.clone(),
+            matched_flow_id: s.matched_flow_id,
+            matched_flow_name: s.matched_flow_name.clone(),
+            match_score: s.match_score,
+            engine: s.engine.clone(),
+            first_step: StepOut::from(&started.first),
+        }),
+    ))
+}
+
+/// Answers the latest step and returns the next one.
+#[utoipa::path(post, path = "/ai-sessions/{id}/respond", tag = "sessions", security(("bearer" = [])), request_body = RespondIn,
+    params(("id" = Uuid, Path)), responses(
+    (status = 200, body = RespondOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn respond(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<RespondIn>,
+) -> ApiResult<Json<RespondOut>> {
+    let session = access::owned(&state, &user, id).await?;
+    let permit = limit(&state, Action::SessionWrite, user.id, "respond").await?;
+    let answered = refund_on_provider_error(
+        &state,
+        permit,
+        flow::respond(&state, &user, session, body).await,
+    )
+    .await?;
+    let s = &answered.session;
+    Ok(Json(RespondOut {
+        session_id: s.id,
+        session_status: s.status.as_str().into(),
+        confidence_tier: s.confidence_tier.clone(),
+        confidence_score: s.confidence_score,
+        is_resolution_suggested: flow::is_resolution(answered.next.as_ref()),
+        next_step: answered.next.as_ref().map(StepOut::from),
+    }))
+}
+
+/// Resolves the session and returns its documentation.
+#[utoipa::path(post, path = "/ai-sessions/{id}/resolve", tag = "sessions", security(("bearer" = [])), request_body = ResolveIn,
+    params(("id" = Uuid, Path)), responses((status = 200, body = ClosedOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<ResolveIn>,
+) -> ApiResult<Json<ClosedOut>> {
+    let session = access::owned(&state, &user, id).await?;
+    limit(&state, Action::SessionWrite, user.id, "resolve").await?;
+    let doc = close::resolve(&state, &user, session, body).await?;
+    Ok(Json(ClosedOut {
+        session_id: id,
+        status: "resolved".into(),
+        documentation: serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?,
+    }))
+}
+
+/// Escalates the session to a colleague with a hand-off package.
+#[utoipa::path(post, path = "/ai-sessions/{id}/escalate", tag = "sessions", security(("bearer" = [])), request_body = EscalateIn,
+    params(("id" = Uuid, Path)), responses((status = 200, body = ClosedOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn escalate(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<EscalateIn>,
+) -> ApiResult<Json<ClosedOut>> {
+    let session = access::owned(&state, &user, id).await?;
+    limit(&state, Action::SessionWrite, user.id, "escalate").await?;
+    let doc = close::escalate(&state, &user, session, body).await?;
+    Ok(Json(ClosedOut {
+        session_id: id,
+        status: "escalated".into(),
+        documentation: serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// One of active, paused, resolved, escalated, abandoned.
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "query_value::opt_bool")]
+    #[param(value_type = Option<bool>)]
+    pub escalated_to_me: Option<bool>,
+    #[serde(default, deserialize_with = "query_value::opt_i64")]
+    #[param(value_type = Option<i64>)]
+    pub skip: Option<i64>,
+    #[serde(default, deserialize_with = "query_value::opt_i64")]
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<i64>,
+}
+
+/// Sessions the caller may see, newest first; `X-Total-Count` carries the total.
+#[utoipa::path(get, path = "/ai-sessions", tag = "sessions", security(("bearer" = [])), params(ListQuery), responses(
+    (status = 200, body = Vec<SessionSummary>, headers(("X-Total-Count" = i64))), (status = 422, body = ErrorBody)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let user = current.user;
+    let mut errors = ValidationErrors::new();
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match SessionStatus::parse(s) {
+            Some(st) => Some(st),
+            None => {
+                errors.push(FieldError::query(
+                    "status",
+                    "Input should be one of active, paused, resolved, escalated, abandoned",
+                    "enum",
+                ));
+                None
+            }
+        },
+    };
+    let skip = q.skip.unwrap_or(0);
+    let lim = q.limit.unwrap_or(20);
+    if skip < 0 {
+        errors.push(FieldError::query(
+            "skip",
+            "Input should be greater than or equal to 0",
+            "greater_than_equal",
+        ));
+    }
+    if !(1..=100).contains(&lim) {
+        errors.push(FieldError::query(
+            "limit",
+            "Input should be between 1 and 100",
+            "value_error",
+        ));
+    }
+    errors.into_result()?;
+    limit(&state, Action::SessionRead, user.id, "list").await?;
+    let filter = SessionFilter {
+        status,
+        escalated_to_me: q.escalated_to_me.unwrap_or(false),
+        skip,
+        limit: lim,
+    };
+    let (sessions, total) = state
+        .store
+        .list_sessions(user.account_id, user.id, user.is_admin(), &filter)
+        .await?;
+    let body: Vec<SessionSummary> = sessions.iter().map(SessionSummary::from).collect();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(total));
+    Ok((headers, Json(body)).into_response())
+}
+
+/// A session with all its steps.
+#[utoipa::path(get, path = "/ai-sessions/{id}", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = SessionDetail), (status = 404, body = ErrorBody)))]
+pub async fn session_detail(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SessionDetail>> {
+    let s = access::visible(&state, &current.user, id).await?;
+    limit(&state, Action::SessionRead, current.user.id, "detail").await?;
+    let steps = state.store.steps(id).await?;
+    Ok(Json(SessionDetail {
+        summary: SessionSummary::from(&s),
+        user_id: s.user_id,
+        intake_content: s.intake_content.clone(),
+        match_score: s.match_score,
+        resolution_summary: s.resolution_summary.clone(),
+        escalation_reason: s.escalation_reason.clone(),
+        escalated_to_id: s.escalated_to_id,
+        feedback: s.feedback.clone(),
+        engine: s.engine.clone(),
+        total_input_tokens: s.total_input_tokens,
+        total_output_tokens: s.total_output_tokens,
+        steps: steps.iter().map(StepOut::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DocQuery {
+    /// `markdown` answers `text/markdown`.
+    pub format: Option<String>,
+}
+
+/// The documentation (or hand-off package) of a closed session.
+#[utoipa::path(get, path = "/ai-sessions/{id}/documentation", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path), DocQuery),
+    responses((status = 200, description = "The documentation as JSON, or text/markdown"), (status = 404, body = ErrorBody)))]
+pub async fn documentation(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<Uuid>,
+    ApiQuery(q): ApiQuery<DocQuery>,
+) -> ApiResult<Response> {
+    let s = access::visible(&state, &current.user, id).await?;
+    limit(
+        &state,
+        Action::SessionRead,
+        current.user.id,
+        "documentation",
+    )
+    .await?;
+    let Some(doc) = s.documentation else {
+        return Err(ApiError::NotFound);
+    };
+    match q.format.as_deref() {
+        Some("markdown") | Some("md") => {
+            let md = doc
+                .get("markdown")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_string();
+            Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+        }
+        None | Some("json") | Some("") => Ok(Json(doc).into_response()),
+        Some(_) => Err(ApiError::Validation(vec![FieldError::query(
+            "format",
+            "Input should be 'json' or 'markdown'",
+            "enum",
+        )])),
+    }
+}
+
+/// Rates a closed session (again overwrites).
+#[utoipa::path(post, path = "/ai-sessions/{id}/rate", tag = "sessions", security(("bearer" = [])), request_body = RateIn, params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Rated"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn rate(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<RateIn>,
+) -> ApiResult<StatusCode> {
+    let s = access::owned(&state, &user, id).await?;
+    let mut errors = ValidationErrors::new();
+    if !(1..=5).contains(&body.rating) {
+        errors.push(FieldError::body(
+            &["rating"],
+            "Input should be between 1 and 5",
+            "value_error",
+        ));
+    }
+    if let Some(f) = &body.feedback {
+        errors.check_len(&["feedback"], f, 0, 2000);
+    }
+    errors.into_result()?;
+    limit(&state, Action::SessionWrite, user.id, "rate").await?;
+    if !state
+        .store
+        .rate_session(s.id, body.rating, body.feedback.as_deref(), Utc::now())
+        .await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "A {} session cannot be rated yet",
+            s.status.as_str()
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn move_to(
+    state: &AppState,
+    user: &domain::User,
+    id: Uuid,
+    from: &[SessionStatus],
+    to: SessionStatus,
+) -> ApiResult<Json<SessionSummary>> {
+    let s = access::owned(state, user, id).await?;
+    if !state
+        .store
+        .transition_session(s.id, from, to, &Closing::default(), Utc::now())
+        .await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "A {} session cannot become {}",
+            s.status.as_str(),
+            to.as_str()
+        )));
+    }
+    Ok(Json(SessionSummary::from(&state.store.session(id).await?)))
+}
+
+/// Pauses an active session.
+#[utoipa::path(post, path = "/ai-sessions/{id}/pause", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = SessionSummary), (status = 409, body = ErrorBody)))]
+pub async fn pause(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SessionSummary>> {
+    move_to(
+        &state,
+        &user,
+        id,
+        &[SessionStatus::Active],
+        SessionStatus::Paused,
+    )
+    .await
+}
+
+/// Resumes a paused session.
+#[utoipa::path(post, path = "/ai-sessions/{id}/resume", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = SessionSummary), (status = 409, body = ErrorBody)))]
+pub async fn resume(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SessionSummary>> {
+    move_to(
+        &state,
+        &user,
+        id,
+        &[SessionStatus::Paused],
+        SessionStatus::Active,
+    )
+    .await
+}
+
+/// Abandons an open session.
+#[utoipa::path(post, path = "/ai-sessions/{id}/abandon", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = SessionSummary), (status = 409, body = ErrorBody)))]
+pub async fn abandon(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SessionSummary>> {
+    move_to(
+        &state,
+        &user,
+        id,
+        &[SessionStatus::Active, SessionStatus::Paused],
+        SessionStatus::Abandoned,
+    )
+    .await
+}

@@ -1,0 +1,161 @@
+//! The flow catalog: the built-in library loaded into the database, and an in-process match
+//! index kept current with the database in every server instance.
+
+mod builtin;
+mod library;
+
+pub use builtin::load_builtin_flows;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::Utc;
+use domain::flow::Flow;
+use matching::{FlowEntry, FlowIndex, MatchConfig, MatchQuery, MatchResult};
+use store::Store;
+use tokio::sync::{Mutex, RwLock};
+use uuid::Uuid;
+
+pub struct Catalog {
+    store: Store,
+    index: RwLock<Indexed>,
+    revision: AtomicI64,
+    reload: Mutex<()>,
+}
+
+struct Indexed {
+    index: FlowIndex,
+    flows: HashMap<Uuid, Flow>,
+}
+
+impl Catalog {
+    pub async fn new(
+        store: Store,
+        config: MatchConfig,
+        embedder: Option<Arc<dyn matching::Embedder>>,
+    ) -> Result<Arc<Catalog>, store::StoreError> {
+        let mut index = FlowIndex::new(config);
+        if let Some(e) = embedder {
+            index = index.with_embedder(e);
+        }
+        let catalog = Arc::new(Catalog {
+            store,
+            index: RwLock::new(Indexed {
+                index,
+                flows: HashMap::new(),
+            }),
+            revision: AtomicI64::new(-1),
+            reload: Mutex::new(()),
+        });
+        catalog.refresh().await?;
+        Ok(catalog)
+    }
+
+    /// Rebuilds the index when another writer (this instance or another one on the same
+    /// database) changed the library since the last look.
+    pub async fn refresh(&self) -> Result<(), store::StoreError> {
+        let current = self.store.flows_revision().await?;
+        if current == self.revision.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _guard = self.reload.lock().await;
+        if current == self.revision.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let flows = self.store.all_flows().await?;
+        let mut indexed = self.index.write().await;
+        let ids: Vec<Uuid> = indexed.flows.keys().copied().collect();
+        for id in ids {
+            indexed.index.remove(id);
+        }
+        indexed.flows.clear();
+        for flow in flows {
+            indexed.index.upsert(FlowEntry::from(&flow));
+            indexed.flows.insert(flow.id, flow);
+        }
+        indexed.index.shrink_to_fit();
+        self.revision.store(current, Ordering::Release);
+        tracing::debug!(
+            flows = indexed.flows.len(),
+            revision = current,
+            "flow index rebuilt"
+        );
+        Ok(())
+    }
+
+    async fn refreshed(&self) {
+        if let Err(err) = self.refresh().await {
+            tracing::warn!(%err, "could not refresh the flow index; using the last one");
+        }
+    }
+
+    /// Matches `text` against the flows visible to `account_id`, best first.
+    pub async fn search(
+        &self,
+        account_id: Uuid,
+        text: &str,
+        domain: Option<&str>,
+        limit: usize,
+    ) -> Vec<(Flow, MatchResult)> {
+        self.refreshed().await;
+        let query = MatchQuery {
+            text: text.to_string(),
+            account_id: Some(account_id),
+            domain: domain.map(Into::into),
+            limit,
+        };
+        let indexed = self.index.read().await;
+        indexed
+            .index
+            .search(&query, Utc::now())
+            .into_iter()
+            .filter_map(|m| indexed.flows.get(&m.flow_id).map(|f| (f.clone(), m)))
+            .collect()
+    }
+
+    /// A visible flow by id.
+    pub async fn visible_flow(&self, account_id: Uuid, id: Uuid) -> Option<Flow> {
+        self.refreshed().await;
+        let indexed = self.index.read().await;
+        indexed
+            .flows
+            .get(&id)
+            .filter(|f| f.account_id.is_none() || f.account_id == Some(account_id))
+            .cloned()
+    }
+
+    /// Published flows visible to the account.
+    pub async fn visible_flows(&self, account_id: Uuid) -> Vec<Flow> {
+        self.refreshed().await;
+        let indexed = self.index.read().await;
+        let mut flows: Vec<Flow> = indexed
+            .flows
+            .values()
+            .filter(|f| f.account_id.is_none() || f.account_id == Some(account_id))
+            .cloned()
+            .collect();
+        flows.sort_by(|a, b| {
+            a.definition
+                .title
+                .cmp(&b.definition.title)
+                .then(a.id.cmp(&b.id))
+        });
+        flows
+    }
+
+    /// Records that a session matched `id`; statistics never block a session.
+    pub async fn record_match(&self, id: Uuid) {
+        let now = Utc::now();
+        if let Err(err) = self.store.record_flow_match(id, now).await {
+            tracing::warn!(%err, flow = %id, "could not update flow usage");
+        }
+        self.index.write().await.index.touch(id, now);
+    }
+
+    pub async fn record_resolved(&self, id: Uuid) {
+        if let Err(err) = self.store.record_flow_resolved(id).await {
+            tracing::warn!(%err, flow = %id, "could not update flow success rate");
+        }
+    }
+}

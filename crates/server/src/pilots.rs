@@ -1,0 +1,43 @@
+//! Chooses what produces steps, from the configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::{LlmPilot, OfflinePilot, Pilot};
+use llm::{build_provider, ProviderKind, ProviderSettings};
+
+use crate::catalog::Catalog;
+use crate::launch::LaunchError;
+use crate::settings::{ProviderChoice, ProviderEndpoint, Settings};
+
+pub fn build(settings: &Settings, catalog: Arc<Catalog>) -> Result<Arc<dyn Pilot>, LaunchError> {
+    let (kind, endpoint) = match settings.resolved_provider() {
+        ProviderChoice::Offline | ProviderChoice::Auto => {
+            return Ok(Arc::new(OfflinePilot::new(catalog)))
+        }
+        ProviderChoice::OpenAi => (ProviderKind::OpenAi, &settings.openai),
+        ProviderChoice::Anthropic => (ProviderKind::Anthropic, &settings.anthropic),
+        ProviderChoice::Gemini => (ProviderKind::Gemini, &settings.gemini),
+    };
+    let provider = build_provider(
+        kind,
+        &provider_settings(endpoint, settings.llm_timeout_secs),
+    )
+    .map_err(|e| LaunchError::Provider(e.to_string()))?;
+    tracing::info!(
+        provider = provider.name(),
+        model = provider.model(),
+        redact = settings.redact,
+        "LLM sessions on"
+    );
+    Ok(Arc::new(LlmPilot::new(provider, settings.redact)))
+}
+
+fn provider_settings(e: &ProviderEndpoint, timeout_secs: u64) -> ProviderSettings {
+    ProviderSettings {
+        api_key: e.api_key.clone(),
+        base_url: e.base_url.clone(),
+        model: Some(e.model.clone()),
+        timeout: Some(Duration::from_secs(timeout_secs)),
+    }
+}
