@@ -144,6 +144,13 @@ const RULES: &[(&str, Kind, bool)] = &[
         Kind::FromName,
         false,
     ),
+    // Prose in a ticket: "my password is Hunter2!" / "pwd was S3cret". Only values with a digit
+    // or a symbol, so "the password is expired" keeps its meaning.
+    (
+        r"(?i)(?P<pre>\b(?:password|passwd|passphrase|pwd|pin)[ \t]+(?:is|was|should be|=)[ \t]+)(?P<secret>[^\s]*[0-9!@#$%^&*()_+=\[\]{}|\\<>?/~-][^\s]*)",
+        Kind::Fixed("password"),
+        false,
+    ),
     // Generic assignments: password=x, "password": "x", DB_PASSWORD=x, client_secret: x, api_key=x.
     (
         r"(?i)(?P<pre>['\x22]?\b(?P<name>(?:[a-z0-9]+[_\-.])*(?:password|passwd|passphrase|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key|credentials?))\b['\x22]?[ \t]*(?:=>|[:=])[ \t]*)(?P<secret>\x22[^\x22\r\n]*\x22|'[^'\r\n]*'|[^\s,;&'\x22}\]<]+)",
@@ -288,6 +295,15 @@ mod tests {
     #[test]
     fn every_rule_compiles() {
         assert_eq!(Redactor::new().rules.len(), RULES.len());
+    }
+
+    #[test]
+    fn passwords_told_in_prose() {
+        assert_eq!(
+            redact("my password is Hunter2-secret! and it fails"),
+            "my password is [REDACTED:password] and it fails"
+        );
+        assert_eq!(redact("the password is expired"), "the password is expired");
     }
 
     #[test]

@@ -14,8 +14,8 @@ const FLOW_COLUMNS: &str = "id, account_id, definition, version, usage_count, re
 
 fn flow_from_row(row: &AnyRow) -> Result<Flow> {
     let text: String = row.try_get("definition")?;
-    let definition: FlowDefinition =
-        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("flow definition: {e}")))?;
+    let definition: FlowDefinition = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("flow definition: {e}")))?;
     let usage: i64 = row.try_get("usage_count")?;
     let resolved: i64 = row.try_get("resolved_count")?;
     Ok(Flow {
@@ -25,7 +25,10 @@ fn flow_from_row(row: &AnyRow) -> Result<Flow> {
         version: row.try_get("version")?,
         usage_count: usage,
         success_rate: (usage > 0).then(|| resolved as f64 / usage as f64),
-        last_matched_at: row.try_get::<Option<i64>, _>("last_matched_at")?.map(time).transpose()?,
+        last_matched_at: row
+            .try_get::<Option<i64>, _>("last_matched_at")?
+            .map(time)
+            .transpose()?,
         created_by: opt_uuid(row.try_get("created_by")?)?,
         created_at: time(row.try_get("created_at")?)?,
         updated_at: time(row.try_get("updated_at")?)?,
@@ -46,14 +49,22 @@ pub enum BuiltinLoad {
 
 impl Store {
     /// Inserts a built-in flow, or updates it in place when its file changed (new hash).
-    pub async fn upsert_builtin_flow(&self, key: &str, hash: &str, def: &FlowDefinition, now: DateTime<Utc>) -> Result<BuiltinLoad> {
+    pub async fn upsert_builtin_flow(
+        &self,
+        key: &str,
+        hash: &str,
+        def: &FlowDefinition,
+        now: DateTime<Utc>,
+    ) -> Result<BuiltinLoad> {
         let existing = sqlx::query("SELECT id, content_hash FROM flows WHERE builtin_key = $1")
             .bind(key)
             .fetch_optional(self.pool())
             .await?;
         let mut tx = self.pool().begin().await?;
         let outcome = match existing {
-            Some(row) if row.try_get::<Option<String>, _>("content_hash")?.as_deref() == Some(hash) => {
+            Some(row)
+                if row.try_get::<Option<String>, _>("content_hash")?.as_deref() == Some(hash) =>
+            {
                 return Ok(BuiltinLoad::Unchanged);
             }
             Some(row) => {
@@ -101,9 +112,11 @@ impl Store {
 
     /// Every flow of every account and the built-in library (to build the match index).
     pub async fn all_flows(&self) -> Result<Vec<Flow>> {
-        let rows = sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows ORDER BY created_at, id"))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM flows ORDER BY created_at, id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(flow_from_row).collect()
     }
 
@@ -125,11 +138,13 @@ impl Store {
 
     /// A session matched this flow.
     pub async fn record_flow_match(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE flows SET usage_count = usage_count + 1, last_matched_at = $1 WHERE id = $2")
-            .bind(ms(now))
-            .bind(id.to_string())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE flows SET usage_count = usage_count + 1, last_matched_at = $1 WHERE id = $2",
+        )
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -7,8 +7,8 @@
 mod accounts;
 mod ai_usage;
 mod codec;
-mod flows;
 mod error;
+mod flows;
 mod rate_limits;
 mod sessions;
 mod teams;

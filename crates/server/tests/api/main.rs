@@ -3,6 +3,7 @@
 mod helpers;
 
 mod accounts;
+mod ai_sessions;
 mod auth;
 mod errors;
 mod operations;

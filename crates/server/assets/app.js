@@ -1,0 +1,86 @@
+// FlowPilot's own progressive enhancement. Every page works without this file; it only adds
+// comfort: a "thinking" state on slow forms, a guard against losing typed text, and number
+// keys for answering a step.
+(function () {
+  "use strict";
+
+  var submitting = false;
+
+  // Forms marked data-thinking: say FlowPilot is working and stop double submissions.
+  // The button is disabled on the next tick, after the browser has collected the form data,
+  // so the clicked button's own name and value (e.g. selected_option) are still sent.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (!form.hasAttribute("data-thinking")) { submitting = true; return; }
+    if (form.getAttribute("data-submitting") === "true") { event.preventDefault(); return; }
+    form.setAttribute("data-submitting", "true");
+    submitting = true;
+    var buttons = form.querySelectorAll("button[type=submit], button:not([type])");
+    window.setTimeout(function () {
+      buttons.forEach(function (button) { button.disabled = true; });
+      form.setAttribute("aria-busy", "true");
+      var status = form.querySelector("[data-thinking-status]");
+      if (status) status.textContent = "FlowPilot is thinking\u2026";
+    }, 0);
+  });
+
+  // Coming back with the Back button can restore the page as it was left: undo the above.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    submitting = false;
+    document.querySelectorAll("form[data-submitting]").forEach(function (form) {
+      form.removeAttribute("data-submitting");
+      form.removeAttribute("aria-busy");
+      form.querySelectorAll("button").forEach(function (button) { button.disabled = false; });
+      var status = form.querySelector("[data-thinking-status]");
+      if (status) status.textContent = "";
+    });
+  });
+
+  // data-guard-leave: ask before leaving the page. With the value "dirty" only when a text
+  // field inside was changed from what the page was served with.
+  function isDirty(scope) {
+    var fields = scope.querySelectorAll("textarea, input:not([type=hidden]):not([type=password])");
+    for (var i = 0; i < fields.length; i++) {
+      var field = fields[i];
+      if (field.value !== field.defaultValue) return true;
+    }
+    return false;
+  }
+  window.addEventListener("beforeunload", function (event) {
+    if (submitting) return;
+    var guarded = document.querySelectorAll("[data-guard-leave]");
+    for (var i = 0; i < guarded.length; i++) {
+      var scope = guarded[i];
+      if (scope.getAttribute("data-guard-leave") !== "dirty" || isDirty(scope)) {
+        event.preventDefault();
+        event.returnValue = "";
+        return;
+      }
+    }
+  });
+
+  // Keys 1-9 pick the n-th option of the current step, unless the user is typing.
+  function isTyping(element) {
+    if (!element) return false;
+    if (element.isContentEditable) return true;
+    var tag = element.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT") return true;
+    if (tag !== "INPUT") return false;
+    var type = (element.getAttribute("type") || "text").toLowerCase();
+    return ["button", "submit", "reset", "checkbox", "radio", "image", "file", "range", "color"].indexOf(type) === -1;
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key.length !== 1 || event.key < "1" || event.key > "9") return;
+    if (isTyping(document.activeElement)) return;
+    var step = document.querySelector("[data-current-step]");
+    if (!step) return;
+    var options = step.querySelectorAll("button[name=selected_option]");
+    var option = options[Number(event.key) - 1];
+    if (!option || option.disabled) return;
+    event.preventDefault();
+    option.click();
+  });
+})();

@@ -1,0 +1,190 @@
+//! `/signup`: a new account and its admin, by the rules of `POST /api/v1/auth/register`
+//! (the same checks, password hashing and store call), then signed in.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use chrono::Utc;
+use domain::user::normalize_email;
+use domain::{Role, User, ValidationErrors};
+use serde::Deserialize;
+use store::{NewAccount, NewUser, StoreError};
+
+use crate::api::auth::check_credentials;
+use crate::auth::password;
+use crate::state::AppState;
+use crate::web::csrf::{CsrfForm, CsrfToken};
+use crate::web::error::WebError;
+use crate::web::fields::{length_message, FieldErrors};
+use crate::web::next::{self, AFTER_SIGN_IN};
+use crate::web::page::{render, see_other, Layout};
+use crate::web::sign_in::sign_in;
+use crate::web::user::MaybeUser;
+
+const NAME_MAX: usize = 200;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignupForm {
+    full_name: String,
+    account_name: String,
+    email: String,
+    password: String,
+    next: String,
+}
+
+/// Deliberately without the password: it is never written back into a page.
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    layout: Layout,
+    open: bool,
+    full_name: String,
+    account_name: String,
+    email: String,
+    next: String,
+    errors: FieldErrors,
+}
+
+fn page(
+    status: StatusCode,
+    csrf: &CsrfToken,
+    open: bool,
+    form: SignupForm,
+    errors: FieldErrors,
+) -> Response {
+    render(
+        status,
+        &SignupPage {
+            layout: Layout::new("Create account", csrf, None),
+            open,
+            full_name: form.full_name,
+            account_name: form.account_name,
+            email: form.email,
+            next: next::local(Some(&form.next)).unwrap_or_default(),
+            errors,
+        },
+    )
+}
+
+fn closed(csrf: &CsrfToken) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        csrf,
+        false,
+        SignupForm::default(),
+        FieldErrors::default(),
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    csrf: CsrfToken,
+    uri: Uri,
+) -> Response {
+    let next = next::from_query(uri.query());
+    if user.is_some() {
+        return see_other(next.as_deref().unwrap_or(AFTER_SIGN_IN));
+    }
+    if !state.settings.allow_signup {
+        return closed(&csrf);
+    }
+    let form = SignupForm {
+        next: next.unwrap_or_default(),
+        ..SignupForm::default()
+    };
+    page(StatusCode::OK, &csrf, true, form, FieldErrors::default())
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    CsrfForm(form): CsrfForm<SignupForm>,
+) -> Result<Response, WebError> {
+    if !state.settings.allow_signup {
+        return Ok(closed(&csrf));
+    }
+    let errors = check(&form);
+    if !errors.is_empty() {
+        return Ok(page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &csrf,
+            true,
+            form,
+            errors,
+        ));
+    }
+    match create_admin(&state, &form).await? {
+        Some(user) => {
+            tracing::info!(user_id = %user.id, account_id = %user.account_id, "account registered from the web");
+            sign_in(&state, user, &headers, &form.next).await
+        }
+        None => {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "email",
+                "An account with this email already exists. Sign in instead.",
+            );
+            Ok(page(StatusCode::CONFLICT, &csrf, true, form, errors))
+        }
+    }
+}
+
+/// The API's registration rules, worded for people.
+fn check(form: &SignupForm) -> FieldErrors {
+    let mut rules = ValidationErrors::new();
+    rules.check_len(&["full_name"], form.full_name.trim(), 1, NAME_MAX);
+    rules.check_len(&["account_name"], form.account_name.trim(), 1, NAME_MAX);
+    check_credentials(&mut rules, &form.email, &form.password);
+    let mut errors = FieldErrors::default();
+    errors.absorb(
+        rules,
+        &["full_name", "account_name", "email", "password"],
+        |field, kind| match (field, kind) {
+            ("full_name", _) => length_message(kind, "Enter your full name.", NAME_MAX),
+            ("account_name", _) => length_message(kind, "Enter your company's name.", NAME_MAX),
+            ("email", _) => Some("Enter an email address like name@example.com.".into()),
+            ("password", "string_too_short") => Some(format!(
+                "Use at least {} characters.",
+                domain::user::PASSWORD_MIN
+            )),
+            ("password", "string_too_long") => Some(format!(
+                "Use at most {} characters.",
+                domain::user::PASSWORD_MAX
+            )),
+            _ => None,
+        },
+    );
+    errors
+}
+
+/// The new admin, or `None` when the email is taken.
+async fn create_admin(state: &AppState, form: &SignupForm) -> Result<Option<User>, WebError> {
+    let password_hash = password::hash(form.password.clone()).await?;
+    let created = state
+        .store
+        .create_account_with_user(
+            NewAccount {
+                name: form.account_name.trim().to_string(),
+                plan: state.settings.default_plan,
+            },
+            NewUser {
+                email: normalize_email(&form.email),
+                full_name: form.full_name.trim().to_string(),
+                password_hash,
+                role: Role::Admin,
+                team_id: None,
+                is_super_admin: false,
+            },
+            Utc::now(),
+        )
+        .await;
+    match created {
+        Ok((_, user)) => Ok(Some(user)),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
