@@ -3,7 +3,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend, Member, TestApp};
+use crate::helpers::{
+    fresh_database, spawn_app, spawn_app_with, spawn_on, Backend, Member, TestApp,
+};
 use crate::stories;
 
 stories!(
@@ -18,6 +20,7 @@ stories!(
     the_list_filters_pages_and_counts,
     intake_is_validated,
     starting_sessions_is_rate_limited_per_user,
+    rate_limits_hold_across_two_servers_on_one_database,
 );
 
 const OUTLOOK: &str = "Outlook keeps asking for a password on three laptops since this morning";
@@ -624,4 +627,24 @@ async fn starting_sessions_is_rate_limited_per_user(backend: Backend) {
         5,
         "the refused request stored nothing"
     );
+}
+
+async fn rate_limits_hold_across_two_servers_on_one_database(backend: Backend) {
+    let (url, dir) = fresh_database(backend).await;
+    let first = spawn_on(url.clone(), dir, |_| {}).await;
+    let second = spawn_on(url, None, |_| {}).await;
+    let eng = first.register("eng@acme.test", "Acme").await;
+    for app in [&first, &second, &first, &second, &first] {
+        start(app, &eng, OUTLOOK).await;
+    }
+    for app in [&second, &first] {
+        let (status, body) = app
+            .post(
+                "/ai-sessions",
+                &eng.token,
+                json!({"intake_type": "free_text", "intake_content": {"text": OUTLOOK}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    }
 }
