@@ -18,6 +18,7 @@ stories!(
     an_llm_session_records_usage_and_counts_toward_the_quota,
     a_failing_provider_stores_nothing_and_the_answer_can_be_sent_again,
     an_exhausted_quota_answers_429_with_the_detail_object,
+    a_reply_that_stays_invalid_after_repair_is_a_502_and_stores_nothing,
 );
 
 /// What the fake provider answers next: a status and a body.
@@ -200,4 +201,27 @@ async fn an_exhausted_quota_answers_429_with_the_detail_object(backend: Backend)
         1,
         "the provider was not called"
     );
+}
+
+async fn a_reply_that_stays_invalid_after_repair_is_a_502_and_stores_nothing(backend: Backend) {
+    let (app, fake, eng) = llm_app(backend, |_| {}).await;
+    {
+        let mut script = fake.script.lock().unwrap();
+        script.push_back(completion(json!({"type": "question", "content": ""})));
+        script.push_back(completion(json!({"type": "riddle"})));
+    }
+    let (status, body) = start(&app, &eng).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body["detail"].is_string());
+    let seen = fake.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "one call and exactly one repair attempt");
+    let repair = seen[1]["messages"].to_string();
+    assert!(
+        repair.contains("content"),
+        "the repair request names what was wrong: {repair}"
+    );
+    let (_, list) = app.get("/ai-sessions", &eng.token).await;
+    assert_eq!(list, json!([]));
+    let (_, quota) = app.get("/ai-quota", &eng.token).await;
+    assert_eq!(quota["daily_used"], 0);
 }
