@@ -26,8 +26,39 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Import and export troubleshooting flows.
+    #[command(subcommand)]
+    Flows(FlowsCommand),
     /// Print the effective configuration, secrets redacted.
     Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// Import flows from YAML or JSON files into an account, all or nothing.
+    Import(ImportFlows),
+    /// Print an account's flows (or the built-in library) to stdout.
+    Export(ExportFlows),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportFlows {
+    /// The account (tenant) name that receives the flows; it must exist.
+    #[arg(long)]
+    pub account: String,
+    /// Files holding one flow or a list (`.json` is read as JSON, anything else as YAML).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportFlows {
+    /// The account whose own flows are exported; without it, the built-in library.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// yaml or json.
+    #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
+    pub format: String,
 }
 
 #[derive(Debug, Subcommand)]

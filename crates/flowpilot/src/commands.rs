@@ -26,6 +26,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             telemetry::init(&settings.log);
             create_user(&settings, args).await
         }
+        Command::Flows(command) => {
+            telemetry::init(&settings.log);
+            let store = open(&settings).await?;
+            let result = crate::flows::run(&store, command).await;
+            store.close().await;
+            result
+        }
         Command::Config => {
             for (name, value) in settings.describe() {
                 println!("{name} = {value}");
@@ -35,7 +42,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn open(settings: &Settings) -> Result<Store> {
+pub(crate) async fn open(settings: &Settings) -> Result<Store> {
     let store = Store::connect(&settings.database_url)
         .await
         .with_context(|| format!("opening {}", store::redact_url(&settings.database_url)))?;

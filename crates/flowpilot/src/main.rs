@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod flows;
 mod telemetry;
 
 use clap::Parser;

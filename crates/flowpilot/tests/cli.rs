@@ -34,6 +34,8 @@ fn every_command_describes_itself() {
         vec!["migrate", "--help"],
         vec!["user", "create", "--help"],
         vec!["config", "--help"],
+        vec!["flows", "import", "--help"],
+        vec!["flows", "export", "--help"],
     ] {
         let (ok, out, err) = run(flowpilot(&db).args(&args));
         assert!(ok, "{args:?}: {err}");
@@ -92,6 +94,71 @@ fn an_operator_migrates_then_creates_the_first_super_admin() {
     ]));
     assert!(!ok);
     assert!(err.contains("password"), "{err}");
+}
+
+const YAML_FLOWS: &str = "- title: Blank labels\n  domain: label_printing\n  start: s1\n  nodes:\n    s1: {type: solution, text: Set the media type}\n- title: Ribbon out\n  domain: label_printing\n  start: e1\n  nodes:\n    e1: {type: escalate, text: Order ribbons}\n";
+const JSON_FLOW: &str = r#"{"title": "Printhead worn", "domain": "label_printing", "start": "s1", "nodes": {"s1": {"type": "solution", "text": "Replace the printhead"}}}"#;
+const BAD_FLOW: &str = "title: Broken\ndomain: label_printing\nstart: q1\nnodes:\n  s1: {type: solution, text: Unreachable}\n";
+
+#[test]
+fn an_operator_imports_and_exports_an_account_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fp.db");
+    let (ok, _, err) = run(flowpilot(&db).args([
+        "user",
+        "create",
+        "--email",
+        "admin@acme.test",
+        "--password",
+        "a long admin password",
+        "--name",
+        "Admin",
+        "--account",
+        "Acme",
+    ]));
+    assert!(ok, "{err}");
+    let yaml = dir.path().join("labels.yaml");
+    let json = dir.path().join("printhead.json");
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&yaml, YAML_FLOWS).unwrap();
+    std::fs::write(&json, JSON_FLOW).unwrap();
+    std::fs::write(&bad, BAD_FLOW).unwrap();
+
+    let (ok, out, err) = run(flowpilot(&db)
+        .args(["flows", "import", "--account", "Acme"])
+        .arg(&yaml)
+        .arg(&json));
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(err.contains("imported 3"), "{err}");
+
+    // A bad file anywhere imports nothing, and the error names the file and the node.
+    let (ok, _, err) = run(flowpilot(&db)
+        .args(["flows", "import", "--account", "Acme"])
+        .arg(&json)
+        .arg(&bad));
+    assert!(!ok);
+    assert!(
+        err.contains("bad.yml") && err.contains("nothing imported"),
+        "{err}"
+    );
+    let (ok, _, err) = run(flowpilot(&db)
+        .args(["flows", "import", "--account", "Nobody"])
+        .arg(&json));
+    assert!(!ok);
+    assert!(err.contains("Nobody"), "{err}");
+
+    let (ok, out, err) =
+        run(flowpilot(&db).args(["flows", "export", "--account", "Acme", "--format", "json"]));
+    assert!(ok, "{err}");
+    assert!(out.trim_start().starts_with('['), "{out}");
+    for title in ["Blank labels", "Ribbon out", "Printhead worn"] {
+        assert_eq!(out.matches(title).count(), 1, "{title} in {out}");
+    }
+    assert!(!out.contains("Broken"));
+    let (ok, out, err) = run(flowpilot(&db).args(["flows", "export", "--account", "Acme"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("title: Blank labels"), "{out}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The flow library: built-in flows (no account) and each account's own.
 
 use chrono::{DateTime, Utc};
-use domain::flow::{Flow, FlowDefinition};
+use domain::flow::{Flow, FlowDefinition, FlowStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
@@ -37,6 +37,19 @@ fn flow_from_row(row: &AnyRow) -> Result<Flow> {
 
 fn definition_text(def: &FlowDefinition) -> Result<String> {
     serde_json::to_string(def).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Every flow write bumps the `flows` revision in its own transaction, so every server
+/// instance sees the change and rebuilds its match index.
+async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+    sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = 'flows'")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn sort_by_title(flows: &mut [Flow]) {
+    flows.sort_by_cached_key(|f| (f.definition.title.to_lowercase(), f.id));
 }
 
 /// What loading one shipped flow file did.
@@ -103,11 +116,152 @@ impl Store {
                 BuiltinLoad::Inserted
             }
         };
-        sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = 'flows'")
-            .execute(&mut *tx)
-            .await?;
+        bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Adds a flow to `account_id`'s library.
+    pub async fn create_flow(
+        &self,
+        account_id: Uuid,
+        created_by: Uuid,
+        def: &FlowDefinition,
+        now: DateTime<Utc>,
+    ) -> Result<Flow> {
+        let ids = self
+            .import_flows(account_id, Some(created_by), std::slice::from_ref(def), now)
+            .await?;
+        let id = ids.into_iter().next().ok_or(StoreError::NotFound)?;
+        self.flow(id).await
+    }
+
+    /// Adds every flow of `defs` to `account_id`'s library in one transaction: all or none.
+    /// Returns their ids in the order given. `created_by` is `None` for the command line.
+    pub async fn import_flows(
+        &self,
+        account_id: Uuid,
+        created_by: Option<Uuid>,
+        defs: &[FlowDefinition],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(defs.len());
+        for def in defs {
+            let id = Uuid::new_v4();
+            sqlx::query(
+                "INSERT INTO flows (id, account_id, builtin_key, content_hash, title, domain, status, definition, \
+                 version, usage_count, resolved_count, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, 1, 0, 0, $7, $8, $8)",
+            )
+            .bind(id.to_string())
+            .bind(account_id.to_string())
+            .bind(&def.title)
+            .bind(&def.domain)
+            .bind(def.status.as_str())
+            .bind(definition_text(def)?)
+            .bind(created_by.map(|u| u.to_string()))
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Replaces an account flow's definition and bumps its version. Built-in flows are
+    /// never matched (`account_id IS NOT NULL`): only shipped files change them.
+    pub async fn update_flow(
+        &self,
+        id: Uuid,
+        def: &FlowDefinition,
+        now: DateTime<Utc>,
+    ) -> Result<Flow> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE flows SET title = $1, domain = $2, status = $3, definition = $4, \
+             version = version + 1, updated_at = $5 WHERE id = $6 AND account_id IS NOT NULL",
+        )
+        .bind(&def.title)
+        .bind(&def.domain)
+        .bind(def.status.as_str())
+        .bind(definition_text(def)?)
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        self.flow(id).await
+    }
+
+    /// Deletes an account flow. Sessions that matched it keep their copy of its name
+    /// (`ai_sessions.matched_flow_name`); `matched_flow_id` is not a foreign key on purpose.
+    pub async fn delete_flow(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("DELETE FROM flows WHERE id = $1 AND account_id IS NOT NULL")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A flow `account_id` may see (its own or a built-in one); `None` otherwise, so callers
+    /// cannot tell another tenant's flow from a missing one.
+    pub async fn visible_flow(&self, account_id: Uuid, id: Uuid) -> Result<Option<Flow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM flows WHERE id = $1 AND (account_id IS NULL OR account_id = $2)"
+        ))
+        .bind(id.to_string())
+        .bind(account_id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    /// The account's flows and the built-in library, optionally narrowed to one domain and
+    /// status, sorted by title (case-insensitively, in Rust, so both backends agree).
+    pub async fn library_flows(
+        &self,
+        account_id: Uuid,
+        domain: Option<&str>,
+        status: Option<FlowStatus>,
+    ) -> Result<Vec<Flow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM flows WHERE (account_id IS NULL OR account_id = $1) \
+             AND ($2 = '' OR domain = $2) AND ($3 = '' OR status = $3)"
+        ))
+        .bind(account_id.to_string())
+        .bind(domain.unwrap_or_default())
+        .bind(status.map_or("", FlowStatus::as_str))
+        .fetch_all(self.pool())
+        .await?;
+        let mut flows = rows.iter().map(flow_from_row).collect::<Result<Vec<_>>>()?;
+        sort_by_title(&mut flows);
+        Ok(flows)
+    }
+
+    /// The account's own flows (not the built-in ones), sorted by title: what export writes.
+    pub async fn account_flows(&self, account_id: Uuid) -> Result<Vec<Flow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM flows WHERE account_id = $1"
+        ))
+        .bind(account_id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        let mut flows = rows.iter().map(flow_from_row).collect::<Result<Vec<_>>>()?;
+        sort_by_title(&mut flows);
+        Ok(flows)
     }
 
     /// Every flow of every account and the built-in library (to build the match index).

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod dto;
+pub mod flows;
 pub mod health;
 pub mod quota;
 pub mod sessions;
@@ -22,4 +23,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(quota::routes())
         .merge(sessions::routes())
+        .merge(flows::routes())
 }

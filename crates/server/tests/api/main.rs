@@ -6,6 +6,7 @@ mod accounts;
 mod ai_sessions;
 mod auth;
 mod errors;
+mod flows;
 mod operations;
 mod sessions;
 mod users;
