@@ -64,14 +64,49 @@ impl Catalog {
             return Ok(());
         }
         let flows = self.store.all_flows().await?;
+        // Only flows whose content changed are (re-)indexed: with an embedding model each
+        // upsert runs the model, and that work happens before taking the write lock.
+        let changed: Vec<(Flow, Option<Vec<f32>>)> = {
+            let indexed = self.index.read().await;
+            flows
+                .iter()
+                .filter(|f| {
+                    indexed.flows.get(&f.id).is_none_or(|old| {
+                        old.version != f.version || old.updated_at != f.updated_at
+                    })
+                })
+                .map(|f| {
+                    let vector = indexed.index.embedder().and_then(|e| {
+                        e.embed(&f.definition.search_text())
+                            .map_err(
+                                |err| tracing::warn!(%err, flow = %f.id, "could not embed a flow"),
+                            )
+                            .ok()
+                    });
+                    (f.clone(), vector)
+                })
+                .collect()
+        };
+        let live: std::collections::HashSet<Uuid> = flows.iter().map(|f| f.id).collect();
         let mut indexed = self.index.write().await;
-        let ids: Vec<Uuid> = indexed.flows.keys().copied().collect();
-        for id in ids {
+        let gone: Vec<Uuid> = indexed
+            .flows
+            .keys()
+            .filter(|id| !live.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
             indexed.index.remove(id);
+            indexed.flows.remove(&id);
         }
-        indexed.flows.clear();
+        for (flow, vector) in changed {
+            indexed
+                .index
+                .upsert_with_embedding(FlowEntry::from(&flow), vector);
+            indexed.flows.insert(flow.id, flow);
+        }
+        // Statistics (usage, success rate) change without a revision bump; keep them fresh.
         for flow in flows {
-            indexed.index.upsert(FlowEntry::from(&flow));
             indexed.flows.insert(flow.id, flow);
         }
         indexed.index.shrink_to_fit();
