@@ -8,12 +8,12 @@ use domain::documentation::{
 use domain::session::SessionStatus;
 use domain::step::StepType;
 use domain::{FieldError, Role, User, ValidationErrors};
-use engine::{Intake, MatchedFlow, PastStep, SessionRecap, StepAnswer};
+use engine::{MatchedFlow, SessionRecap};
 use store::{Closing, SessionRecord, StepRecord};
 use uuid::Uuid;
 
 use super::dto::{EscalateIn, ResolveIn};
-use super::ledger;
+use super::{ledger, replay};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -68,36 +68,6 @@ async fn facts(
             })
             .collect(),
     })
-}
-
-fn history(steps: &[StepRecord]) -> Vec<PastStep> {
-    steps
-        .iter()
-        .map(|s| PastStep {
-            output: s.output.clone(),
-            state: s.engine_state.clone(),
-            answer: s.response.as_ref().map(|r| StepAnswer {
-                selected_option: r.selected_option.clone(),
-                free_text_input: r.free_text_input.clone(),
-                skipped: r.skipped,
-            }),
-        })
-        .collect()
-}
-
-fn intake(s: &SessionRecord) -> Intake {
-    Intake {
-        text: s
-            .intake_content
-            .get("text")
-            .and_then(|v| v.as_str())
-            .map(String::from),
-        log: s
-            .intake_content
-            .get("log")
-            .and_then(|v| v.as_str())
-            .map(String::from),
-    }
 }
 
 fn conflict(s: &SessionRecord) -> ApiError {
@@ -163,8 +133,8 @@ pub async fn resolve(
             ))
         }
     };
-    let intake = intake(&s);
-    let past = history(&steps);
+    let intake = replay::intake(&s);
+    let past = replay::history(&steps);
     let m = matched(state, &s).await;
     let recap = SessionRecap {
         account_id: s.account_id,
@@ -259,8 +229,8 @@ pub async fn escalate(
         return Err(conflict(&s));
     }
     let steps = state.store.steps(s.id).await?;
-    let intake = intake(&s);
-    let past = history(&steps);
+    let intake = replay::intake(&s);
+    let past = replay::history(&steps);
     let m = matched(state, &s).await;
     let recap = SessionRecap {
         account_id: s.account_id,

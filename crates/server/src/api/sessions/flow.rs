@@ -4,13 +4,13 @@ use chrono::{Duration, Utc};
 use domain::session::SessionStatus;
 use domain::step::StepType;
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
-use engine::{Intake, MatchedFlow, PastStep, PilotError, PilotInput, StepAnswer};
+use engine::{Intake, MatchedFlow, PilotError, PilotInput, StepAnswer};
 use serde_json::json;
 use store::{SessionRecord, StepAdvance, StepRecord, StepResponse};
 use uuid::Uuid;
 
 use super::dto::{RespondIn, StartIn};
-use super::ledger;
+use super::{ledger, replay};
 use crate::error::ApiError;
 use crate::quota;
 use crate::state::AppState;
@@ -231,21 +231,6 @@ fn check_answer(body: &RespondIn, step: &StepRecord) -> Result<StepAnswer, ApiEr
     })
 }
 
-fn past(steps: &[StepRecord]) -> Vec<PastStep> {
-    steps
-        .iter()
-        .map(|s| PastStep {
-            output: s.output.clone(),
-            state: s.engine_state.clone(),
-            answer: s.response.as_ref().map(|r| StepAnswer {
-                selected_option: r.selected_option.clone(),
-                free_text_input: r.free_text_input.clone(),
-                skipped: r.skipped,
-            }),
-        })
-        .collect()
-}
-
 pub async fn respond(
     state: &AppState,
     user: &User,
@@ -335,22 +320,11 @@ async fn produce_next(
         return Ok((None, advance, Vec::new()));
     }
     ensure_quota(state, user).await?;
-    let mut history = past(steps);
+    let mut history = replay::history(steps);
     if let Some(last) = history.last_mut() {
         last.answer = Some(answer);
     }
-    let intake = Intake {
-        text: session
-            .intake_content
-            .get("text")
-            .and_then(|v| v.as_str())
-            .map(String::from),
-        log: session
-            .intake_content
-            .get("log")
-            .and_then(|v| v.as_str())
-            .map(String::from),
-    };
+    let intake = replay::intake(session);
     let matched = match session.matched_flow_id {
         Some(id) => state
             .catalog

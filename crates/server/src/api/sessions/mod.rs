@@ -5,6 +5,7 @@ mod close;
 pub mod dto;
 mod flow;
 mod ledger;
+mod replay;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
