@@ -24,6 +24,16 @@ pub enum Transition {
     Rate,
 }
 
+impl Transition {
+    /// The statuses this transition may start from (what a conditional update checks).
+    pub fn allowed_from(self) -> Vec<SessionStatus> {
+        SessionStatus::ALL
+            .into_iter()
+            .filter(|s| s.apply(self).is_some())
+            .collect()
+    }
+}
+
 impl SessionStatus {
     pub const ALL: [SessionStatus; 5] = [
         SessionStatus::Active,
@@ -45,10 +55,6 @@ impl SessionStatus {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
-    pub fn is_open(self) -> bool {
-        matches!(self, SessionStatus::Active | SessionStatus::Paused)
     }
 
     /// The status after `t`, or `None` when this status forbids it (a 409).
@@ -85,6 +91,16 @@ mod tests {
     fn responding_needs_an_active_session() {
         assert_eq!(Paused.apply(Transition::Respond), None);
         assert_eq!(Active.apply(Transition::Respond), Some(Active));
+    }
+
+    #[test]
+    fn transitions_know_where_they_may_start() {
+        assert_eq!(Transition::Resolve.allowed_from(), [Active, Paused]);
+        assert_eq!(Transition::Resume.allowed_from(), [Paused]);
+        assert_eq!(
+            Transition::Rate.allowed_from(),
+            [Resolved, Escalated, Abandoned]
+        );
     }
 
     #[test]

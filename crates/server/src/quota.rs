@@ -1,7 +1,7 @@
 //! AI quota (api.md, "AI quota"): daily per user, monthly per account, UTC boundaries.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
-use domain::{Account, AiLimits, User};
+use domain::{AiLimits, User};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -44,7 +44,7 @@ pub async fn status(
     state: &AppState,
     user: &User,
     now: DateTime<Utc>,
-) -> Result<(QuotaStatus, Account), ApiError> {
+) -> Result<QuotaStatus, ApiError> {
     let account = state.store.account(user.account_id).await?;
     let limits = if user.is_super_admin {
         AiLimits {
@@ -58,7 +58,7 @@ pub async fn status(
         .store
         .ai_usage_counts(user.id, account.id, day_start(now), month_start(now))
         .await?;
-    let status = QuotaStatus {
+    Ok(QuotaStatus {
         plan: account.plan.as_str().to_string(),
         daily_used: counts.user_today,
         daily_limit: limits.daily,
@@ -66,8 +66,7 @@ pub async fn status(
         monthly_limit: limits.monthly,
         daily_reset_at: day_start(now) + Duration::days(1),
         monthly_reset_at: next_month_start(now),
-    };
-    Ok((status, account))
+    })
 }
 
 /// Fails with the 429 of api.md when either limit is used up.

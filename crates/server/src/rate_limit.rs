@@ -64,40 +64,28 @@ impl RateLimiter {
         who: &str,
         now: DateTime<Utc>,
     ) -> Result<Permit, ApiError> {
-        self.check_limit(action, who, action.per_minute(), now)
-            .await
-    }
-
-    /// Login attempts are limited even when endpoint limits are off for load tests: they
-    /// guard against password guessing, not load.
-    pub async fn check_login(&self, who: &str, now: DateTime<Utc>) -> Result<Permit, ApiError> {
-        self.count(Action::Login, who, Action::Login.per_minute(), now)
-            .await
-    }
-
-    async fn check_limit(
-        &self,
-        action: Action,
-        who: &str,
-        limit: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Permit, ApiError> {
         if !self.enabled {
             return Ok(Permit {
                 bucket: None,
                 window_start_ms: 0,
             });
         }
-        self.count(action, who, limit, now).await
+        self.count(action, who, now).await
+    }
+
+    /// Login attempts are limited even when endpoint limits are off for load tests: they
+    /// guard against password guessing, not load.
+    pub async fn check_login(&self, who: &str, now: DateTime<Utc>) -> Result<Permit, ApiError> {
+        self.count(Action::Login, who, now).await
     }
 
     async fn count(
         &self,
         action: Action,
         who: &str,
-        limit: i64,
         now: DateTime<Utc>,
     ) -> Result<Permit, ApiError> {
+        let limit = action.per_minute();
         let bucket = format!("{}:{who}", action.name());
         let hit = self.store.hit_rate_window(&bucket, WINDOW_MS, now).await?;
         if hit.hits > limit {

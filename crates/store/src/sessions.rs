@@ -184,6 +184,15 @@ fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
     })
 }
 
+/// `'active', 'paused'`: statuses are a closed set of identifiers, never user input.
+fn status_list(statuses: &[SessionStatus]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -425,7 +434,6 @@ impl Store {
         closing: &Closing,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
         let resolved_at = (to == SessionStatus::Resolved).then(|| ms(now));
         let escalated_at = (to == SessionStatus::Escalated).then(|| ms(now));
         let done = sqlx::query(&format!(
@@ -437,7 +445,7 @@ impl Store {
              resolved_at = COALESCE($7, resolved_at), escalated_at = COALESCE($8, escalated_at), \
              total_input_tokens = total_input_tokens + $9, total_output_tokens = total_output_tokens + $10 \
              WHERE id = $11 AND status IN ({})",
-            allowed.join(", ")
+            status_list(from)
         ))
         .bind(to.as_str())
         .bind(ms(now))
@@ -455,18 +463,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Rates a closed session (rating again overwrites); `false` while it is still open.
+    /// Rates a session whose status is one of `from` (rating again overwrites); `false`
+    /// when its status is not.
     pub async fn rate_session(
         &self,
         id: Uuid,
         rating: i64,
         feedback: Option<&str>,
+        from: &[SessionStatus],
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        let done = sqlx::query(&format!(
             "UPDATE ai_sessions SET rating = $1, feedback = $2, updated_at = $3 \
-             WHERE id = $4 AND status IN ('resolved', 'escalated', 'abandoned')",
-        )
+             WHERE id = $4 AND status IN ({})",
+            status_list(from)
+        ))
         .bind(rating)
         .bind(feedback)
         .bind(ms(now))

@@ -6,15 +6,15 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{Duration, Utc};
-use domain::user::{is_plausible_email, normalize_email, PASSWORD_MAX, PASSWORD_MIN};
-use domain::{Role, ValidationErrors};
+use domain::user::{is_plausible_email, PASSWORD_MAX, PASSWORD_MIN};
+use domain::ValidationErrors;
 use serde::{Deserialize, Serialize};
-use store::{NewAccount, NewToken, NewUser, StoreError};
+use store::NewToken;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::dto::{ErrorBody, UserOut};
-use crate::auth::{password, token, CurrentUser};
+use crate::auth::{accounts, token, CurrentUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -107,34 +107,17 @@ pub async fn register(
     errors.check_len(&["account_name"], body.account_name.trim(), 1, 200);
     errors.into_result()?;
 
-    let password_hash = password::hash(body.password).await?;
-    let created = state
-        .store
-        .create_account_with_user(
-            NewAccount {
-                name: body.account_name.trim().to_string(),
-                plan: state.settings.default_plan,
-            },
-            NewUser {
-                email: normalize_email(&body.email),
-                full_name: body.full_name.trim().to_string(),
-                password_hash,
-                role: Role::Admin,
-                team_id: None,
-                is_super_admin: false,
-            },
-            Utc::now(),
-        )
-        .await;
-    let (_, user) = match created {
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::Conflict(
-                "A user with this email already exists".into(),
-            ))
-        }
-        other => other?,
+    let registration = accounts::Registration {
+        email: &body.email,
+        password: body.password,
+        full_name: &body.full_name,
+        account_name: &body.account_name,
     };
-    tracing::info!(user_id = %user.id, account_id = %user.account_id, "account registered");
+    let Some(user) = accounts::register(&state, registration).await? else {
+        return Err(ApiError::Conflict(
+            "A user with this email already exists".into(),
+        ));
+    };
     Ok((StatusCode::CREATED, Json(issue_token(&state, user).await?)))
 }
 
@@ -147,29 +130,7 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<LoginIn>,
 ) -> ApiResult<Json<AuthOut>> {
-    let now = Utc::now();
-    let email = normalize_email(&body.email);
-    state
-        .limiter
-        .check_login(&format!("ip:{}", peer.ip()), now)
-        .await?;
-    state
-        .limiter
-        .check_login(&format!("email:{email}"), now)
-        .await?;
-
-    let found = state.store.user_for_login(&email).await?;
-    let stored_hash = found.as_ref().map(|f| f.password_hash.clone());
-    let valid = password::verify(body.password, stored_hash).await?;
-    let user = match (found, valid) {
-        (Some(found), true) => found.user,
-        _ => return Err(ApiError::Unauthorized("Incorrect email or password".into())),
-    };
-    if !user.is_active {
-        return Err(ApiError::Unauthorized(
-            "This user has been deactivated".into(),
-        ));
-    }
+    let user = accounts::authenticate(&state, peer.ip(), &body.email, body.password).await?;
     Ok(Json(issue_token(&state, user).await?))
 }
 

@@ -20,6 +20,6 @@ pub async fn ai_quota(
     State(state): State<AppState>,
     current: CurrentUser,
 ) -> ApiResult<Json<QuotaStatus>> {
-    let (status, _) = quota::status(&state, &current.user, Utc::now()).await?;
+    let status = quota::status(&state, &current.user, Utc::now()).await?;
     Ok(Json(status))
 }

@@ -1,6 +1,7 @@
 //! Authentication: password hashing, opaque access tokens, and the extractor that turns a
 //! bearer token into the current user.
 
+pub mod accounts;
 mod current_user;
 pub mod password;
 pub mod token;

@@ -8,12 +8,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
-use chrono::Utc;
-use domain::user::normalize_email;
 use domain::User;
 use serde::Deserialize;
 
-use crate::auth::password;
+use crate::auth::accounts;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
@@ -141,33 +139,16 @@ pub async fn submit(
     }
 }
 
-/// The API's sign-in rules, step for step: limits first (per IP, then per email), a dummy
-/// hash for unknown emails, one message for unknown emails and wrong passwords alike.
+/// The API's sign-in rules, shared with it.
 async fn authenticate(
     state: &AppState,
     peer: SocketAddr,
     form: &LoginForm,
 ) -> Result<User, Refusal> {
-    let now = Utc::now();
-    let email = normalize_email(&form.email);
-    state
-        .limiter
-        .check_login(&format!("ip:{}", peer.ip()), now)
-        .await?;
-    state
-        .limiter
-        .check_login(&format!("email:{email}"), now)
-        .await?;
-    let found = state
-        .store
-        .user_for_login(&email)
+    accounts::authenticate(state, peer.ip(), &form.email, form.password.clone())
         .await
-        .map_err(ApiError::from)?;
-    let stored_hash = found.as_ref().map(|f| f.password_hash.clone());
-    let valid = password::verify(form.password.clone(), stored_hash).await?;
-    match (found, valid) {
-        (Some(found), true) if found.user.is_active => Ok(found.user),
-        (Some(_), true) => Err(Refusal::Denied("This user has been deactivated.".into())),
-        _ => Err(Refusal::Denied("Incorrect email or password.".into())),
-    }
+        .map_err(|err| match err {
+            ApiError::Unauthorized(message) => Refusal::Denied(format!("{message}.")),
+            other => other.into(),
+        })
 }

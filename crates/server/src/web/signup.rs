@@ -5,14 +5,11 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use chrono::Utc;
-use domain::user::normalize_email;
-use domain::{Role, User, ValidationErrors};
+use domain::{User, ValidationErrors};
 use serde::Deserialize;
-use store::{NewAccount, NewUser, StoreError};
 
 use crate::api::auth::check_credentials;
-use crate::auth::password;
+use crate::auth::accounts;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
@@ -163,28 +160,11 @@ fn check(form: &SignupForm) -> FieldErrors {
 
 /// The new admin, or `None` when the email is taken.
 async fn create_admin(state: &AppState, form: &SignupForm) -> Result<Option<User>, WebError> {
-    let password_hash = password::hash(form.password.clone()).await?;
-    let created = state
-        .store
-        .create_account_with_user(
-            NewAccount {
-                name: form.account_name.trim().to_string(),
-                plan: state.settings.default_plan,
-            },
-            NewUser {
-                email: normalize_email(&form.email),
-                full_name: form.full_name.trim().to_string(),
-                password_hash,
-                role: Role::Admin,
-                team_id: None,
-                is_super_admin: false,
-            },
-            Utc::now(),
-        )
-        .await;
-    match created {
-        Ok((_, user)) => Ok(Some(user)),
-        Err(StoreError::Conflict(_)) => Ok(None),
-        Err(other) => Err(other.into()),
-    }
+    let registration = accounts::Registration {
+        email: &form.email,
+        password: form.password.clone(),
+        full_name: &form.full_name,
+        account_name: &form.account_name,
+    };
+    Ok(accounts::register(state, registration).await?)
 }

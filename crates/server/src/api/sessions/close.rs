@@ -5,7 +5,7 @@ use chrono::Utc;
 use domain::documentation::{
     self, Documentation, Hypothesis, SessionFacts, StepFacts, WrittenText,
 };
-use domain::session::SessionStatus;
+use domain::session::{SessionStatus, Transition};
 use domain::step::StepType;
 use domain::{FieldError, Role, User, ValidationErrors};
 use engine::{MatchedFlow, SessionRecap};
@@ -92,7 +92,7 @@ pub async fn resolve(
     s: SessionRecord,
     body: ResolveIn,
 ) -> Result<Documentation, ApiError> {
-    if !s.status.is_open() {
+    if s.status.apply(Transition::Resolve).is_none() {
         return Err(conflict(&s));
     }
     let steps = state.store.steps(s.id).await?;
@@ -171,7 +171,7 @@ pub async fn resolve(
         output_tokens,
         ..Default::default()
     };
-    let open = [SessionStatus::Active, SessionStatus::Paused];
+    let open = Transition::Resolve.allowed_from();
     if !state
         .store
         .transition_session(s.id, &open, SessionStatus::Resolved, &closing, Utc::now())
@@ -225,7 +225,7 @@ pub async fn escalate(
     errors.check_len(&["escalation_reason"], &reason, 1, 2000);
     errors.into_result()?;
     let target = check_target(state, user, body.escalated_to_id).await?;
-    if !s.status.is_open() {
+    if s.status.apply(Transition::Escalate).is_none() {
         return Err(conflict(&s));
     }
     let steps = state.store.steps(s.id).await?;
@@ -273,7 +273,7 @@ pub async fn escalate(
         output_tokens,
         ..Default::default()
     };
-    let open = [SessionStatus::Active, SessionStatus::Paused];
+    let open = Transition::Escalate.allowed_from();
     if !state
         .store
         .transition_session(s.id, &open, SessionStatus::Escalated, &closing, Utc::now())

@@ -1,7 +1,7 @@
 //! The session loop: starting a session and answering its steps.
 
 use chrono::{Duration, Utc};
-use domain::session::SessionStatus;
+use domain::session::{SessionStatus, Transition};
 use domain::step::StepType;
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
 use engine::{Intake, MatchedFlow, PilotError, PilotInput, StepAnswer};
@@ -85,7 +85,7 @@ async fn ensure_quota(state: &AppState, user: &User) -> Result<(), ApiError> {
         return Ok(());
     }
     let now = Utc::now();
-    let (status, _) = quota::status(state, user, now).await?;
+    let status = quota::status(state, user, now).await?;
     quota::ensure_available(&status, now)
 }
 
@@ -237,7 +237,7 @@ pub async fn respond(
     session: SessionRecord,
     body: RespondIn,
 ) -> Result<Answered, ApiError> {
-    if session.status != SessionStatus::Active {
+    if session.status.apply(Transition::Respond).is_none() {
         return Err(ApiError::Conflict(format!(
             "The session is {}, not active",
             session.status.as_str()

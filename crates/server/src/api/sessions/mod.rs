@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
-use domain::session::SessionStatus;
+use domain::session::{SessionStatus, Transition};
 use domain::{FieldError, ValidationErrors};
 use serde::Deserialize;
 use store::{Closing, SessionFilter};
@@ -335,7 +335,13 @@ pub async fn rate(
     limit(&state, Action::SessionWrite, user.id, "rate").await?;
     if !state
         .store
-        .rate_session(s.id, body.rating, body.feedback.as_deref(), Utc::now())
+        .rate_session(
+            s.id,
+            body.rating,
+            body.feedback.as_deref(),
+            &Transition::Rate.allowed_from(),
+            Utc::now(),
+        )
         .await?
     {
         return Err(ApiError::Conflict(format!(
@@ -346,24 +352,28 @@ pub async fn rate(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Applies a status change the domain's state machine allows; 409 otherwise.
 async fn move_to(
     state: &AppState,
     user: &domain::User,
     id: Uuid,
-    from: &[SessionStatus],
-    to: SessionStatus,
+    transition: Transition,
 ) -> ApiResult<Json<SessionSummary>> {
     let s = access::owned(state, user, id).await?;
+    let refused = || {
+        ApiError::Conflict(format!(
+            "A {} session does not allow this",
+            s.status.as_str()
+        ))
+    };
+    let to = s.status.apply(transition).ok_or_else(refused)?;
+    let from = transition.allowed_from();
     if !state
         .store
-        .transition_session(s.id, from, to, &Closing::default(), Utc::now())
+        .transition_session(s.id, &from, to, &Closing::default(), Utc::now())
         .await?
     {
-        return Err(ApiError::Conflict(format!(
-            "A {} session cannot become {}",
-            s.status.as_str(),
-            to.as_str()
-        )));
+        return Err(refused());
     }
     Ok(Json(SessionSummary::from(&state.store.session(id).await?)))
 }
@@ -376,14 +386,7 @@ pub async fn pause(
     WorkingUser(user): WorkingUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<SessionSummary>> {
-    move_to(
-        &state,
-        &user,
-        id,
-        &[SessionStatus::Active],
-        SessionStatus::Paused,
-    )
-    .await
+    move_to(&state, &user, id, Transition::Pause).await
 }
 
 /// Resumes a paused session.
@@ -394,14 +397,7 @@ pub async fn resume(
     WorkingUser(user): WorkingUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<SessionSummary>> {
-    move_to(
-        &state,
-        &user,
-        id,
-        &[SessionStatus::Paused],
-        SessionStatus::Active,
-    )
-    .await
+    move_to(&state, &user, id, Transition::Resume).await
 }
 
 /// Abandons an open session.
@@ -412,12 +408,5 @@ pub async fn abandon(
     WorkingUser(user): WorkingUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<SessionSummary>> {
-    move_to(
-        &state,
-        &user,
-        id,
-        &[SessionStatus::Active, SessionStatus::Paused],
-        SessionStatus::Abandoned,
-    )
-    .await
+    move_to(&state, &user, id, Transition::Abandon).await
 }

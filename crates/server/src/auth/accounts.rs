@@ -1,0 +1,80 @@
+//! Sign-up and sign-in rules, shared by the JSON API and the web pages so the two cannot drift.
+
+use std::net::IpAddr;
+
+use chrono::Utc;
+use domain::user::normalize_email;
+use domain::{Role, User};
+use store::{NewAccount, NewUser, StoreError};
+
+use crate::auth::password;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A new account and its first user, as typed (fields are trimmed and normalised here).
+pub struct Registration<'a> {
+    pub email: &'a str,
+    pub password: String,
+    pub full_name: &'a str,
+    pub account_name: &'a str,
+}
+
+/// Creates the account with the user as its admin; `None` when the email is taken.
+/// The fields must already have been checked.
+pub async fn register(state: &AppState, r: Registration<'_>) -> Result<Option<User>, ApiError> {
+    let password_hash = password::hash(r.password).await?;
+    let created = state
+        .store
+        .create_account_with_user(
+            NewAccount {
+                name: r.account_name.trim().to_string(),
+                plan: state.settings.default_plan,
+            },
+            NewUser {
+                email: normalize_email(r.email),
+                full_name: r.full_name.trim().to_string(),
+                password_hash,
+                role: Role::Admin,
+                team_id: None,
+                is_super_admin: false,
+            },
+            Utc::now(),
+        )
+        .await;
+    match created {
+        Ok((_, user)) => {
+            tracing::info!(user_id = %user.id, account_id = %user.account_id, "account registered");
+            Ok(Some(user))
+        }
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Checks a sign-in: the attempt limits first (per client IP, then per email), a dummy hash
+/// for unknown emails so timing tells nothing, one message for unknown emails and wrong
+/// passwords alike. Refusals are `Unauthorized` (with the message to show) or `TooManyRequests`.
+pub async fn authenticate(
+    state: &AppState,
+    ip: IpAddr,
+    email: &str,
+    password: String,
+) -> Result<User, ApiError> {
+    let now = Utc::now();
+    let email = normalize_email(email);
+    state.limiter.check_login(&format!("ip:{ip}"), now).await?;
+    state
+        .limiter
+        .check_login(&format!("email:{email}"), now)
+        .await?;
+    let found = state.store.user_for_login(&email).await?;
+    let stored_hash = found.as_ref().map(|f| f.password_hash.clone());
+    let valid = password::verify(password, stored_hash).await?;
+    match (found, valid) {
+        (Some(found), true) if found.user.is_active => Ok(found.user),
+        (Some(_), true) => Err(ApiError::Unauthorized(
+            "This user has been deactivated".into(),
+        )),
+        _ => Err(ApiError::Unauthorized("Incorrect email or password".into())),
+    }
+}
