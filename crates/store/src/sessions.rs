@@ -287,6 +287,8 @@ impl Store {
         viewer_is_admin: bool,
         filter: &SessionFilter,
     ) -> Result<(Vec<SessionRecord>, i64)> {
+        // Every variant binds the same three parameters in the same order; a clause that does
+        // not filter still mentions its parameter (`$2 = $2`) so the binds stay valid.
         let mut clauses = vec!["account_id = $1".to_string()];
         if filter.escalated_to_me {
             clauses.push("escalated_to_id = $2".into());
