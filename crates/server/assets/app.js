@@ -75,6 +75,7 @@
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key.length !== 1 || event.key < "1" || event.key > "9") return;
     if (isTyping(document.activeElement)) return;
+    if (document.querySelector("dialog[open]")) return;
     var step = document.querySelector("[data-current-step]");
     if (!step) return;
     var options = step.querySelectorAll("button[name=selected_option]");
@@ -82,5 +83,47 @@
     if (!option || option.disabled) return;
     event.preventDefault();
     option.click();
+  });
+
+  // Buttons marked data-opens-dialog open their <dialog> in place. Without this script they
+  // are ordinary GET forms that reload the page with the dialog shown open.
+  document.addEventListener("click", function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    var opener = target.closest("[data-opens-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.getAttribute("data-opens-dialog"));
+      if (!dialog || typeof dialog.showModal !== "function") return;
+      event.preventDefault();
+      if (dialog.open) dialog.close();
+      dialog.showModal();
+      var first = dialog.querySelector("textarea, select, input:not([type=hidden])");
+      if (first) first.focus();
+      return;
+    }
+    var closer = target.closest("[data-closes-dialog]");
+    var open = closer && closer.closest("dialog");
+    if (open) { event.preventDefault(); open.close(); }
+  });
+
+  // "Copy as Markdown": the button stays hidden without this script, since only a script can
+  // reach the clipboard; the markdown itself is on the page and in the download either way.
+  document.querySelectorAll("[data-copy-from]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy-from"));
+    var status = document.getElementById(button.getAttribute("data-copy-status") || "");
+    if (!source) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var text = source.textContent;
+      var done = function () { if (status) status.textContent = "Copied to the clipboard."; };
+      var failed = function () {
+        if (status) status.textContent = "Could not copy; select the Markdown below and copy it.";
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(done, failed);
+      } else {
+        failed();
+      }
+    });
   });
 })();

@@ -5,18 +5,24 @@
 mod assets;
 mod cookies;
 mod csrf;
+mod documentation;
 mod error;
 mod fields;
 mod headers;
 mod home;
 mod login;
 mod logout;
+mod markdown;
 mod next;
+mod notice;
 mod page;
 mod pilot;
+mod session;
+mod session_view;
 mod sign_in;
 mod signup;
 mod user;
+mod why_matched;
 
 use axum::middleware;
 use axum::routing::{get, post};
@@ -31,6 +37,15 @@ pub fn routes() -> Router<AppState> {
         .route("/signup", get(signup::show).post(signup::submit))
         .route("/logout", post(logout::submit))
         .route("/pilot", get(pilot::show).post(pilot::submit))
+        .route("/pilot/{id}", get(session::show))
+        .route("/pilot/{id}/respond", post(session::respond))
+        .route("/pilot/{id}/resolve", post(session::resolve))
+        .route("/pilot/{id}/escalate", post(session::escalate))
+        .route("/pilot/{id}/pause", post(session::pause))
+        .route("/pilot/{id}/resume", post(session::resume))
+        .route("/pilot/{id}/documentation", get(documentation::show))
+        .route("/pilot/{id}/documentation.md", get(documentation::download))
+        .route("/pilot/{id}/rate", post(documentation::rate))
         .layer(middleware::from_fn(csrf::ensure_cookie))
         .layer(middleware::from_fn(headers::page_headers));
     Router::new()

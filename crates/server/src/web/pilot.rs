@@ -1,21 +1,27 @@
-//! `/pilot`: the intake. The form is final; starting a guided session is wired in once the
-//! sessions API exists (until then a valid submission is answered with a calm notice).
+//! `/pilot`: the intake. A valid submission starts a session through the same path as
+//! `POST /api/v1/ai-sessions` and lands on the session page.
 
 use askama::Template;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+
+use crate::api::sessions::actions;
+use crate::api::sessions::dto::{IntakeContentIn, StartIn};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::error::WebError;
+use crate::web::notice::Trouble;
 
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::fields::FieldErrors;
-use crate::web::page::{render, Layout};
+use crate::web::page::{render, see_other, Layout};
 use crate::web::user::WebUser;
 
 /// The limits of `POST /api/v1/ai-sessions` (`intake_content.text` and `.log`).
 const TEXT_MAX: usize = 10_000;
 const LOG_MAX: usize = 200_000;
-
-pub const NOT_AVAILABLE: &str = "Guided sessions are not available on this server yet.";
 
 /// Named as the API's `intake_content` fields: `text` (required here) and `log` (optional).
 #[derive(Debug, Default, Deserialize)]
@@ -78,42 +84,86 @@ pub async fn show(user: WebUser, csrf: CsrfToken) -> Response {
 }
 
 pub async fn submit(
+    State(state): State<AppState>,
     user: WebUser,
     csrf: CsrfToken,
     CsrfForm(form): CsrfForm<IntakeForm>,
-) -> Response {
+) -> Result<Response, WebError> {
     let form = form.normalized();
     let errors = check(&form);
     if !errors.is_empty() {
-        return page(
+        return Ok(page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &csrf,
             &user,
             form,
             errors,
             None,
-        );
+        ));
     }
     if !user.user.can_work() {
         let notice =
             "Viewers cannot start sessions. Ask an admin of your account for the engineer role.";
-        return page(
+        return Ok(page(
             StatusCode::FORBIDDEN,
             &csrf,
             &user,
             form,
             errors,
             Some(notice.into()),
-        );
+        ));
     }
-    page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &csrf,
-        &user,
-        form,
-        errors,
-        Some(NOT_AVAILABLE.into()),
-    )
+    let text = form.text.trim().to_string();
+    let log = Some(form.log.clone()).filter(|l| !l.trim().is_empty());
+    let body = StartIn {
+        intake_type: if log.is_some() {
+            "combined"
+        } else {
+            "free_text"
+        }
+        .into(),
+        intake_content: IntakeContentIn {
+            text: Some(text),
+            log,
+        },
+        title: None,
+    };
+    match actions::start(&state, &user.user, body).await {
+        Ok(started) => Ok(see_other(&format!("/pilot/{}", started.session.id))),
+        Err(ApiError::Validation(found)) => {
+            let mut errors = FieldErrors::default();
+            for e in found {
+                let field = if e.loc.iter().any(|l| l.as_str() == Some("log")) {
+                    "log"
+                } else {
+                    "text"
+                };
+                errors.add(field, e.msg);
+            }
+            Ok(page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &csrf,
+                &user,
+                form,
+                errors,
+                None,
+            ))
+        }
+        Err(err) => {
+            // Whatever went wrong, the engineer keeps what they typed.
+            let trouble = Trouble::from_api(err)?;
+            let notice = trouble.message.clone();
+            let response = page(
+                trouble.status,
+                &csrf,
+                &user,
+                form,
+                FieldErrors::default(),
+                Some(notice),
+            );
+            Ok(trouble.decorate(response).into_response())
+        }
+    }
 }
 
 fn check(form: &IntakeForm) -> FieldErrors {

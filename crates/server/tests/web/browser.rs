@@ -11,7 +11,7 @@ use reqwest::{Client, RequestBuilder, StatusCode, Url};
 use crate::helpers::{spawn_app, Backend, TestApp};
 
 pub struct Browser {
-    pub app: TestApp,
+    pub app: Arc<TestApp>,
     pub client: Client,
     jar: Arc<Jar>,
 }
@@ -58,6 +58,15 @@ impl Browser {
     }
 
     pub fn on(app: TestApp) -> Browser {
+        Browser::sharing(Arc::new(app))
+    }
+
+    /// Another browser (its own cookies) on the same server, for a second person.
+    pub fn another(&self) -> Browser {
+        Browser::sharing(self.app.clone())
+    }
+
+    fn sharing(app: Arc<TestApp>) -> Browser {
         let jar = Arc::new(Jar::default());
         let client = Client::builder()
             .cookie_provider(jar.clone())

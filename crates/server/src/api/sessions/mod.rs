@@ -1,6 +1,7 @@
 //! `/ai-sessions`: the guided troubleshooting loop (api.md, "AI sessions").
 
 mod access;
+pub mod actions;
 mod close;
 pub mod dto;
 mod flow;
@@ -11,11 +12,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use domain::session::{SessionStatus, Transition};
 use domain::{FieldError, ValidationErrors};
 use serde::Deserialize;
-use store::{Closing, SessionFilter};
+use store::SessionFilter;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -42,31 +42,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(abandon))
 }
 
-/// Counts a request against the caller's per-endpoint limit.
-async fn limit(
-    state: &AppState,
-    action: Action,
-    user: Uuid,
-    endpoint: &str,
-) -> ApiResult<crate::rate_limit::Permit> {
-    state
-        .limiter
-        .check(action, &format!("{user}:{endpoint}"), Utc::now())
-        .await
-}
-
-/// Gives the rate-limit hit back when the provider failed: retrying must stay possible.
-async fn refund_on_provider_error<T>(
-    state: &AppState,
-    permit: crate::rate_limit::Permit,
-    result: ApiResult<T>,
-) -> ApiResult<T> {
-    if matches!(result, Err(ApiError::BadGateway { .. })) {
-        state.limiter.refund(permit).await;
-    }
-    result
-}
-
 /// Starts a session: matches the intake to a flow and produces the first step.
 #[utoipa::path(post, path = "/ai-sessions", tag = "sessions", security(("bearer" = [])), request_body = StartIn, responses(
     (status = 201, body = StartOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -76,9 +51,7 @@ pub async fn start_session(
     WorkingUser(user): WorkingUser,
     ApiJson(body): ApiJson<StartIn>,
 ) -> ApiResult<(StatusCode, Json<StartOut>)> {
-    let permit = limit(&state, Action::SessionCreate, user.id, "create").await?;
-    let started =
-        refund_on_provider_error(&state, permit, flow::start(&state, &user, body).await).await?;
+    let started = actions::start(&state, &user, body).await?;
     let s = &started.session;
     Ok((
         StatusCode::CREATED,
@@ -109,14 +82,7 @@ pub async fn respond(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<RespondIn>,
 ) -> ApiResult<Json<RespondOut>> {
-    let session = access::owned(&state, &user, id).await?;
-    let permit = limit(&state, Action::SessionWrite, user.id, "respond").await?;
-    let answered = refund_on_provider_error(
-        &state,
-        permit,
-        flow::respond(&state, &user, session, body).await,
-    )
-    .await?;
+    let answered = actions::respond(&state, &user, id, body).await?;
     let s = &answered.session;
     Ok(Json(RespondOut {
         session_id: s.id,
@@ -137,9 +103,7 @@ pub async fn resolve(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<ResolveIn>,
 ) -> ApiResult<Json<ClosedOut>> {
-    let session = access::owned(&state, &user, id).await?;
-    limit(&state, Action::SessionWrite, user.id, "resolve").await?;
-    let doc = close::resolve(&state, &user, session, body).await?;
+    let doc = actions::resolve(&state, &user, id, body).await?;
     Ok(Json(ClosedOut {
         session_id: id,
         status: "resolved".into(),
@@ -156,9 +120,7 @@ pub async fn escalate(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<EscalateIn>,
 ) -> ApiResult<Json<ClosedOut>> {
-    let session = access::owned(&state, &user, id).await?;
-    limit(&state, Action::SessionWrite, user.id, "escalate").await?;
-    let doc = close::escalate(&state, &user, session, body).await?;
+    let doc = actions::escalate(&state, &user, id, body).await?;
     Ok(Json(ClosedOut {
         session_id: id,
         status: "escalated".into(),
@@ -222,7 +184,7 @@ pub async fn list_sessions(
         ));
     }
     errors.into_result()?;
-    limit(&state, Action::SessionRead, user.id, "list").await?;
+    actions::limit(&state, Action::SessionRead, user.id, "list").await?;
     let filter = SessionFilter {
         status,
         escalated_to_me: q.escalated_to_me.unwrap_or(false),
@@ -247,9 +209,7 @@ pub async fn session_detail(
     current: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<SessionDetail>> {
-    let s = access::visible(&state, &current.user, id).await?;
-    limit(&state, Action::SessionRead, current.user.id, "detail").await?;
-    let steps = state.store.steps(id).await?;
+    let (s, steps) = actions::detail(&state, &current.user, id).await?;
     Ok(Json(SessionDetail {
         summary: SessionSummary::from(&s),
         user_id: s.user_id,
@@ -281,24 +241,10 @@ pub async fn documentation(
     Path(id): Path<Uuid>,
     ApiQuery(q): ApiQuery<DocQuery>,
 ) -> ApiResult<Response> {
-    let s = access::visible(&state, &current.user, id).await?;
-    limit(
-        &state,
-        Action::SessionRead,
-        current.user.id,
-        "documentation",
-    )
-    .await?;
-    let Some(doc) = s.documentation else {
-        return Err(ApiError::NotFound);
-    };
+    let (_, doc) = actions::documentation(&state, &current.user, id).await?;
     match q.format.as_deref() {
         Some("markdown") | Some("md") => {
-            let md = doc
-                .get("markdown")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-                .to_string();
+            let md = actions::markdown_of(&doc).to_string();
             Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
         }
         None | Some("json") | Some("") => Ok(Json(doc).into_response()),
@@ -319,63 +265,18 @@ pub async fn rate(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<RateIn>,
 ) -> ApiResult<StatusCode> {
-    let s = access::owned(&state, &user, id).await?;
-    let mut errors = ValidationErrors::new();
-    if !(1..=5).contains(&body.rating) {
-        errors.push(FieldError::body(
-            &["rating"],
-            "Input should be between 1 and 5",
-            "value_error",
-        ));
-    }
-    if let Some(f) = &body.feedback {
-        errors.check_len(&["feedback"], f, 0, 2000);
-    }
-    errors.into_result()?;
-    limit(&state, Action::SessionWrite, user.id, "rate").await?;
-    if !state
-        .store
-        .rate_session(
-            s.id,
-            body.rating,
-            body.feedback.as_deref(),
-            &Transition::Rate.allowed_from(),
-            Utc::now(),
-        )
-        .await?
-    {
-        return Err(ApiError::Conflict(format!(
-            "A {} session cannot be rated yet",
-            s.status.as_str()
-        )));
-    }
+    actions::rate(&state, &user, id, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Applies a status change the domain's state machine allows; 409 otherwise.
 async fn move_to(
     state: &AppState,
     user: &domain::User,
     id: Uuid,
     transition: Transition,
 ) -> ApiResult<Json<SessionSummary>> {
-    let s = access::owned(state, user, id).await?;
-    let refused = || {
-        ApiError::Conflict(format!(
-            "A {} session does not allow this",
-            s.status.as_str()
-        ))
-    };
-    let to = s.status.apply(transition).ok_or_else(refused)?;
-    let from = transition.allowed_from();
-    if !state
-        .store
-        .transition_session(s.id, &from, to, &Closing::default(), Utc::now())
-        .await?
-    {
-        return Err(refused());
-    }
-    Ok(Json(SessionSummary::from(&state.store.session(id).await?)))
+    let s = actions::move_to(state, user, id, transition).await?;
+    Ok(Json(SessionSummary::from(&s)))
 }
 
 /// Pauses an active session.

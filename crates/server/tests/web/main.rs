@@ -2,11 +2,11 @@
 //! server on a fresh SQLite database.
 
 #[allow(dead_code)]
-#[path = "api/helpers.rs"]
+#[path = "../api/helpers.rs"]
 mod helpers;
 
-#[path = "web/browser.rs"]
 mod browser;
+mod pilot;
 
 use browser::{attribute_after, Browser, PASSWORD};
 use reqwest::header::{
@@ -330,41 +330,6 @@ async fn a_malicious_full_name_is_shown_escaped() {
         pilot.body
     );
     assert!(!pilot.body.contains("<script>alert(1)"));
-}
-
-#[tokio::test]
-async fn the_intake_keeps_what_was_typed_and_says_sessions_are_not_available_yet() {
-    let b = Browser::open().await;
-    b.sign_up("Ada", "ada@example.com").await;
-    b.get("/pilot").await;
-    let page = b
-        .submit(
-            "/pilot",
-            &[
-                ("text", "Outlook <b>keeps</b> asking for a password"),
-                ("log", "Event 4625 & \"more\""),
-            ],
-        )
-        .await;
-    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(page
-        .body
-        .contains("Guided sessions are not available on this server yet."));
-    assert!(shows_escaped(
-        &page.body,
-        "Outlook <b>keeps</b> asking for a password"
-    ));
-    assert!(shows_escaped(&page.body, "Event 4625 & \"more\""));
-
-    let empty = b
-        .submit("/pilot", &[("text", "  "), ("log", "kept log")])
-        .await;
-    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(empty.body.contains("id=\"text-error\""));
-    assert!(empty
-        .body
-        .contains("aria-describedby=\"text-hint text-error\""));
-    assert!(empty.body.contains("kept log"));
 }
 
 #[tokio::test]

@@ -1,0 +1,191 @@
+//! What an engineer can do to a session, whatever the front end: the JSON handlers and the
+//! web pages both come through here, so access rules, rate limits and refunds are the same
+//! for a click in the browser and a call to the API.
+
+use chrono::Utc;
+use domain::documentation::Documentation;
+use domain::session::Transition;
+use domain::{FieldError, User, ValidationErrors};
+use store::{Closing, SessionRecord, StepRecord};
+use uuid::Uuid;
+
+use super::dto::{EscalateIn, RateIn, ResolveIn, RespondIn, StartIn};
+use super::flow;
+pub use super::flow::{is_resolution, Answered, Started};
+use super::{access, close};
+use crate::error::{ApiError, ApiResult};
+use crate::rate_limit::{Action, Permit};
+use crate::state::AppState;
+
+/// Counts a request against the caller's per-endpoint limit.
+pub async fn limit(
+    state: &AppState,
+    action: Action,
+    user: Uuid,
+    endpoint: &str,
+) -> ApiResult<Permit> {
+    state
+        .limiter
+        .check(action, &format!("{user}:{endpoint}"), Utc::now())
+        .await
+}
+
+/// Gives the rate-limit hit back when the provider failed: retrying must stay possible.
+async fn refund_on_provider_error<T>(
+    state: &AppState,
+    permit: Permit,
+    result: ApiResult<T>,
+) -> ApiResult<T> {
+    if matches!(result, Err(ApiError::BadGateway { .. })) {
+        state.limiter.refund(permit).await;
+    }
+    result
+}
+
+pub async fn start(state: &AppState, user: &User, body: StartIn) -> ApiResult<Started> {
+    let permit = limit(state, Action::SessionCreate, user.id, "create").await?;
+    refund_on_provider_error(state, permit, flow::start(state, user, body).await).await
+}
+
+pub async fn respond(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    body: RespondIn,
+) -> ApiResult<Answered> {
+    let session = access::owned(state, user, id).await?;
+    let permit = limit(state, Action::SessionWrite, user.id, "respond").await?;
+    refund_on_provider_error(
+        state,
+        permit,
+        flow::respond(state, user, session, body).await,
+    )
+    .await
+}
+
+pub async fn resolve(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    body: ResolveIn,
+) -> ApiResult<Documentation> {
+    let session = access::owned(state, user, id).await?;
+    limit(state, Action::SessionWrite, user.id, "resolve").await?;
+    close::resolve(state, user, session, body).await
+}
+
+pub async fn escalate(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    body: EscalateIn,
+) -> ApiResult<Documentation> {
+    let session = access::owned(state, user, id).await?;
+    limit(state, Action::SessionWrite, user.id, "escalate").await?;
+    close::escalate(state, user, session, body).await
+}
+
+/// A session the caller may see, with its steps.
+pub async fn detail(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+) -> ApiResult<(SessionRecord, Vec<StepRecord>)> {
+    let s = access::visible(state, user, id).await?;
+    limit(state, Action::SessionRead, user.id, "detail").await?;
+    let steps = state.store.steps(id).await?;
+    Ok((s, steps))
+}
+
+/// A session the caller may see, with its steps, for the web page. Not counted against the
+/// read limit: every form post on the page is followed by this read (post, redirect, get),
+/// and the posts are limited already.
+pub async fn for_page(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+) -> ApiResult<(SessionRecord, Vec<StepRecord>)> {
+    let s = access::visible(state, user, id).await?;
+    let steps = state.store.steps(id).await?;
+    Ok((s, steps))
+}
+
+/// The stored documentation (or hand-off package) of a closed session, as JSON.
+pub async fn documentation(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+) -> ApiResult<(SessionRecord, serde_json::Value)> {
+    let mut s = access::visible(state, user, id).await?;
+    limit(state, Action::SessionRead, user.id, "documentation").await?;
+    let doc = s.documentation.take().ok_or(ApiError::NotFound)?;
+    Ok((s, doc))
+}
+
+/// The markdown of a documentation object; empty when it has none.
+pub fn markdown_of(doc: &serde_json::Value) -> &str {
+    doc.get("markdown")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default()
+}
+
+/// Rates a closed session (again overwrites).
+pub async fn rate(state: &AppState, user: &User, id: Uuid, body: RateIn) -> ApiResult<()> {
+    let s = access::owned(state, user, id).await?;
+    let mut errors = ValidationErrors::new();
+    if !(1..=5).contains(&body.rating) {
+        errors.push(FieldError::body(
+            &["rating"],
+            "Input should be between 1 and 5",
+            "value_error",
+        ));
+    }
+    if let Some(f) = &body.feedback {
+        errors.check_len(&["feedback"], f, 0, 2000);
+    }
+    errors.into_result()?;
+    limit(state, Action::SessionWrite, user.id, "rate").await?;
+    if !state
+        .store
+        .rate_session(
+            s.id,
+            body.rating,
+            body.feedback.as_deref(),
+            &Transition::Rate.allowed_from(),
+            Utc::now(),
+        )
+        .await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "A {} session cannot be rated yet",
+            s.status.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Applies a status change the domain's state machine allows; 409 otherwise.
+pub async fn move_to(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    transition: Transition,
+) -> ApiResult<SessionRecord> {
+    let s = access::owned(state, user, id).await?;
+    let refused = || {
+        ApiError::Conflict(format!(
+            "A {} session does not allow this",
+            s.status.as_str()
+        ))
+    };
+    let to = s.status.apply(transition).ok_or_else(refused)?;
+    let from = transition.allowed_from();
+    if !state
+        .store
+        .transition_session(s.id, &from, to, &Closing::default(), Utc::now())
+        .await?
+    {
+        return Err(refused());
+    }
+    Ok(state.store.session(id).await?)
+}
