@@ -102,7 +102,12 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-async fn not_found() -> Response {
+/// People following a stale link get the HTML error page; the API and JSON clients keep
+/// the JSON error shape.
+async fn not_found(req: Request) -> Response {
+    if crate::web::missing::wants_page(req.method(), req.uri().path(), req.headers()) {
+        return crate::web::missing::not_found(req).await;
+    }
     ApiError::NotFound.into_response()
 }
 

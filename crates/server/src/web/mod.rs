@@ -8,11 +8,17 @@ mod csrf;
 mod documentation;
 mod error;
 mod fields;
+mod flow_outline;
+mod flow_view;
 mod headers;
+mod history;
 mod home;
+mod library;
+mod listing;
 mod login;
 mod logout;
 mod markdown;
+pub mod missing;
 mod next;
 mod notice;
 mod page;
@@ -37,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         .route("/signup", get(signup::show).post(signup::submit))
         .route("/logout", post(logout::submit))
         .route("/pilot", get(pilot::show).post(pilot::submit))
+        .route("/sessions", get(history::show))
+        .route("/flows", get(library::list))
+        .route("/flows/{id}", get(flow_view::show))
         .route("/pilot/{id}", get(session::show))
         .route("/pilot/{id}/respond", post(session::respond))
         .route("/pilot/{id}/resolve", post(session::resolve))

@@ -79,10 +79,10 @@ mod tests {
     fn names_the_engineers_words_that_the_flow_shares_once_each() {
         let f = flow("Outlook keeps prompting for a password", &["credentials"]);
         let words = shared_words(
-            "Outlook keeps asking; PASSWORD wrong, outlook restarted, passwords reset",
+            "Outlook asking; PASSWORD wrong, outlook restarted, passwords reset",
             &f,
         );
-        assert_eq!(words, ["outlook", "keeps", "password", "passwords"]);
+        assert_eq!(words, ["outlook", "password", "passwords"]);
     }
 
     #[test]

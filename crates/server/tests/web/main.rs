@@ -6,6 +6,7 @@
 mod helpers;
 
 mod browser;
+mod library;
 mod pilot;
 
 use browser::{attribute_after, Browser, PASSWORD};
