@@ -1,9 +1,10 @@
 //! AI quota (api.md, "AI quota"): daily per user, monthly per account, UTC boundaries.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
-use domain::{AiLimits, User};
+use domain::{Account, AiLimits, User};
 use serde::Serialize;
 use serde_json::json;
+use store::{AiUsageCounts, QuotaGrant, QuotaKeys, Store};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -40,11 +41,8 @@ pub fn next_month_start(now: DateTime<Utc>) -> DateTime<Utc> {
     Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0).unwrap_or_default())
 }
 
-pub async fn status(
-    state: &AppState,
-    user: &User,
-    now: DateTime<Utc>,
-) -> Result<QuotaStatus, ApiError> {
+/// The limits that hold for `user`: none for super admins, else the account's effective ones.
+async fn limits(state: &AppState, user: &User) -> Result<(Account, AiLimits), ApiError> {
     let account = state.store.account(user.account_id).await?;
     let limits = if user.is_super_admin {
         AiLimits {
@@ -54,11 +52,26 @@ pub async fn status(
     } else {
         account.effective_limits(state.settings.limit_overrides())
     };
-    let counts = state
-        .store
-        .ai_usage_counts(user.id, account.id, day_start(now), month_start(now))
-        .await?;
-    Ok(QuotaStatus {
+    Ok((account, limits))
+}
+
+/// The counters a call made by `user` at `now` counts against.
+fn keys(user: &User, now: DateTime<Utc>) -> QuotaKeys {
+    QuotaKeys {
+        user_id: user.id,
+        account_id: user.account_id,
+        day_start: day_start(now),
+        month_start: month_start(now),
+    }
+}
+
+fn status_of(
+    account: &Account,
+    limits: AiLimits,
+    counts: AiUsageCounts,
+    now: DateTime<Utc>,
+) -> QuotaStatus {
+    QuotaStatus {
         plan: account.plan.as_str().to_string(),
         daily_used: counts.user_today,
         daily_limit: limits.daily,
@@ -66,28 +79,126 @@ pub async fn status(
         monthly_limit: limits.monthly,
         daily_reset_at: day_start(now) + Duration::days(1),
         monthly_reset_at: next_month_start(now),
-    })
+    }
 }
 
-/// Fails with the 429 of api.md when either limit is used up.
-pub fn ensure_available(status: &QuotaStatus, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let exhausted = |used: i64, limit: Option<i64>| limit.is_some_and(|l| used >= l);
-    let which = if exhausted(status.daily_used, status.daily_limit) {
-        Some(("daily", status.daily_reset_at))
-    } else if exhausted(status.monthly_used, status.monthly_limit) {
-        Some(("monthly", status.monthly_reset_at))
-    } else {
-        None
+/// Usage as the quota counts it: successful calls plus calls in flight, which are held until
+/// they either succeed (and stay) or fail (and are given back).
+pub async fn status(
+    state: &AppState,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<QuotaStatus, ApiError> {
+    let (account, limits) = limits(state, user).await?;
+    let counts = state.store.ai_calls_counted(&keys(user, now)).await?;
+    Ok(status_of(&account, limits, counts, now))
+}
+
+/// One AI call held against the quota while it runs. Settle it with [`Reservation::keep`]
+/// once the call's result is stored, or [`Reservation::release`] when it failed; dropped
+/// unsettled (an error path, a cancelled request) it is given back in the background, because
+/// a call whose result was not stored must not count.
+#[must_use = "a reservation is given back when dropped"]
+pub struct Reservation {
+    held: Option<(Store, QuotaKeys)>,
+}
+
+impl Reservation {
+    /// No call is held: the offline engine, or no call to make.
+    pub fn none() -> Self {
+        Reservation { held: None }
+    }
+
+    /// The call's result was stored: it counts.
+    pub fn keep(mut self) {
+        self.held = None;
+    }
+
+    /// The call failed: it does not count.
+    pub async fn release(mut self) {
+        if let Some((store, keys)) = self.held.take() {
+            give_back(&store, &keys).await;
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let Some((store, keys)) = self.held.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { give_back(&store, &keys).await });
+            }
+            Err(_) => tracing::error!("an AI quota reservation was dropped outside a runtime"),
+        }
+    }
+}
+
+async fn give_back(store: &Store, keys: &QuotaKeys) {
+    if let Err(err) = store.release_ai_call(keys).await {
+        tracing::error!(%err, "could not give back an AI quota reservation");
+    }
+}
+
+/// Holds one call against the caller's quota before the provider is called: the 429 of
+/// api.md when either limit is used up. The check and the count are one atomic step in the
+/// database, so concurrent requests cannot all pass on the same last unit of quota.
+pub async fn reserve(
+    state: &AppState,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<Reservation, ApiError> {
+    let (account, limits) = limits(state, user).await?;
+    let keys = keys(user, now);
+    let period = match state
+        .store
+        .reserve_ai_call(&keys, limits.daily, limits.monthly)
+        .await?
+    {
+        QuotaGrant::Granted => {
+            return Ok(Reservation {
+                held: Some((state.store.clone(), keys)),
+            })
+        }
+        QuotaGrant::DailyExhausted => Period::Daily,
+        QuotaGrant::MonthlyExhausted => Period::Monthly,
     };
-    match which {
-        None => Ok(()),
-        Some((period, reset_at)) => Err(ApiError::TooManyRequests {
-            retry_after: (reset_at - now).num_seconds().max(1) as u64,
-            detail: json!({
-                "message": format!("AI limit exceeded ({period})"),
-                "reset_at": reset_at,
-                "quota": status,
-            }),
+    let counts = state.store.ai_calls_counted(&keys).await?;
+    Err(exceeded(
+        &status_of(&account, limits, counts, now),
+        period,
+        now,
+    ))
+}
+
+/// Counts a call that was made without a reservation (the optional documentation and
+/// escalation calls: resolving never waits on the quota, but what it spends still counts).
+pub async fn count(state: &AppState, user: &User, now: DateTime<Utc>) {
+    if let Err(err) = state.store.count_ai_call(&keys(user, now)).await {
+        tracing::error!(%err, "could not count an AI call toward the quota");
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Period {
+    Daily,
+    Monthly,
+}
+
+/// The 429 of api.md for a used-up limit.
+fn exceeded(status: &QuotaStatus, period: Period, now: DateTime<Utc>) -> ApiError {
+    let (name, reset_at) = match period {
+        Period::Daily => ("daily", status.daily_reset_at),
+        Period::Monthly => ("monthly", status.monthly_reset_at),
+    };
+    ApiError::TooManyRequests {
+        retry_after: (reset_at - now).num_seconds().max(1) as u64,
+        detail: json!({
+            "message": format!("AI limit exceeded ({name})"),
+            "reset_at": reset_at,
+            "quota": status,
         }),
     }
 }

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::codec::{flag, ms};
+use crate::codec::{flag, ms, opt_uuid, uuid};
 use crate::{Result, Store};
 
 /// One provider call, successful or not.
@@ -21,7 +21,7 @@ pub struct AiUsageRecord {
     pub success: bool,
 }
 
-/// Successful provider calls counted toward the quota.
+/// Calls counted toward the quota (see `quota_counters`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AiUsageCounts {
     pub user_today: i64,
@@ -52,27 +52,32 @@ impl Store {
         Ok(())
     }
 
-    pub async fn ai_usage_counts(
-        &self,
-        user_id: Uuid,
-        account_id: Uuid,
-        day_start: DateTime<Utc>,
-        month_start: DateTime<Utc>,
-    ) -> Result<AiUsageCounts> {
-        let row = sqlx::query(
-            "SELECT \
-               (SELECT COUNT(*) FROM ai_usage WHERE user_id = $1 AND success = 1 AND created_at >= $2) AS user_today, \
-               (SELECT COUNT(*) FROM ai_usage WHERE account_id = $3 AND success = 1 AND created_at >= $4) AS account_month",
+    /// A user's ledger, oldest first: what an operator (or a test) reads to see which calls
+    /// were made and what they cost.
+    pub async fn ai_usage_of_user(&self, user_id: Uuid) -> Result<Vec<AiUsageRecord>> {
+        let rows = sqlx::query(
+            "SELECT account_id, user_id, session_id, provider, model, purpose, input_tokens, \
+             output_tokens, cost_usd, success FROM ai_usage WHERE user_id = $1 \
+             ORDER BY created_at, id",
         )
         .bind(user_id.to_string())
-        .bind(ms(day_start))
-        .bind(account_id.to_string())
-        .bind(ms(month_start))
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        Ok(AiUsageCounts {
-            user_today: row.try_get("user_today")?,
-            account_this_month: row.try_get("account_month")?,
-        })
+        rows.iter()
+            .map(|row| {
+                Ok(AiUsageRecord {
+                    account_id: uuid(&row.try_get::<String, _>("account_id")?)?,
+                    user_id: uuid(&row.try_get::<String, _>("user_id")?)?,
+                    session_id: opt_uuid(row.try_get("session_id")?)?,
+                    provider: row.try_get("provider")?,
+                    model: row.try_get("model")?,
+                    purpose: row.try_get("purpose")?,
+                    input_tokens: row.try_get("input_tokens")?,
+                    output_tokens: row.try_get("output_tokens")?,
+                    cost_usd: row.try_get("cost_usd")?,
+                    success: row.try_get::<i64, _>("success")? != 0,
+                })
+            })
+            .collect()
     }
 }

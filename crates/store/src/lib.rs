@@ -9,6 +9,7 @@ mod ai_usage;
 mod codec;
 mod error;
 mod flows;
+mod quota_counters;
 mod rate_limits;
 mod sessions;
 mod teams;
@@ -19,6 +20,7 @@ pub use accounts::{AccountPatch, NewAccount};
 pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 pub use error::StoreError;
 pub use flows::BuiltinLoad;
+pub use quota_counters::{QuotaGrant, QuotaKeys};
 pub use rate_limits::WindowHit;
 pub use sessions::{Closing, SessionFilter, SessionRecord, StepAdvance, StepRecord, StepResponse};
 /// Re-exported so callers can classify database failures without depending on sqlx.

@@ -1,12 +1,16 @@
 //! API stories against the real server, each run on SQLite and on PostgreSQL.
 
+mod fake_llm;
 mod helpers;
 
 mod accounts;
+mod ai_providers;
+mod ai_quota;
 mod ai_sessions;
 mod auth;
 mod errors;
 mod flows;
 mod operations;
+mod redaction;
 mod sessions;
 mod users;

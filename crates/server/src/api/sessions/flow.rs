@@ -80,13 +80,13 @@ fn check_start(body: &StartIn) -> Result<Intake, ApiError> {
     })
 }
 
-async fn ensure_quota(state: &AppState, user: &User) -> Result<(), ApiError> {
+/// Holds one AI call against the caller's quota until its outcome is known (429 when used
+/// up); the ledger settles it. The offline engine never counts.
+async fn ensure_quota(state: &AppState, user: &User) -> Result<quota::Reservation, ApiError> {
     if !state.pilot.uses_ai() {
-        return Ok(());
+        return Ok(quota::Reservation::none());
     }
-    let now = Utc::now();
-    let status = quota::status(state, user, now).await?;
-    quota::ensure_available(&status, now)
+    quota::reserve(state, user, Utc::now()).await
 }
 
 fn pilot_failure(err: PilotError) -> ApiError {
@@ -101,7 +101,7 @@ fn pilot_failure(err: PilotError) -> ApiError {
 
 pub async fn start(state: &AppState, user: &User, body: StartIn) -> Result<Started, ApiError> {
     let intake = check_start(&body)?;
-    ensure_quota(state, user).await?;
+    let reservation = ensure_quota(state, user).await?;
     let matched: Option<MatchedFlow> = state
         .catalog
         .search(user.account_id, &intake.match_text(), None, 1)
@@ -123,7 +123,7 @@ pub async fn start(state: &AppState, user: &User, body: StartIn) -> Result<Start
     let step = match state.pilot.next_step(input).await {
         Ok(step) => step,
         Err(err) => {
-            ledger::record(state, user, None, err.usage()).await;
+            ledger::record_reserved(state, user, None, err.usage(), reservation).await;
             return Err(pilot_failure(err));
         }
     };
@@ -179,7 +179,7 @@ pub async fn start(state: &AppState, user: &User, body: StartIn) -> Result<Start
         created_at: now,
     };
     state.store.create_session(&session, &first).await?;
-    ledger::record(state, user, Some(session_id), &step.usage).await;
+    ledger::record_reserved(state, user, Some(session_id), &step.usage, reservation).await;
     if let Some(m) = &matched {
         state.catalog.record_match(m.flow.id).await;
     }
@@ -265,7 +265,7 @@ pub async fn respond(
         ));
     }
     let result = produce_next(state, user, &session, &steps, answer.clone()).await;
-    let (next, advance, usage) = match result {
+    let (next, advance, usage, reservation) = match result {
         Ok(done) => done,
         Err(err) => {
             if let Err(release) = state.store.release_step(current.id).await {
@@ -289,7 +289,7 @@ pub async fn respond(
             "This step was answered by another request".into(),
         ));
     }
-    ledger::record(state, user, Some(session.id), &usage).await;
+    ledger::record_reserved(state, user, Some(session.id), &usage, reservation).await;
     if let Some((flow_id, _, _)) = &advance.matched_flow {
         state.catalog.record_match(*flow_id).await;
     }
@@ -297,7 +297,12 @@ pub async fn respond(
     Ok(Answered { session, next })
 }
 
-type Produced = (Option<StepRecord>, StepAdvance, Vec<engine::Usage>);
+type Produced = (
+    Option<StepRecord>,
+    StepAdvance,
+    Vec<engine::Usage>,
+    quota::Reservation,
+);
 
 async fn produce_next(
     state: &AppState,
@@ -317,9 +322,9 @@ async fn produce_next(
             input_tokens: 0,
             output_tokens: 0,
         };
-        return Ok((None, advance, Vec::new()));
+        return Ok((None, advance, Vec::new(), quota::Reservation::none()));
     }
-    ensure_quota(state, user).await?;
+    let reservation = ensure_quota(state, user).await?;
     let mut history = replay::history(steps);
     if let Some(last) = history.last_mut() {
         last.answer = Some(answer);
@@ -346,7 +351,7 @@ async fn produce_next(
     let step = match state.pilot.next_step(input).await {
         Ok(step) => step,
         Err(err) => {
-            ledger::record(state, user, Some(session.id), err.usage()).await;
+            ledger::record_reserved(state, user, Some(session.id), err.usage(), reservation).await;
             return Err(pilot_failure(err));
         }
     };
@@ -372,7 +377,7 @@ async fn produce_next(
         response: None,
         created_at: Utc::now(),
     };
-    Ok((Some(next), advance, step.usage))
+    Ok((Some(next), advance, step.usage, reservation))
 }
 
 pub fn is_resolution(step: Option<&StepRecord>) -> bool {

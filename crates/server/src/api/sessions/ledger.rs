@@ -1,4 +1,5 @@
-//! Recording provider calls: the quota ledger and the session's token totals.
+//! Recording provider calls: the quota ledger, the quota counters and the session's token
+//! totals.
 
 use chrono::Utc;
 use domain::User;
@@ -6,11 +7,45 @@ use engine::Usage;
 use store::AiUsageRecord;
 use uuid::Uuid;
 
+use crate::quota::{self, Reservation};
 use crate::state::AppState;
+
+/// Records calls that were made without a reservation (documentation, escalation): each
+/// successful one counts toward the quota now.
+pub async fn record(state: &AppState, user: &User, session_id: Option<Uuid>, usage: &[Usage]) {
+    write(state, user, session_id, usage).await;
+    for _ in usage.iter().filter(|u| u.success) {
+        quota::count(state, user, Utc::now()).await;
+    }
+}
+
+/// Records the calls of an exchange that `reservation` held quota for, and settles it: the
+/// accepted call takes the reservation's place, and an exchange that produced nothing gives it
+/// back, since a failed call does not count. Call it only once the exchange's outcome is
+/// stored (or known to be a failure).
+pub async fn record_reserved(
+    state: &AppState,
+    user: &User,
+    session_id: Option<Uuid>,
+    usage: &[Usage],
+    reservation: Reservation,
+) {
+    write(state, user, session_id, usage).await;
+    let successes = usage.iter().filter(|u| u.success).count();
+    if successes == 0 {
+        reservation.release().await;
+        return;
+    }
+    reservation.keep();
+    // An exchange has one accepted call; should that change, the others still count.
+    for _ in 1..successes {
+        quota::count(state, user, Utc::now()).await;
+    }
+}
 
 /// Writes one ledger row per provider call. A failure to write is logged, not raised: the
 /// engineer's step must not be lost over bookkeeping.
-pub async fn record(state: &AppState, user: &User, session_id: Option<Uuid>, usage: &[Usage]) {
+async fn write(state: &AppState, user: &User, session_id: Option<Uuid>, usage: &[Usage]) {
     for u in usage {
         let rec = AiUsageRecord {
             account_id: user.account_id,

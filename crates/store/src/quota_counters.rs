@@ -1,0 +1,290 @@
+//! Counters of AI calls toward the quota: one row per user and UTC day, one per account and
+//! UTC month.
+//!
+//! Counting rows in the `ai_usage` ledger before a call cannot hold the limit: concurrent
+//! requests all read the same count and all pass. Here a call is reserved by one conditional
+//! upsert per counter, which both backends apply atomically to the row (SQLite has one writer
+//! at a time; PostgreSQL locks the conflicting row and re-checks the condition on its latest
+//! version), so at most `limit` reservations ever succeed in a period.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::codec::ms;
+use crate::{AiUsageCounts, Result, Store};
+
+const USER_DAY: &str = "user_day";
+const ACCOUNT_MONTH: &str = "account_month";
+
+/// The two counters one call counts against. Kept by the caller between reserving and
+/// releasing, so a call that straddles midnight gives back exactly what it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaKeys {
+    pub user_id: Uuid,
+    pub account_id: Uuid,
+    pub day_start: DateTime<Utc>,
+    pub month_start: DateTime<Utc>,
+}
+
+impl QuotaKeys {
+    fn counters(&self) -> [(&'static str, String, i64); 2] {
+        [
+            (USER_DAY, self.user_id.to_string(), ms(self.day_start)),
+            (
+                ACCOUNT_MONTH,
+                self.account_id.to_string(),
+                ms(self.month_start),
+            ),
+        ]
+    }
+}
+
+/// The outcome of [`Store::reserve_ai_call`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaGrant {
+    /// Both counters took the call.
+    Granted,
+    /// The user's daily limit is used up; nothing was counted.
+    DailyExhausted,
+    /// The account's monthly limit is used up; nothing was counted.
+    MonthlyExhausted,
+}
+
+impl Store {
+    /// Counts one call against both counters if neither would go over its limit (`None`:
+    /// unlimited, still counted so usage stays visible). Either both counters take the call
+    /// or neither keeps it.
+    pub async fn reserve_ai_call(
+        &self,
+        keys: &QuotaKeys,
+        daily_limit: Option<i64>,
+        monthly_limit: Option<i64>,
+    ) -> Result<QuotaGrant> {
+        let [day, month] = keys.counters();
+        if !self.take(&day, daily_limit).await? {
+            return Ok(QuotaGrant::DailyExhausted);
+        }
+        match self.take(&month, monthly_limit).await {
+            Ok(true) => Ok(QuotaGrant::Granted),
+            Ok(false) => {
+                // The daily count over-states usage until this lands; a concurrent request
+                // from the same user meanwhile would be refused by the monthly limit anyway.
+                self.give_back(&day).await?;
+                Ok(QuotaGrant::MonthlyExhausted)
+            }
+            Err(err) => {
+                if let Err(undo) = self.give_back(&day).await {
+                    tracing::error!(%undo, "could not give back a daily AI reservation");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Gives back a reservation whose call failed: failed calls do not count.
+    pub async fn release_ai_call(&self, keys: &QuotaKeys) -> Result<()> {
+        let [day, month] = keys.counters();
+        let first = self.give_back(&day).await;
+        let second = self.give_back(&month).await;
+        first.and(second)
+    }
+
+    /// Counts a call that was not reserved beforehand (the optional documentation and
+    /// escalation calls, which never wait on the quota).
+    pub async fn count_ai_call(&self, keys: &QuotaKeys) -> Result<()> {
+        for counter in keys.counters() {
+            self.take(&counter, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Calls counted (including reservations in flight) in the periods `keys` name.
+    pub async fn ai_calls_counted(&self, keys: &QuotaKeys) -> Result<AiUsageCounts> {
+        let [day, month] = keys.counters();
+        let row = sqlx::query(
+            "SELECT \
+               COALESCE((SELECT used FROM ai_quota_counters \
+                 WHERE scope = $1 AND subject_id = $2 AND period_start = $3), 0) AS user_today, \
+               COALESCE((SELECT used FROM ai_quota_counters \
+                 WHERE scope = $4 AND subject_id = $5 AND period_start = $6), 0) AS account_month",
+        )
+        .bind(day.0)
+        .bind(day.1)
+        .bind(day.2)
+        .bind(month.0)
+        .bind(month.1)
+        .bind(month.2)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(AiUsageCounts {
+            user_today: row.try_get("user_today")?,
+            account_this_month: row.try_get("account_month")?,
+        })
+    }
+
+    /// Adds one to a counter unless it already reached `limit`; true when it did.
+    async fn take(
+        &self,
+        (scope, subject, period): &(&str, String, i64),
+        limit: Option<i64>,
+    ) -> Result<bool> {
+        let limit = limit.unwrap_or(i64::MAX);
+        // The insert below would count a first call without looking at the limit.
+        if limit <= 0 {
+            return Ok(false);
+        }
+        let row = sqlx::query(
+            "INSERT INTO ai_quota_counters (scope, subject_id, period_start, used) \
+             VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (scope, subject_id, period_start) DO UPDATE \
+               SET used = ai_quota_counters.used + 1 \
+               WHERE ai_quota_counters.used < $4 \
+             RETURNING used",
+        )
+        .bind(*scope)
+        .bind(subject)
+        .bind(*period)
+        .bind(limit)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn give_back(&self, (scope, subject, period): &(&str, String, i64)) -> Result<()> {
+        sqlx::query(
+            "UPDATE ai_quota_counters SET used = used - 1 \
+             WHERE scope = $1 AND subject_id = $2 AND period_start = $3 AND used > 0",
+        )
+        .bind(*scope)
+        .bind(subject)
+        .bind(*period)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use domain::{Plan, Role};
+
+    use super::*;
+    use crate::{NewAccount, NewUser};
+
+    async fn fresh() -> (tempfile::TempDir, Store, QuotaKeys) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("fp.db").display());
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let (account, user) = store
+            .create_account_with_user(
+                NewAccount {
+                    name: "Acme".into(),
+                    plan: Plan::Free,
+                },
+                NewUser {
+                    email: "ada@acme.test".into(),
+                    full_name: "Ada".into(),
+                    password_hash: "hash".into(),
+                    role: Role::Admin,
+                    team_id: None,
+                    is_super_admin: false,
+                },
+                Utc::now(),
+            )
+            .await
+            .expect("account");
+        let keys = QuotaKeys {
+            user_id: user.id,
+            account_id: account.id,
+            day_start: Utc.with_ymd_and_hms(2026, 7, 15, 0, 0, 0).unwrap(),
+            month_start: Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
+        };
+        (dir, store, keys)
+    }
+
+    fn counts(user_today: i64, account_this_month: i64) -> AiUsageCounts {
+        AiUsageCounts {
+            user_today,
+            account_this_month,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_reservations_never_exceed_the_limit() {
+        let (_dir, store, keys) = fresh().await;
+        let tries = (0..20).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.reserve_ai_call(&keys, Some(3), None).await })
+        });
+        let mut granted = 0;
+        for t in tries {
+            match t.await.unwrap().unwrap() {
+                QuotaGrant::Granted => granted += 1,
+                other => assert_eq!(other, QuotaGrant::DailyExhausted),
+            }
+        }
+        assert_eq!(granted, 3);
+        assert_eq!(store.ai_calls_counted(&keys).await.unwrap(), counts(3, 3));
+    }
+
+    #[tokio::test]
+    async fn a_refused_monthly_reservation_leaves_the_daily_count_alone() {
+        let (_dir, store, keys) = fresh().await;
+        assert_eq!(
+            store
+                .reserve_ai_call(&keys, Some(5), Some(1))
+                .await
+                .unwrap(),
+            QuotaGrant::Granted
+        );
+        assert_eq!(
+            store
+                .reserve_ai_call(&keys, Some(5), Some(1))
+                .await
+                .unwrap(),
+            QuotaGrant::MonthlyExhausted
+        );
+        assert_eq!(store.ai_calls_counted(&keys).await.unwrap(), counts(1, 1));
+    }
+
+    #[tokio::test]
+    async fn releases_give_back_and_unreserved_calls_count_past_the_limit() {
+        let (_dir, store, keys) = fresh().await;
+        assert_eq!(
+            store.reserve_ai_call(&keys, Some(0), None).await.unwrap(),
+            QuotaGrant::DailyExhausted,
+            "a zero limit refuses the very first call"
+        );
+        assert_eq!(store.ai_calls_counted(&keys).await.unwrap(), counts(0, 0));
+        store.reserve_ai_call(&keys, Some(1), None).await.unwrap();
+        store.release_ai_call(&keys).await.unwrap();
+        store.release_ai_call(&keys).await.unwrap();
+        assert_eq!(
+            store.ai_calls_counted(&keys).await.unwrap(),
+            counts(0, 0),
+            "counts never go below zero"
+        );
+        store.reserve_ai_call(&keys, Some(1), None).await.unwrap();
+        store.count_ai_call(&keys).await.unwrap();
+        assert_eq!(store.ai_calls_counted(&keys).await.unwrap(), counts(2, 2));
+        let next_day = QuotaKeys {
+            day_start: keys.day_start + chrono::Duration::days(1),
+            ..keys
+        };
+        assert_eq!(
+            store
+                .reserve_ai_call(&next_day, Some(1), Some(3))
+                .await
+                .unwrap(),
+            QuotaGrant::Granted,
+            "a new day starts from zero while the month goes on"
+        );
+        assert_eq!(
+            store.ai_calls_counted(&next_day).await.unwrap(),
+            counts(1, 3)
+        );
+    }
+}
