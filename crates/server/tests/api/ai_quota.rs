@@ -16,6 +16,7 @@ stories!(
     concurrent_calls_at_the_daily_limit_let_exactly_the_limit_through,
     concurrent_calls_at_the_monthly_limit_hold_across_the_account,
     super_admins_are_never_limited_and_their_calls_still_count,
+    a_used_up_quota_still_closes_sessions_with_the_deterministic_text,
 );
 
 /// A slow fake provider (so concurrent requests overlap while their calls are in flight).
@@ -275,4 +276,40 @@ async fn super_admins_are_never_limited_and_their_calls_still_count(backend: Bac
         "statuses: {:?}",
         statuses(&answers)
     );
+}
+
+async fn a_used_up_quota_still_closes_sessions_with_the_deterministic_text(backend: Backend) {
+    let (app, fake) = slow_llm_app(backend, |s| s.ai_daily_limit = Some(2)).await;
+    let eng = app.register("eng@acme.test", "Acme").await;
+    let (first, _) = started(&app, &eng).await;
+    let (second, _) = started(&app, &eng).await;
+    assert_eq!(used(&app, &eng).await.0, 2);
+    assert_eq!(fake.received().len(), 2);
+
+    let (status, body) = app
+        .post(
+            &format!("/ai-sessions/{first}/resolve"),
+            &eng.token,
+            json!({"resolution_summary": "Cleared cached credentials"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["documentation"]["markdown"]
+        .as_str()
+        .is_some_and(|md| md.contains("Cleared cached credentials")));
+    let (status, body) = app
+        .post(
+            &format!("/ai-sessions/{second}/escalate"),
+            &eng.token,
+            json!({"escalation_reason": "Needs an Exchange admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    assert_eq!(
+        fake.received().len(),
+        2,
+        "no write-up is asked for once the quota is used up"
+    );
+    assert_eq!(used(&app, &eng).await.0, 2, "the quota is never overdrawn");
 }

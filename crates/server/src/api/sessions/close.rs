@@ -1,6 +1,8 @@
 //! Resolving and escalating: documentation and the hand-off package. Neither ever fails
 //! because of the AI: written text is optional, the deterministic documentation is not.
 
+use std::future::Future;
+
 use chrono::Utc;
 use domain::documentation::{
     self, Documentation, Hypothesis, SessionFacts, StepFacts, WrittenText,
@@ -8,13 +10,14 @@ use domain::documentation::{
 use domain::session::{SessionStatus, Transition};
 use domain::step::StepType;
 use domain::{FieldError, Role, User, ValidationErrors};
-use engine::{MatchedFlow, SessionRecap};
+use engine::{MatchedFlow, SessionRecap, Usage};
 use store::{Closing, SessionRecord, StepRecord};
 use uuid::Uuid;
 
 use super::dto::{EscalateIn, ResolveIn};
 use super::{ledger, replay};
 use crate::error::ApiError;
+use crate::quota;
 use crate::state::AppState;
 
 fn answer_text(step: &StepRecord) -> Option<String> {
@@ -68,6 +71,30 @@ async fn facts(
             })
             .collect(),
     })
+}
+
+/// The optional AI write-up of a closing session, made only when the quota has room for it
+/// (the quota is checked before every AI call). A used-up quota, or a failure to check it,
+/// means the deterministic text alone: closing a session never waits on the AI.
+async fn optional_ai<T>(
+    state: &AppState,
+    user: &User,
+    session_id: Uuid,
+    call: impl Future<Output = (Option<T>, Vec<Usage>)>,
+) -> (Option<T>, Vec<Usage>) {
+    if !state.pilot.uses_ai() {
+        return (None, Vec::new());
+    }
+    let reservation = match quota::reserve(state, user, Utc::now()).await {
+        Ok(reservation) => reservation,
+        Err(err) => {
+            tracing::info!(%err, "no AI write-up: the quota has no room for it");
+            return (None, Vec::new());
+        }
+    };
+    let (written, usage) = call.await;
+    ledger::record_reserved(state, user, Some(session_id), &usage, reservation).await;
+    (written, usage)
 }
 
 fn conflict(s: &SessionRecord) -> ApiError {
@@ -144,12 +171,8 @@ pub async fn resolve(
         resolution_summary: Some(&summary),
         escalation_reason: None,
     };
-    let (written, usage) = if state.pilot.uses_ai() {
-        state.pilot.write_documentation(&recap).await
-    } else {
-        (None, Vec::new())
-    };
-    ledger::record(state, user, Some(s.id), &usage).await;
+    let (written, usage) =
+        optional_ai(state, user, s.id, state.pilot.write_documentation(&recap)).await;
     let written = written
         .map(|w| WrittenText {
             title: Some(w.title),
@@ -240,12 +263,8 @@ pub async fn escalate(
         resolution_summary: None,
         escalation_reason: Some(&reason),
     };
-    let (written, usage) = if state.pilot.uses_ai() {
-        state.pilot.write_escalation(&recap).await
-    } else {
-        (None, Vec::new())
-    };
-    ledger::record(state, user, Some(s.id), &usage).await;
+    let (written, usage) =
+        optional_ai(state, user, s.id, state.pilot.write_escalation(&recap)).await;
     let written = written
         .map(|w| WrittenText {
             root_cause: None,

@@ -10,15 +10,6 @@ use uuid::Uuid;
 use crate::quota::{self, Reservation};
 use crate::state::AppState;
 
-/// Records calls that were made without a reservation (documentation, escalation): each
-/// successful one counts toward the quota now.
-pub async fn record(state: &AppState, user: &User, session_id: Option<Uuid>, usage: &[Usage]) {
-    write(state, user, session_id, usage).await;
-    for _ in usage.iter().filter(|u| u.success) {
-        quota::count(state, user, Utc::now()).await;
-    }
-}
-
 /// Records the calls of an exchange that `reservation` held quota for, and settles it: the
 /// accepted call takes the reservation's place, and an exchange that produced nothing gives it
 /// back, since a failed call does not count. Call it only once the exchange's outcome is
