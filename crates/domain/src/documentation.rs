@@ -246,8 +246,10 @@ fn render_markdown(doc: &Documentation, facts: &SessionFacts, next_steps: &[Stri
     }
     let _ = writeln!(
         md,
-        "**Duration:** {} min, {} steps\n",
-        doc.duration_minutes, doc.total_steps
+        "**Duration:** {} min, {} step{}\n",
+        doc.duration_minutes,
+        doc.total_steps,
+        if doc.total_steps == 1 { "" } else { "s" }
     );
     let _ = writeln!(md, "## Problem\n\n{}\n", doc.problem_summary);
     if let Some(reason) = &doc.escalation_reason {

@@ -5,6 +5,7 @@
 //! - [`format`]: JSON and YAML documents holding one or many flows.
 
 mod format;
+mod label;
 mod model;
 mod validate;
 
@@ -14,5 +15,6 @@ mod proptests;
 pub use format::{
     parse_flow_documents, to_json, to_yaml, FlowExportError, FlowFormat, FlowParseError,
 };
+pub use label::domain_label;
 pub use model::{Flow, FlowDefinition, FlowNode, FlowOption, FlowStatus};
 pub use validate::limits;

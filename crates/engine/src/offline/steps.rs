@@ -1,6 +1,6 @@
 //! Steps the offline pilot shows: flow nodes turned into steps, and its own prompts.
 
-use domain::flow::FlowNode;
+use domain::flow::{domain_label, FlowNode};
 use domain::step::{ActionType, StepOption, StepOutput, StepType};
 
 use super::answers::ActionOutcome;
@@ -223,24 +223,6 @@ fn first_sentence(text: &str, max: usize) -> String {
     }
 }
 
-fn domain_label(domain: &str) -> String {
-    let words: Vec<String> = domain
-        .split('_')
-        .filter(|w| !w.is_empty())
-        .map(|w| match w {
-            "dns" | "dhcp" | "vpn" | "mfa" | "m365" => w.to_uppercase(),
-            _ => {
-                let mut c = w.chars();
-                match c.next() {
-                    Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-                    None => String::new(),
-                }
-            }
-        })
-        .collect();
-    words.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,12 +242,5 @@ mod tests {
             log: Some("\n  Event 4625 failed logon\nmore".into()),
         };
         assert_eq!(problem_summary(&intake), "Event 4625 failed logon");
-    }
-
-    #[test]
-    fn domain_labels_read_well() {
-        assert_eq!(domain_label("dns_dhcp"), "DNS DHCP");
-        assert_eq!(domain_label("email_m365"), "Email M365");
-        assert_eq!(domain_label("printing"), "Printing");
     }
 }

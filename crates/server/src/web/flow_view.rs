@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use domain::flow::domain_label;
 use domain::flow::{Flow, FlowStatus};
 use uuid::Uuid;
 
@@ -76,7 +77,7 @@ fn stats(flow: &Flow) -> Stats {
             .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
         built_in: flow.account_id.is_none(),
         draft: def.status == FlowStatus::Draft,
-        domain: def.domain.clone(),
+        domain: domain_label(&def.domain),
         tags: def.tags.clone(),
     }
 }

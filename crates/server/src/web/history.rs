@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use chrono::Utc;
+use domain::flow::domain_label;
 use domain::session::SessionStatus;
 use store::{SessionFilter, SessionRecord};
 use uuid::Uuid;
@@ -139,7 +140,11 @@ fn row(s: &SessionRecord, me: Uuid) -> Row {
         status: s.status.as_str(),
         status_label: label(s.status),
         tier: s.confidence_tier.clone(),
-        domain: s.problem_domain.clone().filter(|d| !d.trim().is_empty()),
+        domain: s
+            .problem_domain
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map(domain_label),
         steps: s.step_count,
         created_iso: s.created_at.to_rfc3339(),
         created: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),

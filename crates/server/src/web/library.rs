@@ -2,6 +2,7 @@
 //! included), from the same store query as `GET /api/v1/flows`, with a text search, a domain
 //! filter and paging. The flow page itself is `flow_view`.
 
+use domain::flow::domain_label;
 use std::collections::BTreeSet;
 
 use askama::Template;
@@ -24,6 +25,7 @@ const SUMMARY_CHARS: usize = 240;
 
 struct Choice {
     value: String,
+    label: String,
     selected: bool,
 }
 
@@ -74,6 +76,7 @@ pub async fn list(
         .iter()
         .map(|d| Choice {
             value: (*d).to_string(),
+            label: domain_label(d),
             selected: domain == Some(*d),
         })
         .collect();
@@ -112,13 +115,12 @@ pub async fn list(
 }
 
 /// Whether the flow's searchable text (title, description, tags, domain, questions and
-/// their options) contains `needle`, already lower-case: a browsing filter, wider than the
-/// API's `q` so a symptom worded like a question finds its flow.
+/// their options) contains every word of `needle`, already lower-case: a browsing filter,
+/// wider than the API's `q` so a symptom worded like a question finds its flow, and by word
+/// so "outlook password prompt" finds what "password prompt" finds.
 fn mentions(flow: &Flow, needle: &str) -> bool {
-    flow.definition
-        .search_text()
-        .to_lowercase()
-        .contains(needle)
+    let text = flow.definition.search_text().to_lowercase();
+    needle.split_whitespace().all(|word| text.contains(word))
 }
 
 fn row(flow: &Flow) -> Row {
@@ -126,7 +128,7 @@ fn row(flow: &Flow) -> Row {
     Row {
         id: flow.id,
         title: def.title.clone(),
-        domain: def.domain.clone(),
+        domain: domain_label(&def.domain),
         description: summary(&def.description),
         usage_count: flow.usage_count,
         success_rate: flow.success_rate.map(percent),

@@ -48,9 +48,37 @@ pub fn to_html(markdown: &str) -> String {
     out
 }
 
+/// Short step text (a question, an instruction, a hint) as inline HTML: the flows and the AI
+/// write `code` and **emphasis** in them, which should not show as raw asterisks and
+/// backticks. Paragraph breaks become line breaks so the text fits inside a heading.
+pub fn inline(text: &str) -> String {
+    let html = to_html(text);
+    let trimmed = html.trim_end();
+    let inner = trimmed
+        .strip_prefix("<p>")
+        .and_then(|t| t.strip_suffix("</p>"))
+        .filter(|t| !t.contains("<p>"))
+        .map(str::to_string);
+    inner.unwrap_or_else(|| {
+        trimmed
+            .replace("</p>\n<p>", "<br><br>")
+            .replace("<p>", "")
+            .replace("</p>", "")
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::to_html;
+    use super::{inline, to_html};
+
+    #[test]
+    fn step_text_renders_inline() {
+        assert_eq!(
+            inline("Open `control keymgr.dll` and **remove** <b>them</b>"),
+            "Open <code>control keymgr.dll</code> and <strong>remove</strong> &lt;b&gt;them&lt;/b&gt;"
+        );
+        assert_eq!(inline("One.\n\nTwo."), "One.<br><br>Two.");
+    }
 
     #[test]
     fn headings_lists_and_emphasis_render() {

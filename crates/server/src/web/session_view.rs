@@ -2,10 +2,13 @@
 //! requests, no store, so the shaping rules (which step is current, what "Keep
 //! troubleshooting" sends) are tested on their own.
 
+use domain::flow::domain_label;
 use domain::session::SessionStatus;
 use domain::step::{StepOption, StepType};
 use domain::ConfidenceTier;
 use store::{SessionRecord, StepRecord};
+
+use crate::web::markdown;
 
 /// The free text sent when "Keep troubleshooting" is pressed on a suggestion without a
 /// matching option.
@@ -30,6 +33,8 @@ pub struct SessionView {
     pub has_documentation: bool,
 }
 
+/// `content` and `context` are HTML from [`markdown::inline`]: escaped, with the flows' and
+/// the AI's inline markdown rendered.
 pub struct PastStep {
     pub order: i64,
     pub kind: &'static str,
@@ -98,8 +103,9 @@ pub fn session(s: &SessionRecord, viewer: uuid::Uuid, why: Option<String>) -> Se
         summary: s.problem_summary.clone().unwrap_or_else(|| s.title.clone()),
         domain: s
             .problem_domain
-            .clone()
-            .unwrap_or_else(|| "not known yet".into()),
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map_or_else(|| "Not known yet".into(), domain_label),
         tier: ConfidenceTier::from_score(s.confidence_score).as_str(),
         score: s.confidence_score,
         score_percent: (s.confidence_score * 100.0).round() as i64,
@@ -152,8 +158,8 @@ pub fn steps(steps: &[StepRecord], active: bool) -> (Vec<PastStep>, Option<Curre
         .map(|s| PastStep {
             order: s.step_order,
             kind: kind_label(s.output.step_type),
-            content: s.output.content.clone(),
-            context: s.output.context_message.clone(),
+            content: markdown::inline(&s.output.content),
+            context: s.output.context_message.as_deref().map(markdown::inline),
             expected_outcome: s.output.expected_outcome.clone(),
             answer: answer_text(s),
         })
@@ -200,8 +206,8 @@ fn current(step: &StepRecord) -> CurrentStep {
         id: step.id.to_string(),
         order: step.step_order,
         kind: kind_label(o.step_type),
-        content: o.content.clone(),
-        context: o.context_message.clone(),
+        content: markdown::inline(&o.content),
+        context: o.context_message.as_deref().map(markdown::inline),
         // The option "Keep troubleshooting" stands for is shown once, as that button.
         options: o
             .options

@@ -118,7 +118,10 @@ async fn the_history_lists_own_sessions_filters_and_pages_them() {
     assert!(!first.body.contains(&format!("href=\"/pilot/{}\"", ids[0])));
     assert!(first.body.contains("Outlook keeps asking for a password"));
     assert!(first.body.contains("<dt>Steps</dt><dd>1</dd>"));
-    assert!(first.body.contains("email_m365"), "the domain is shown");
+    assert!(
+        first.body.contains("Email M365"),
+        "the domain is shown, readably"
+    );
     assert_eq!(link(&first, "Previous"), None);
     let next = link(&first, "Next").expect("a Next link");
     assert_eq!(next, "/sessions?page=2");
@@ -252,7 +255,7 @@ async fn the_library_searches_filters_by_domain_and_pages() {
     assert!(all.body.contains(">Search</button>"));
     assert!(all
         .body
-        .contains("<option value=\"email_m365\">email_m365</option>"));
+        .contains("<option value=\"email_m365\">Email M365</option>"));
     assert_eq!(
         rows(&all, "/flows/"),
         20,
@@ -276,16 +279,21 @@ async fn the_library_searches_filters_by_domain_and_pages() {
     let email = b.get("/flows?domain=email_m365").await;
     assert!(email
         .body
-        .contains("<option value=\"email_m365\" selected>email_m365</option>"));
+        .contains("<option value=\"email_m365\" selected>Email M365</option>"));
     let shown = rows(&email, "/flows/");
     assert!(shown >= 1);
     assert_eq!(
         email
             .body
-            .matches("<span class=\"badge\">email_m365</span>")
+            .matches("<span class=\"badge\">Email M365</span>")
             .count(),
         shown,
         "every row is in the domain"
+    );
+    let words = b.get("/flows?q=outlook+password+prompt").await;
+    assert!(
+        words.body.contains("Outlook keeps asking for a password"),
+        "every word is searched for, not the phrase"
     );
     let both = b.get("/flows?domain=printing&q=autodiscover").await;
     assert!(both.body.contains("No flows match."));

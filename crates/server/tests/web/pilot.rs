@@ -68,8 +68,13 @@ async fn the_intake_starts_a_session_and_its_page_shows_the_first_step_and_the_s
     assert!(step.contains("name=\"selected_option\" value=\"many\""));
     assert!(step.contains("<label for=\"free_text_input\">Your answer</label>"));
     assert!(step.contains(">Send</button>"));
+    assert!(
+        !step.contains("**"),
+        "the flow's inline markdown is rendered, not shown raw: {step}"
+    );
 
     let body = &page.body;
+    assert!(body.contains("<dd>Email M365</dd>"), "the domain, readably");
     assert!(body.contains("<aside class=\"session-side card\" aria-label=\"Session\">"));
     assert!(
         body.contains("class=\"badge badge-"),
