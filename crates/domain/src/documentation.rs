@@ -240,7 +240,11 @@ fn render_markdown(doc: &Documentation, facts: &SessionFacts, next_steps: &[Stri
     if let Some(to) = &facts.escalated_to {
         let _ = writeln!(md, "**Escalated to:** {to}  ");
     }
-    let _ = writeln!(md, "**Domain:** {}  ", doc.problem_domain);
+    let _ = writeln!(
+        md,
+        "**Domain:** {}  ",
+        crate::flow::domain_label(&doc.problem_domain)
+    );
     if let Some(flow) = &facts.matched_flow {
         let _ = writeln!(md, "**Flow:** {flow}  ");
     }

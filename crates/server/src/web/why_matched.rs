@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use domain::flow::Flow;
 use matching::text::tokenize;
 
-const MAX_WORDS: usize = 8;
+const MAX_WORDS: usize = 6;
+/// Shorter words ("up", "pc") say little about why a flow fits.
+const MIN_LETTERS: usize = 3;
 
 /// Words of `intake` (as the engineer wrote them, lower-cased, first occurrence first) whose
 /// index terms appear in what matching indexes for `flow`.
@@ -18,7 +20,7 @@ pub fn shared_words(intake: &str, flow: &Flow) -> Vec<String> {
     let mut seen = HashSet::new();
     intake
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|raw| !raw.is_empty())
+        .filter(|raw| raw.chars().count() >= MIN_LETTERS)
         .filter(|raw| tokenize(raw).iter().any(|t| indexed.contains(t)))
         .map(str::to_lowercase)
         .filter(|w| seen.insert(w.clone()))
