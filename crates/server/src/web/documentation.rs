@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
+use crate::web::fields;
 use crate::web::markdown;
 use crate::web::notice::Trouble;
 use crate::web::page::{render, see_other, Layout};
@@ -201,11 +202,7 @@ pub async fn rate(
     match actions::rate(&state, &user.user, id, body).await {
         Ok(()) => Ok(see_other(&format!("/pilot/{id}/documentation?rated=1"))),
         Err(ApiError::Validation(errors)) => {
-            let message = errors
-                .into_iter()
-                .map(|e| e.msg)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let message = fields::sentences(errors);
             let draft = again(message);
             rerender(
                 &state,

@@ -1,7 +1,7 @@
 //! Messages shown next to form fields, and the translation of the shared validation rules'
 //! API-shaped errors into sentences for people.
 
-use domain::ValidationErrors;
+use domain::{FieldError, ValidationErrors};
 
 #[derive(Debug, Default)]
 pub struct FieldErrors(Vec<(&'static str, String)>);
@@ -55,4 +55,14 @@ pub fn length_message(kind: &str, empty: &str, max: usize) -> Option<String> {
         "string_too_long" => Some(format!("Use at most {max} characters.")),
         _ => None,
     }
+}
+
+/// The API's validation messages as one sentence run, for a message that is not tied to one
+/// field of the form.
+pub fn sentences(errors: Vec<FieldError>) -> String {
+    errors
+        .into_iter()
+        .map(|e| e.msg)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

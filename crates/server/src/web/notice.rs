@@ -7,6 +7,7 @@ use axum::response::Response;
 
 use crate::error::ApiError;
 use crate::web::error::WebError;
+use crate::web::fields;
 
 #[derive(Debug)]
 pub struct Trouble {
@@ -48,11 +49,7 @@ impl Trouble {
             ),
             ApiError::Forbidden(message) | ApiError::Unavailable(message) => (message, None),
             ApiError::Validation(errors) => (
-                errors
-                    .into_iter()
-                    .map(|e| e.msg)
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                fields::sentences(errors),
                 None,
             ),
             other => return Err(WebError::Api(other)),

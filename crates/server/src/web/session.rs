@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
+use crate::web::fields;
 use crate::web::notice::Trouble;
 use crate::web::page::{render, see_other, Layout};
 use crate::web::session_view::{self, CurrentStep, PastStep, SessionView, NOT_SOLVED};
@@ -239,11 +240,7 @@ pub async fn respond(
     match actions::respond(&state, &user.user, id, body).await {
         Ok(_) => Ok(see_other(&format!("/pilot/{id}"))),
         Err(ApiError::Validation(errors)) => {
-            let message = errors
-                .into_iter()
-                .map(|e| e.msg)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let message = fields::sentences(errors);
             let draft = Draft {
                 typed,
                 answer_error: Some(message),
@@ -314,11 +311,7 @@ pub async fn resolve(
             let message = if typed.trim().is_empty() {
                 "Describe what fixed the problem.".to_string()
             } else {
-                errors
-                    .into_iter()
-                    .map(|e| e.msg)
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                fields::sentences(errors)
             };
             let draft = Draft {
                 dialog: "resolve",
@@ -397,11 +390,7 @@ pub async fn escalate(
             let message = if reason.trim().is_empty() {
                 "Say why the session needs a colleague.".to_string()
             } else {
-                errors
-                    .into_iter()
-                    .map(|e| e.msg)
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                fields::sentences(errors)
             };
             show_page(
                 &state,

@@ -8,6 +8,7 @@ use domain::step::{StepOption, StepType};
 use domain::ConfidenceTier;
 use store::{SessionRecord, StepRecord};
 
+use crate::api::sessions::actions;
 use crate::web::markdown;
 
 /// The free text sent when "Keep troubleshooting" is pressed on a suggestion without a
@@ -125,27 +126,12 @@ pub fn session(s: &SessionRecord, viewer: uuid::Uuid, why: Option<String>) -> Se
     }
 }
 
-/// The answer given to a step, in words.
-pub fn answer_text(step: &StepRecord) -> String {
-    let Some(r) = &step.response else {
-        return "Not answered".into();
-    };
-    if r.skipped {
+/// The answer given to a step, as the history shows it.
+fn answer_shown(step: &StepRecord) -> String {
+    if step.response.as_ref().is_some_and(|r| r.skipped) {
         return "Skipped".into();
     }
-    let label = r.selected_option.as_ref().map(|v| {
-        step.output
-            .options
-            .iter()
-            .find(|o| &o.value == v)
-            .map_or(v.clone(), |o| o.label.clone())
-    });
-    match (label, &r.free_text_input) {
-        (Some(l), Some(t)) => format!("{l} ({t})"),
-        (Some(l), None) => l,
-        (None, Some(t)) => t.clone(),
-        (None, None) => String::new(),
-    }
+    actions::answer_text(step).unwrap_or_else(|| "Not answered".into())
 }
 
 /// The answered steps, oldest first, and the one waiting for an answer (none when the session
@@ -161,7 +147,7 @@ pub fn steps(steps: &[StepRecord], active: bool) -> (Vec<PastStep>, Option<Curre
             content: markdown::inline(&s.output.content),
             context: s.output.context_message.as_deref().map(markdown::inline),
             expected_outcome: s.output.expected_outcome.clone(),
-            answer: answer_text(s),
+            answer: answer_shown(s),
         })
         .collect();
     (past, waiting.map(current))

@@ -9,6 +9,7 @@ use domain::{FieldError, User, ValidationErrors};
 use store::{Closing, SessionRecord, StepRecord};
 use uuid::Uuid;
 
+pub use super::close::answer_text;
 use super::dto::{EscalateIn, RateIn, ResolveIn, RespondIn, StartIn};
 use super::flow;
 pub use super::flow::{is_resolution, Answered, Started};

@@ -20,7 +20,8 @@ use crate::error::ApiError;
 use crate::quota;
 use crate::state::AppState;
 
-fn answer_text(step: &StepRecord) -> Option<String> {
+/// The answer given to a step, in words (`None` while unanswered).
+pub fn answer_text(step: &StepRecord) -> Option<String> {
     let r = step.response.as_ref()?;
     if r.skipped {
         return Some("skipped".into());
