@@ -106,6 +106,16 @@
     if (open) { event.preventDefault(); open.close(); }
   });
 
+  // A dialog the server rendered open (a resolve or escalate form that came back with an
+  // error, or ?dialog=): move the focus into it, onto the field in error if there is one, so
+  // keyboard and screen reader users land where the message is rather than at the page's top.
+  var served = document.querySelector("dialog[open]");
+  if (served) {
+    var field = served.querySelector("[aria-invalid=true]") ||
+      served.querySelector("textarea, select, input:not([type=hidden])");
+    if (field) field.focus();
+  }
+
   // "Copy as Markdown": the button stays hidden without this script, since only a script can
   // reach the clipboard; the markdown itself is on the page and in the download either way.
   document.querySelectorAll("[data-copy-from]").forEach(function (button) {
