@@ -101,13 +101,13 @@ const SESSION_COLUMNS: &str =
     created_at, updated_at, resolved_at, escalated_at";
 
 fn json_col(row: &AnyRow, name: &str) -> Result<serde_json::Value> {
-    let text: String = row.try_get(name)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+    let text: &str = row.try_get(name)?;
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
 fn opt_json_col(row: &AnyRow, name: &str) -> Result<Option<serde_json::Value>> {
-    let text: Option<String> = row.try_get(name)?;
-    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{name}: {e}"))))
+    let text: Option<&str> = row.try_get(name)?;
+    text.map(|t| serde_json::from_str(t).map_err(|e| StoreError::Corrupt(format!("{name}: {e}"))))
         .transpose()
 }
 
@@ -153,7 +153,9 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
 }
 
 fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
-    let output: StepOutput = serde_json::from_value(json_col(row, "output")?)
+    // Every answer re-reads the whole session, so the output (the largest column) is
+    // parsed straight into its type, borrowing the row's text, without a JSON tree between.
+    let output: StepOutput = serde_json::from_str(row.try_get::<&str, _>("output")?)
         .map_err(|e| StoreError::Corrupt(format!("step output: {e}")))?;
     let response = match opt_json_col(row, "response")? {
         None => None,

@@ -1,0 +1,757 @@
+//! Load test of the guided-session loop (issue 3, point 8; results in docs/benchmarks.md).
+//!
+//! `cargo bench -p flowpilot-server --bench respond` starts, in this process, a fake
+//! OpenAI-compatible provider that answers every `flowpilot_step` call at once with a valid
+//! question (never a resolution, so sessions go long) and the real server on a fresh SQLite
+//! file, with rate limits off and the AI quota raised out of the way. It then:
+//!
+//! 1. walks one session to step 25 and reports the size of the prompt sent for steps 5, 15
+//!    and 25, which shows whether the context stays bounded as a session grows;
+//! 2. has `FLOWPILOT_BENCH_CONCURRENCY` engineers of one account (32) answer steps for
+//!    `FLOWPILOT_BENCH_SECS` (10) after `FLOWPILOT_BENCH_WARMUP_SECS` (2), each on its own
+//!    session (replaced by a new one when `FLOWPILOT_BENCH_MAX_STEPS`, 200, ends it), and
+//!    reports responds per second and the latency of `POST /ai-sessions/{id}/respond`. Each
+//!    engineer answers as soon as it has the next step, or, with `FLOWPILOT_BENCH_RATE` set,
+//!    at that many responds per second for all of them together.
+//!
+//! `FLOWPILOT_BENCH_KEEP_DB=1` keeps the SQLite file for a look afterwards.
+//!
+//! The provider costs nothing here, so the figures are the server's own overhead per step:
+//! authentication, the session and step reads, the quota, the claim, the prompt and its
+//! redaction, the answer transaction and the ledger. The load generator and the fake provider
+//! share the machine's cores with the server.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use flowpilot_server::settings::ProviderChoice;
+use flowpilot_server::Settings;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+
+const PASSWORD: &str = "bench password, long enough";
+
+/// The steps whose prompt size is reported, as the issue asks.
+const PROMPT_STEPS: [usize; 3] = [5, 15, 25];
+
+/// Intakes of the kind engineers type, so flow matching and the prompts have realistic work.
+const INTAKES: [&str; 4] = [
+    "Outlook keeps asking for the password on three laptops since this morning. Users are on \
+     Microsoft 365 Business Premium, Windows 11 23H2, Outlook from the Microsoft 365 Apps. \
+     Webmail works fine with the same credentials. MFA is enforced through Conditional Access.",
+    "The site-to-site VPN between the head office and the warehouse drops every hour or so for \
+     a couple of minutes. FortiGate 60F on both ends, FortiOS 7.2. The warehouse scanners lose \
+     their sessions each time. Nothing changed on our side that we know of.",
+    "The shared printer on the second floor shows offline for everyone on the Windows print \
+     server, but it answers ping and its web page loads. Print jobs pile up in the queue. The \
+     printer is an HP LaserJet M507 on a static address.",
+    "Opening files from the S: drive takes twenty seconds or more for the accounting team. The \
+     file server is Windows Server 2019 on Hyper-V; other shares on the same server seem fine. \
+     It started after the weekend patching.",
+];
+
+struct Config {
+    concurrency: usize,
+    secs: u64,
+    warmup_secs: u64,
+    max_steps: i64,
+    /// Responds per second for all engineers together; 0: each answers as soon as it can.
+    rate: f64,
+    keep_db: bool,
+}
+
+impl Config {
+    fn from_env() -> Config {
+        let config = Config {
+            concurrency: env_or("FLOWPILOT_BENCH_CONCURRENCY", 32),
+            secs: env_or("FLOWPILOT_BENCH_SECS", 10),
+            warmup_secs: env_or("FLOWPILOT_BENCH_WARMUP_SECS", 2),
+            max_steps: env_or("FLOWPILOT_BENCH_MAX_STEPS", 200),
+            rate: env_or("FLOWPILOT_BENCH_RATE", 0.0),
+            keep_db: env_or("FLOWPILOT_BENCH_KEEP_DB", 0) == 1,
+        };
+        assert!(
+            config.concurrency >= 1,
+            "FLOWPILOT_BENCH_CONCURRENCY must be at least 1"
+        );
+        assert!(config.secs >= 1, "FLOWPILOT_BENCH_SECS must be at least 1");
+        // The prompt measurement walks one session to its 25th step.
+        assert!(
+            config.max_steps >= 25,
+            "FLOWPILOT_BENCH_MAX_STEPS must be at least 25"
+        );
+        config
+    }
+}
+
+fn env_or<T: FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a valid number")),
+        _ => default,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The fake provider
+
+#[derive(Clone, Default)]
+struct FakeProvider {
+    calls: Arc<AtomicU64>,
+    /// The request bodies, while a measurement wants them.
+    recording: Arc<Mutex<Option<Vec<Bytes>>>>,
+}
+
+impl FakeProvider {
+    fn record(&self) {
+        *self.recording.lock().unwrap() = Some(Vec::new());
+    }
+
+    fn take_recording(&self) -> Vec<Bytes> {
+        self.recording.lock().unwrap().take().unwrap_or_default()
+    }
+}
+
+async fn completions(State(fake): State<FakeProvider>, body: Bytes) -> Json<Value> {
+    let n = fake.calls.fetch_add(1, Ordering::Relaxed) + 1;
+    if let Some(bodies) = fake.recording.lock().unwrap().as_mut() {
+        bodies.push(body.clone());
+    }
+    // The first step must name the problem; the prompt says so in a fixed sentence, which
+    // is cheaper to look for than parsing the request.
+    let first = contains(&body, b"Produce the first step");
+    Json(json!({
+        "id": format!("chatcmpl-{n}"), "object": "chat.completion", "model": "fake-model",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": question(n, first).to_string()}}],
+        "usage": {"prompt_tokens": body.len() / 4, "completion_tokens": 180, "total_tokens": body.len() / 4 + 180}
+    }))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A question step about as long as a real model's, different on each call.
+fn question(n: u64, first: bool) -> Value {
+    json!({
+        "type": "question",
+        "content": format!("Check {n}: does the problem show for every user of the affected machines, or only for some of them when they sign in from the office network?"),
+        "context_message": "Knowing **who** is affected separates a tenant-wide cause (licensing, Conditional Access, an expired secret) from a per-device one (cached credentials, a stale profile, a broken WAM plug-in).",
+        "reasoning": "The intake does not say whether the symptom is shared; the answer decides which half of the flow to follow next.",
+        "options": [
+            {"label": "Every user", "value": "all", "followup_hint": "Look at tenant-wide settings next"},
+            {"label": "Only some users", "value": "some", "followup_hint": "Compare an affected and an unaffected device"},
+            {"label": "Not sure yet", "value": "unknown", "followup_hint": null}
+        ],
+        "allow_free_text": true, "allow_skip": true, "action_type": null, "expected_outcome": null,
+        "resolution_summary": null, "follow_up_recommendations": [], "confidence": 0.35,
+        "problem_summary": if first { json!("Outlook prompts repeatedly for the password on several laptops") } else { Value::Null },
+        "problem_domain": if first { json!("email") } else { Value::Null }
+    })
+}
+
+async fn start_fake_provider() -> (String, FakeProvider) {
+    let fake = FakeProvider::default();
+    let app = Router::new()
+        .route("/v1/chat/completions", post(completions))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the fake provider");
+    let addr = listener.local_addr().expect("fake provider address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/v1"), fake)
+}
+
+// ---------------------------------------------------------------------------------------
+// The server and its engineers
+
+struct Server {
+    base: String,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start_server(config: &Config, provider_base: String) -> Server {
+    let mut dir = tempfile::tempdir().expect("tempdir");
+    if config.keep_db {
+        // For looking at the database afterwards (query plans, sizes) with sqlite3.
+        dir.disable_cleanup(true);
+        println!("database kept: {}", dir.path().join("bench.db").display());
+    }
+    let settings = Settings {
+        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        bind: "127.0.0.1:0".into(),
+        llm_provider: ProviderChoice::OpenAi,
+        openai: flowpilot_server::settings::ProviderEndpoint {
+            api_key: None,
+            base_url: Some(provider_base),
+            model: "gpt-4.1-mini".into(),
+        },
+        llm_timeout_secs: 10,
+        max_steps: config.max_steps,
+        rate_limits: false,
+        // Far above what a run uses, so the quota is checked on every step but never refuses.
+        ai_daily_limit: Some(1_000_000_000),
+        ai_monthly_limit: Some(1_000_000_000),
+        ..Settings::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the server");
+    let addr = listener.local_addr().expect("server address");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let stopped = async {
+            let _ = rx.await;
+        };
+        if let Err(err) = flowpilot_server::launch(settings, listener, stopped).await {
+            panic!("the server failed: {err}");
+        }
+    });
+    let base = format!("http://{addr}");
+    let client = Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = client.get(format!("{base}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Server {
+        base,
+        _dir: dir,
+        _shutdown: tx,
+    }
+}
+
+async fn call(
+    client: &Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut req = client.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let bytes = resp.bytes().await.expect("response body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// One account's admin plus `n` engineers, signed in; returns their tokens.
+async fn sign_in_engineers(base: &str, n: usize) -> Vec<String> {
+    let client = Client::new();
+    let (status, admin) = call(
+        &client,
+        format!("{base}/api/v1/auth/register"),
+        None,
+        json!({"email": "admin@bench.test", "password": PASSWORD, "full_name": "Bench Admin", "account_name": "Bench MSP"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "register: {admin}");
+    let admin_token = admin["access_token"].as_str().expect("token").to_string();
+
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let (base, admin_token) = (base.to_string(), admin_token.clone());
+        set.spawn(async move {
+            let email = format!("engineer{i}@bench.test");
+            let client = Client::new();
+            let (status, body) = call(
+                &client,
+                format!("{base}/api/v1/users"),
+                Some(&admin_token),
+                json!({"email": email, "password": PASSWORD, "full_name": format!("Engineer {i}"), "role": "engineer"}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "create {email}: {body}");
+            // Sign-in stays limited to 10 a minute per client address even with rate limits
+            // off, so each engineer signs in from an address of its own on the loopback
+            // network (all of 127.0.0.0/8 reaches this host on Linux).
+            let from = Client::builder()
+                .local_address(loopback_address(i))
+                .build()
+                .expect("client");
+            let (status, body) = call(
+                &from,
+                format!("{base}/api/v1/auth/login"),
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "sign in {email}: {body}");
+            (i, body["access_token"].as_str().expect("token").to_string())
+        });
+    }
+    let mut tokens = vec![String::new(); n];
+    while let Some(done) = set.join_next().await {
+        let (i, token) = done.expect("engineer set-up");
+        tokens[i] = token;
+    }
+    tokens
+}
+
+fn loopback_address(i: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 1, (i / 250) as u8, (i % 250 + 1) as u8))
+}
+
+/// The session being worked on and its latest step.
+struct Current {
+    session_id: String,
+    step_id: String,
+    step_order: u64,
+}
+
+fn latest(session_id: String, step: &Value) -> Option<Current> {
+    Some(Current {
+        session_id,
+        step_id: step.get("step_id")?.as_str()?.to_string(),
+        step_order: step.get("step_order")?.as_u64()?,
+    })
+}
+
+/// Starts a session; its body is returned too, for what the caller wants to show of it.
+async fn start_session(
+    client: &Client,
+    base: &str,
+    token: &str,
+    intake: &str,
+) -> (StatusCode, Option<Current>, Value) {
+    let (status, body) = call(
+        client,
+        format!("{base}/api/v1/ai-sessions"),
+        Some(token),
+        json!({"intake_type": "free_text", "intake_content": {"text": intake}}),
+    )
+    .await;
+    let current = body["session_id"]
+        .as_str()
+        .and_then(|id| latest(id.to_string(), &body["first_step"]));
+    (status, current, body)
+}
+
+// ---------------------------------------------------------------------------------------
+// Prompt growth over one long session
+
+/// The sizes of one provider request: the whole body, and the messages alone (the body also
+/// carries the step schema, which does not grow).
+struct PromptSize {
+    body_bytes: usize,
+    message_chars: usize,
+}
+
+fn prompt_size(body: &[u8]) -> PromptSize {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let message_chars = parsed["messages"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .filter_map(|m| m["content"].as_str())
+                .map(|c| c.chars().count())
+                .sum()
+        })
+        .unwrap_or(0);
+    PromptSize {
+        body_bytes: body.len(),
+        message_chars,
+    }
+}
+
+async fn measure_prompt_growth(base: &str, token: &str, fake: &FakeProvider) -> Vec<PromptSize> {
+    let client = Client::new();
+    let last = *PROMPT_STEPS.iter().max().unwrap_or(&25);
+    fake.record();
+    let (status, mut current, started) = start_session(&client, base, token, INTAKES[0]).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "start the long session: {started}"
+    );
+    // A matched flow is part of every prompt of the session, so say which one it was.
+    println!(
+        "\nlong session matched flow: {}",
+        started["matched_flow_name"].as_str().unwrap_or("none")
+    );
+    for n in 1..last {
+        let step = current.take().expect("a next step");
+        // Mix the kinds of answer engineers give; some carry typed observations, which are
+        // what would make an unbounded prompt grow.
+        let answer = match n % 3 {
+            0 => json!({"step_id": step.step_id, "selected_option": "some",
+                        "free_text_input": format!("Observation {n}: on the affected laptops the prompt comes back after every restart; on the others it never appeared. Credential Manager holds two entries for the mailbox.")}),
+            1 => json!({"step_id": step.step_id, "selected_option": "all"}),
+            _ => json!({"step_id": step.step_id, "skipped": true}),
+        };
+        let (status, body) = call(
+            &client,
+            format!("{base}/api/v1/ai-sessions/{}/respond", step.session_id),
+            Some(token),
+            answer,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "respond at step {n}: {body}");
+        current = latest(step.session_id, &body["next_step"]);
+    }
+    let bodies = fake.take_recording();
+    assert_eq!(bodies.len(), last, "one provider call per step");
+    bodies.iter().map(|b| prompt_size(b)).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Throughput and latency
+
+#[derive(Default)]
+struct Tally {
+    /// Latencies of the successful responds started inside the measured window, in µs.
+    latencies_us: Vec<u64>,
+    /// Failed responds (any status but 200, or no answer) inside the window, by status.
+    errors: BTreeMap<String, u64>,
+    /// Sessions started inside the window to replace those that reached the step limit.
+    starts: u64,
+    /// The sum of the positions of the steps answered (with `latencies_us`, the mean):
+    /// each answer re-reads the steps before it, so where sessions are matters.
+    step_orders: u64,
+}
+
+/// What every engineer of the load phase shares.
+struct Load {
+    base: String,
+    /// Only requests sent inside it are counted.
+    from: Instant,
+    until: Instant,
+    /// With a target rate, how often each engineer answers; `None`: as fast as it can.
+    interval: Option<Duration>,
+}
+
+impl Load {
+    fn counts(&self, t: Instant) -> bool {
+        t >= self.from && t < self.until
+    }
+}
+
+async fn engineer(
+    client: Client,
+    load: Arc<Load>,
+    token: String,
+    intake: &'static str,
+    first_due: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut current: Option<Current> = None;
+    let mut answers = 0_u64;
+    let mut due = first_due;
+    while Instant::now() < load.until {
+        let step = match current.take() {
+            Some(step) => step,
+            None => {
+                let began = Instant::now();
+                let (status, started, _) = start_session(&client, &load.base, &token, intake).await;
+                if load.counts(began) {
+                    if status == StatusCode::CREATED {
+                        tally.starts += 1;
+                    } else {
+                        *tally.errors.entry(format!("start {status}")).or_default() += 1;
+                    }
+                }
+                match started {
+                    Some(s) => s,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                }
+            }
+        };
+        // Paced, latency runs from when the answer was due, not from when it could be sent:
+        // a server that falls behind shows in the figures instead of slowing the load down.
+        let began = match load.interval {
+            Some(interval) => {
+                tokio::time::sleep_until(due.into()).await;
+                let began = due;
+                due += interval;
+                began
+            }
+            None => Instant::now(),
+        };
+        answers += 1;
+        let value = ["all", "some", "unknown"][(answers % 3) as usize];
+        let body = json!({"step_id": step.step_id, "selected_option": value});
+        let url = format!(
+            "{}/api/v1/ai-sessions/{}/respond",
+            load.base, step.session_id
+        );
+        let sent = client
+            .post(url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await;
+        let outcome = match sent {
+            Ok(resp) => {
+                let status = resp.status();
+                resp.bytes().await.map(|b| (status, b))
+            }
+            Err(err) => Err(err),
+        };
+        let took = began.elapsed();
+        let counted = load.counts(began);
+        match outcome {
+            Ok((StatusCode::OK, bytes)) => {
+                if counted {
+                    tally.latencies_us.push(took.as_micros() as u64);
+                    tally.step_orders += step.step_order;
+                }
+                let reply: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                // No next step: the step limit ended this session; the next turn starts another.
+                current = latest(step.session_id, &reply["next_step"]);
+            }
+            Ok((status, _)) => {
+                if counted {
+                    *tally.errors.entry(status.to_string()).or_default() += 1;
+                }
+            }
+            Err(err) => {
+                if counted {
+                    let kind = if err.is_timeout() {
+                        "timeout"
+                    } else {
+                        "transport"
+                    };
+                    *tally.errors.entry(kind.into()).or_default() += 1;
+                }
+            }
+        }
+    }
+    tally
+}
+
+/// CPU time so far in clock ticks, from Linux's /proc: this process's, the machine's busy
+/// time (every process), the hypervisor's steal and the total of all cores.
+#[derive(Debug, Clone, Copy)]
+struct CpuTicks {
+    ours: u64,
+    busy: u64,
+    steal: u64,
+    total: u64,
+}
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // cpu  user nice system idle iowait irq softirq steal …
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let (idle, steal) = (cpu.get(3)? + cpu.get(4)?, *cpu.get(7)?);
+    let total: u64 = cpu.iter().sum();
+    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; utime and stime are the 12th and 13th fields after it.
+    let fields: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
+    let ours = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(CpuTicks {
+        ours,
+        busy: total - idle - steal,
+        steal,
+        total,
+    })
+}
+
+/// Where the machine's cores went between two samples, so a run disturbed by other work
+/// shows as such.
+fn cpu_line(before: CpuTicks, after: CpuTicks) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let total = after.total.saturating_sub(before.total).max(1) as f64;
+    let share = |ticks: u64| cores * ticks as f64 / total;
+    let ours = after.ours.saturating_sub(before.ours);
+    let busy = after.busy.saturating_sub(before.busy);
+    format!(
+        "cores used in the window (of {cores}): this process {:.2}, other processes {:.2}, steal {:.2}",
+        share(ours),
+        share(busy.saturating_sub(ours)),
+        share(after.steal.saturating_sub(before.steal))
+    )
+}
+
+fn percentile(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
+    sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
+}
+
+async fn run() {
+    let config = Config::from_env();
+    let pace = if config.rate > 0.0 {
+        format!("paced at {} responds/s in all", config.rate)
+    } else {
+        "each answering as fast as the server lets it".to_string()
+    };
+    println!(
+        "FlowPilot respond bench: {} concurrent engineers ({pace}), {} s measured after {} s \
+         warm-up, step limit {}, SQLite, instant fake OpenAI-compatible provider",
+        config.concurrency, config.secs, config.warmup_secs, config.max_steps
+    );
+    // Anything else running on the machine takes cores from the server and the load alike.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!(
+            "load average before the run: {}",
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let (provider_base, fake) = start_fake_provider().await;
+    let server = start_server(&config, provider_base).await;
+    let tokens = sign_in_engineers(&server.base, config.concurrency).await;
+
+    let sizes = measure_prompt_growth(&server.base, &tokens[0], &fake).await;
+    println!("prompt sent to the provider for step N (answers mix options, free text, skips):");
+    println!("  step   body bytes   message chars   ~tokens (chars/4)");
+    for n in PROMPT_STEPS {
+        let s = &sizes[n - 1];
+        println!(
+            "  {n:>4}   {:>10}   {:>13}   {:>7}",
+            s.body_bytes,
+            s.message_chars,
+            s.message_chars / 4
+        );
+    }
+    let (five, last) = (&sizes[PROMPT_STEPS[0] - 1], &sizes[PROMPT_STEPS[2] - 1]);
+    let ratio = last.message_chars as f64 / five.message_chars.max(1) as f64;
+    println!(
+        "  step 25 / step 5: {ratio:.2}x in message chars, {:.2}x in body bytes (target: at most 2x)",
+        last.body_bytes as f64 / five.body_bytes.max(1) as f64
+    );
+
+    let client = Client::builder()
+        .pool_max_idle_per_host(config.concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let now = Instant::now();
+    let from = now + Duration::from_secs(config.warmup_secs);
+    let interval = (config.rate > 0.0)
+        .then(|| Duration::from_secs_f64(config.concurrency as f64 / config.rate));
+    let load = Arc::new(Load {
+        base: server.base.clone(),
+        from,
+        until: from + Duration::from_secs(config.secs),
+        interval,
+    });
+    let calls_before = fake.calls.load(Ordering::Relaxed);
+    let cpu_window = tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let before = cpu_ticks();
+        tokio::time::sleep(Duration::from_secs(config.secs)).await;
+        before.zip(cpu_ticks())
+    });
+    let mut set = JoinSet::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        // Paced engineers are spread over the interval so the answers arrive evenly.
+        let offset = interval.map_or(Duration::ZERO, |iv| {
+            iv.mul_f64(i as f64 / config.concurrency as f64)
+        });
+        set.spawn(engineer(
+            client.clone(),
+            load.clone(),
+            token,
+            INTAKES[i % INTAKES.len()],
+            now + offset,
+        ));
+    }
+    let mut total = Tally::default();
+    while let Some(done) = set.join_next().await {
+        let tally = done.expect("engineer task");
+        total.latencies_us.extend(tally.latencies_us);
+        total.starts += tally.starts;
+        total.step_orders += tally.step_orders;
+        for (k, v) in tally.errors {
+            *total.errors.entry(k).or_default() += v;
+        }
+    }
+    let provider_calls = fake.calls.load(Ordering::Relaxed) - calls_before;
+    let cpu = cpu_window.await.ok().flatten();
+    total.latencies_us.sort_unstable();
+    let lat = &total.latencies_us;
+    let errors: u64 = total.errors.values().sum();
+    println!(
+        "\nrespond (POST /ai-sessions/{{id}}/respond), {} engineers, {} s:",
+        config.concurrency, config.secs
+    );
+    println!(
+        "  {:.0} responds/s ({} answered, {} errors{}), {} sessions started to replace finished ones",
+        lat.len() as f64 / config.secs as f64,
+        lat.len(),
+        errors,
+        if total.errors.is_empty() {
+            String::new()
+        } else {
+            format!(": {:?}", total.errors)
+        },
+        total.starts
+    );
+    println!(
+        "  mean position of the step answered: {:.0}",
+        total.step_orders as f64 / lat.len().max(1) as f64
+    );
+    println!(
+        "  latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+        percentile(lat, 50.0),
+        percentile(lat, 90.0),
+        percentile(lat, 99.0),
+        lat.last().map_or(f64::NAN, |&m| m as f64 / 1000.0)
+    );
+    println!("  provider calls during the run (warm-up included): {provider_calls}");
+    if let Some((before, after)) = cpu {
+        println!("  {}", cpu_line(before, after));
+    }
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "\ntargets: >= 1000 responds/s {}; p99 < 20 ms {}; prompt at step 25 <= 2x step 5 {}",
+        if config.rate > 0.0 {
+            "not measured (paced run)"
+        } else {
+            verdict(lat.len() as f64 / config.secs as f64 >= 1000.0)
+        },
+        verdict(percentile(lat, 99.0) < 20.0),
+        verdict(ratio <= 2.0)
+    );
+}
+
+fn main() {
+    // Settings come from FLOWPILOT_BENCH_* variables; `cargo bench` passes `--bench`, ignored.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(run());
+}
