@@ -4,12 +4,26 @@
 //! Each rule keeps the surrounding context (`password=`, the user name in a URL, the auth
 //! scheme) and replaces only the secret, so the model still understands what was there.
 //! Rules run in order; a secret an earlier rule already replaced is left alone.
+//!
+//! Speed (docs/benchmarks.md): redaction runs on every prompt, so it avoids work that cannot
+//! change the result.
+//! - One [`RegexSet`] pass finds the rules that can match at all; only those run. The set's
+//!   patterns are the rules without their word boundaries, so it matches wherever a rule does
+//!   (and sometimes where one does not, which only costs a wasted run). After a rule changed the
+//!   text the set is asked again, so a rule whose match an earlier replacement created or
+//!   removed is judged on the text it will actually see.
+//! - The rules use ASCII word boundaries (`(?-u:\b)`): Unicode ones make the regex crate leave
+//!   its fast DFA on any non-ASCII text. Every boundary in [`RULES`] sits next to an ASCII letter,
+//!   digit or `_` of the pattern, and there an ASCII boundary holds wherever the Unicode one does
+//!   (and also next to a non-ASCII letter, so `Kennwortäpassword=x` is redacted too). The one way
+//!   a pattern letter can match a non-ASCII character is case folding (`ſ` for `s`, the Kelvin
+//!   sign for `k`); text containing either runs the original Unicode rules instead.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use domain::llm::LlmRequest;
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 
 const PLACEHOLDER_PREFIX: &str = "[REDACTED:";
 
@@ -23,7 +37,11 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 struct Rule {
+    /// The pattern with ASCII word boundaries: what normally runs.
     regex: Regex,
+    /// The pattern as written, with Unicode word boundaries: for text where case folding could
+    /// put a non-ASCII character next to a boundary (see the module documentation).
+    unicode: Regex,
     kind: Kind,
     /// For rules whose trigger word also occurs in prose ("bearer of bad news"): only replace
     /// values that look machine-generated.
@@ -163,6 +181,9 @@ const RULES: &[(&str, Kind, bool)] = &[
 #[derive(Debug, Clone)]
 pub struct Redactor {
     rules: Vec<Rule>,
+    /// Rule `i`'s pattern without word boundaries is pattern `i` of the set: a superset of what
+    /// rule `i` matches, in either of its forms.
+    candidates: RegexSet,
 }
 
 static SHARED: LazyLock<Redactor> = LazyLock::new(Redactor::new);
@@ -175,12 +196,15 @@ impl Default for Redactor {
 
 impl Redactor {
     pub fn new() -> Self {
-        let rules = RULES
+        let rules: Vec<Rule> = RULES
             .iter()
-            .filter_map(
-                |(pattern, kind, only_plausible)| match Regex::new(pattern) {
-                    Ok(regex) => Some(Rule {
+            .filter_map(|(pattern, kind, only_plausible)| {
+                let compiled = Regex::new(&with_word_boundaries(pattern, r"(?-u:\b)"))
+                    .and_then(|regex| Ok((regex, Regex::new(pattern)?)));
+                match compiled {
+                    Ok((regex, unicode)) => Some(Rule {
                         regex,
+                        unicode,
                         kind: *kind,
                         only_plausible: *only_plausible,
                     }),
@@ -190,10 +214,21 @@ impl Redactor {
                         tracing::error!(%error, "redaction rule does not compile; skipped");
                         None
                     }
-                },
-            )
+                }
+            })
             .collect();
-        Self { rules }
+        let candidates = RegexSet::new(
+            rules
+                .iter()
+                .map(|rule| with_word_boundaries(rule.unicode.as_str(), "")),
+        )
+        .unwrap_or_else(|error| {
+            // Same reasoning as above: unreachable in a tested build. A set with one
+            // always-matching pattern per rule makes every rule run, which is slow but strict.
+            tracing::error!(%error, "redaction pre-filter does not compile; running every rule");
+            RegexSet::new(rules.iter().map(|_| "")).expect("the empty pattern compiles")
+        });
+        Self { rules, candidates }
     }
 
     /// A process-wide instance, compiled once.
@@ -202,31 +237,71 @@ impl Redactor {
     }
 
     pub fn redact(&self, text: &str) -> String {
+        let unicode = folds_onto_ascii_letters(text);
         let mut out = Cow::Borrowed(text);
-        for rule in &self.rules {
-            let replaced = match rule
-                .regex
-                .replace_all(&out, |caps: &Captures| rule.replace(caps))
-            {
-                Cow::Owned(replaced) => Some(replaced),
-                Cow::Borrowed(_) => None,
+        let mut candidates = self.candidates.matches(text);
+        for (i, rule) in self.rules.iter().enumerate() {
+            // A rule the set rules out has no match in `out`, and replace_all would change nothing.
+            if !candidates.matched(i) {
+                continue;
+            }
+            let regex = if unicode { &rule.unicode } else { &rule.regex };
+            let replaced = match regex.replace_all(&out, |caps: &Captures| rule.replace(caps)) {
+                Cow::Owned(replaced) if replaced != *out => Some(replaced),
+                _ => None,
             };
             if let Some(replaced) = replaced {
+                candidates = self.candidates.matches(&replaced);
                 out = Cow::Owned(replaced);
             }
         }
         out.into_owned()
     }
 
+    /// Redacts the content of every message in place. The system prompt is left as it is: for
+    /// callers whose system prompt is their own constant text (see [`Self::redact_request`]).
+    pub fn redact_messages(&self, request: &mut LlmRequest) {
+        for message in &mut request.messages {
+            message.content = self.redact(&message.content);
+        }
+    }
+
     /// The request with its system prompt and every message redacted.
     pub fn redact_request(&self, request: &LlmRequest) -> LlmRequest {
         let mut redacted = request.clone();
         redacted.system = self.redact(&request.system);
-        for message in &mut redacted.messages {
-            message.content = self.redact(&message.content);
-        }
+        self.redact_messages(&mut redacted);
         redacted
     }
+}
+
+/// `pattern` with every `\b` (a word boundary; `\\b` is a backslash and a `b`) replaced by
+/// `boundary`.
+fn with_word_boundaries(pattern: &str, boundary: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push_str(boundary),
+            Some(escaped) => {
+                out.push('\\');
+                out.push(escaped);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Whether `text` holds a non-ASCII character that case-insensitive matching equates with an
+/// ASCII letter (`ſ` with `s`, the Kelvin sign with `k`): the only way a rule's letter next to a
+/// word boundary can be non-ASCII, where ASCII and Unicode boundaries could disagree.
+fn folds_onto_ascii_letters(text: &str) -> bool {
+    text.contains(['\u{17F}', '\u{212A}'])
 }
 
 impl Rule {
@@ -294,7 +369,171 @@ mod tests {
 
     #[test]
     fn every_rule_compiles() {
-        assert_eq!(Redactor::new().rules.len(), RULES.len());
+        let redactor = Redactor::new();
+        assert_eq!(redactor.rules.len(), RULES.len());
+        assert_eq!(redactor.candidates.len(), RULES.len());
+    }
+
+    #[test]
+    fn word_boundaries_are_rewritten_but_escaped_backslashes_are_not() {
+        assert_eq!(
+            with_word_boundaries(r"\bsk-\\b\d\b", "(?-u:\\b)"),
+            r"(?-u:\b)sk-\\b\d(?-u:\b)"
+        );
+        assert_eq!(with_word_boundaries(r"\bAKIA\b", ""), "AKIA");
+        assert_eq!(with_word_boundaries("trailing\\", ""), "trailing\\");
+    }
+
+    /// The redaction as it was before the pre-filter and ASCII boundaries: every rule, as
+    /// written, in order, over the whole text.
+    fn reference(text: &str) -> String {
+        let redactor = Redactor::shared();
+        let mut out = text.to_string();
+        for rule in &redactor.rules {
+            out = rule
+                .unicode
+                .replace_all(&out, |caps: &Captures| rule.replace(caps))
+                .into_owned();
+        }
+        out
+    }
+
+    /// Inputs that exercise every rule, and text that must survive.
+    const CORPUS: &[&str] = &[
+        "my password is Hunter2-secret! and it fails",
+        "the password is expired",
+        "password=hunter2",
+        "pwd: S3cr3t!",
+        "set DB_PASSWORD=Summer2024 && run",
+        r#"{"user": "svc_backup", "password": "P@ss w0rd"}"#,
+        "$cfg = @{ 'Password' => 'abc123' }",
+        "New-LocalUser -Name tech -Password 'Winter#2024' -Verbose",
+        r#"$p = ConvertTo-SecureString "Tr0ub4dor" -AsPlainText -Force"#,
+        "Set-ADAccountPassword -Identity jdoe -NewPassword $pw -Reset",
+        r"net use Z: \\fs01\share /user:CONTOSO\jdoe Passw0rd /persistent:yes",
+        r"net use \\fs01\share Passw0rd /user:jdoe",
+        "mysql -u root -pRootPass1 shop",
+        r"psexec \\pc42 -u admin -p Secret99 cmd",
+        "runas /user:admin -p Geheim123 cmd",
+        "key sk-proj-abcdefghijklmnopqrstuvwxyz123456",
+        "AKIAIOSFODNN7EXAMPLE in profile",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+        "xoxb-123456789012-abcdefghijkl",
+        "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+        "cookie eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "curl -H 'Authorization: Bearer abc123def456ghi789'",
+        "Authorization: Basic dXNlcjpwYXNz",
+        "token is Bearer 9f8e7d6c5b4a3210",
+        "The proxy rejected Bearer authentication; Authorization: denied",
+        "https://api.example.com/v1?api_key=abc123&format=json",
+        "client_secret: 8Q~x.yz_ABC",
+        "GITHUB_TOKEN=abcdef",
+        "secret = 'shh'",
+        "<AdministratorPassword><Value>LocalAdm1n</Value>",
+        "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\nafter",
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\nkqhkiG9w0BAQEF",
+        "DATABASE_URL postgres://app:s3cret@db01:5432/app",
+        "mongodb+srv://admin:hunter2@cluster0.abcde.mongodb.net/test",
+        "Server=sql01;Database=crm;User Id=sa;Password=my secret pw;Encrypt=true",
+        "AccountName=st01;AccountKey=abc+def/ghi==;EndpointSuffix=core.windows.net",
+        "Endpoint=sb://ns/;SharedAccessKeyName=Root;SharedAccessKey=AbC123==",
+        "BlobEndpoint=https://st01/;SharedAccessSignature=sv=2022-11-02&sig=AbC%2Bdef",
+        "https://st01.blob.core.windows.net/c/f.txt?sv=2022-11-02&sig=AbC%2Bdef%3D",
+        "The password for jdoe expired; max_tokens=512 token count exceeded",
+        "Windows Update failed with 0x80070005 on srv-dc01.contoso.local (192.168.1.20)",
+    ];
+
+    #[test]
+    fn non_ascii_text_around_secrets_misses_nothing() {
+        assert_eq!(
+            redact("Passwort → password: Hunter2! — ok"),
+            "Passwort → password: [REDACTED:password] — ok"
+        );
+        assert_eq!(
+            redact("Das Kennwort für café: pwd was S3cret! – danke"),
+            "Das Kennwort für café: pwd was [REDACTED:password] – danke"
+        );
+        assert_eq!(
+            redact("日本語のログ: api_key=abc123 、エラー"),
+            "日本語のログ: api_key=[REDACTED:api_key] 、エラー"
+        );
+        assert_eq!(
+            redact("clé «sk-proj-abcdefghijklmnopqrstuvwxyz123456» ✓"),
+            "clé «[REDACTED:api_key]» ✓"
+        );
+        assert_eq!(
+            redact("Ошибка: postgres://app:s3cret@db01/app — пароль"),
+            "Ошибка: postgres://app:[REDACTED:password]@db01/app — пароль"
+        );
+        assert_eq!(
+            redact("naïve → Authorization: Bearer abc123def456ghi789 ←"),
+            "naïve → Authorization: Bearer [REDACTED:authorization] ←"
+        );
+    }
+
+    #[test]
+    fn the_fast_rules_redact_exactly_what_the_unicode_rules_did() {
+        // Separated from the secret by spaces or punctuation, ASCII and Unicode boundaries agree.
+        let contexts = [
+            ("", ""),
+            ("Passwort → ", " — ok"),
+            ("日本語: ", " 終わり"),
+            ("«", "»"),
+            ("Ärger:\n", "\nÜbel"),
+            ("ünïcödé ", " ëñd"),
+        ];
+        for text in CORPUS {
+            for (before, after) in contexts {
+                let text = format!("{before}{text}{after}");
+                assert_eq!(redact(&text), reference(&text), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_glued_to_non_ascii_letters_are_still_redacted() {
+        for text in CORPUS {
+            for (before, after) in [("é", "é"), ("日", "本"), ("ä", "")] {
+                let text = format!("{before}{text}{after}");
+                let fast = redact(&text);
+                let old = reference(&text);
+                assert!(
+                    fast.matches(PLACEHOLDER_PREFIX).count()
+                        >= old.matches(PLACEHOLDER_PREFIX).count(),
+                    "{text}: {fast} redacts less than {old}"
+                );
+            }
+        }
+        // Where the Unicode boundary failed, the ASCII one holds: more is redacted, not less.
+        assert_eq!(redact("épassword=hunter2"), "épassword=[REDACTED:password]");
+        assert_eq!(reference("épassword=hunter2"), "épassword=hunter2");
+    }
+
+    #[test]
+    fn letters_that_fold_onto_ascii_use_the_unicode_rules() {
+        // `ſ` matches `s` case-insensitively and is a word character only to Unicode.
+        for text in [
+            "\u{17F}ecret=abc",
+            "x \u{17F}ecret: S3cr3t!",
+            "api\u{212A}ey=abc123 and password=hunter2",
+        ] {
+            assert_eq!(redact(text), reference(text), "{text}");
+            assert!(redact(text).contains(PLACEHOLDER_PREFIX), "{text}");
+        }
+        assert_eq!(redact("\u{17F}ecret=abc"), "\u{17F}ecret=[REDACTED:secret]");
+    }
+
+    #[test]
+    fn rules_run_on_what_earlier_rules_left() {
+        // Several rules in one text, some overlapping: the pre-filter is asked again after each
+        // change, so the result is the sequential one.
+        let text = "Authorization: Bearer sk-proj-abcdefghijklmnopqrstuvwxyz123456; \
+                    url=postgres://u:p4ss@h/db password=Hunter2! token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N";
+        assert_eq!(redact(text), reference(text));
+        assert!(!redact(text).contains("p4ss"));
+        assert!(!redact(text).contains("Hunter2"));
+        assert!(!redact(text).contains("abcdefghijklmnop"));
     }
 
     #[test]

@@ -55,12 +55,20 @@ impl LlmPilot {
 
     /// The request as it may leave the network. The repair request is built from this one
     /// (plus the model's own reply), so it is covered too.
-    fn outgoing(&self, request: LlmRequest) -> LlmRequest {
+    ///
+    /// The user message carries everything engineer- or flow-supplied (intake, log, answers,
+    /// the matched flow, summaries, reasons) and is always redacted whole. The system prompt is
+    /// skipped only when it is one of our own constants, which a test shows redaction leaves
+    /// unchanged; any other system text is redacted like the message.
+    fn outgoing(&self, mut request: LlmRequest) -> LlmRequest {
         if self.redact {
-            llm::Redactor::shared().redact_request(&request)
-        } else {
-            request
+            let redactor = llm::Redactor::shared();
+            if !prompt::is_own_system_prompt(&request.system) {
+                request.system = redactor.redact(&request.system);
+            }
+            redactor.redact_messages(&mut request);
         }
+        request
     }
 
     /// One structured exchange that must not fail the caller: `None` on any failure, with the
@@ -147,5 +155,116 @@ impl Pilot for LlmPilot {
             suggested_next_steps: r.suggested_next_steps,
         });
         (written, usage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pilot::{Intake, SessionRecap};
+    use domain::llm::{LlmError, LlmReply};
+    use uuid::Uuid;
+
+    struct Unreachable;
+
+    #[async_trait]
+    impl LlmProvider for Unreachable {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn model(&self) -> &str {
+            "fake-1"
+        }
+        async fn complete(&self, _request: &LlmRequest) -> Result<LlmReply, LlmError> {
+            Err(LlmError::Timeout(1))
+        }
+    }
+
+    fn pilot(redact: bool) -> LlmPilot {
+        LlmPilot::new(Arc::new(Unreachable), redact)
+    }
+
+    #[test]
+    fn the_system_prompt_passes_unchanged_while_the_intake_secret_is_replaced() {
+        let intake = Intake {
+            text: Some("Outlook prompts again; my password is Hunter2-x! since Monday".into()),
+            log: Some(
+                "connecting to postgres://app:S3cret-Pg@db01/app\nDB_PASSWORD=Env-P4ss".into(),
+            ),
+        };
+        let input = PilotInput {
+            account_id: Uuid::nil(),
+            intake: &intake,
+            matched: None,
+            history: &[],
+            remaining_after: 20,
+        };
+        let request = pilot(true).outgoing(prompt::step_request(&input, 500));
+        assert_eq!(request.system, prompt::STEP_SYSTEM_PROMPT);
+        let message = &request.messages[0].content;
+        for secret in ["Hunter2-x!", "S3cret-Pg", "Env-P4ss"] {
+            assert!(!message.contains(secret), "{secret} in {message}");
+        }
+        assert!(message.contains("my password is [REDACTED:password] since Monday"));
+        assert!(message.contains("postgres://app:[REDACTED:password]@db01/app"));
+        assert!(message.contains("DB_PASSWORD=[REDACTED:password]"));
+
+        // Without redaction the text goes as it is.
+        let plain = pilot(false).outgoing(prompt::step_request(&input, 500));
+        assert!(plain.messages[0].content.contains("Hunter2-x!"));
+    }
+
+    #[test]
+    fn recap_calls_redact_summaries_and_reasons() {
+        let intake = Intake {
+            text: Some("VPN fails, api_key=abc123".into()),
+            log: None,
+        };
+        let recap = SessionRecap {
+            account_id: Uuid::nil(),
+            intake: &intake,
+            matched: None,
+            history: &[],
+            resolution_summary: Some("Reset it; the new password is N3w-P4ss!"),
+            escalation_reason: Some("the sa password is Adm1n-Sql! if needed"),
+        };
+        for (request, system) in [
+            (
+                prompt::documentation_request(&recap, 500),
+                prompt::DOCUMENTATION_SYSTEM_PROMPT,
+            ),
+            (
+                prompt::escalation_request(&recap, 500),
+                prompt::ESCALATION_SYSTEM_PROMPT,
+            ),
+        ] {
+            let request = pilot(true).outgoing(request);
+            assert_eq!(request.system, system);
+            let message = &request.messages[0].content;
+            for secret in ["abc123", "N3w-P4ss!", "Adm1n-Sql!"] {
+                assert!(!message.contains(secret), "{secret} in {message}");
+            }
+            assert!(message.contains("[REDACTED:"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_system_prompt_that_is_not_ours_is_redacted() {
+        let mut request = prompt::step_request(
+            &PilotInput {
+                account_id: Uuid::nil(),
+                intake: &Intake {
+                    text: Some("x".into()),
+                    log: None,
+                },
+                matched: None,
+                history: &[],
+                remaining_after: 20,
+            },
+            500,
+        );
+        request.system = format!("{} token=abcdef123", prompt::STEP_SYSTEM_PROMPT);
+        let request = pilot(true).outgoing(request);
+        assert!(request.system.ends_with("token=[REDACTED:token]"));
     }
 }
