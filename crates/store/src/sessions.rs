@@ -153,11 +153,36 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
 }
 
 fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
-    // Every answer re-reads the whole session, so the output (the largest column) is
-    // parsed straight into its type, borrowing the row's text, without a JSON tree between.
+    // The output (the largest column) is parsed straight into its type, borrowing the row's
+    // text, without a JSON tree between.
     let output: StepOutput = serde_json::from_str(row.try_get::<&str, _>("output")?)
         .map_err(|e| StoreError::Corrupt(format!("step output: {e}")))?;
-    let response = match opt_json_col(row, "response")? {
+    let response = response_from_row(row)?;
+    Ok(StepRecord {
+        id: uuid(&row.try_get::<String, _>("id")?)?,
+        session_id: uuid(&row.try_get::<String, _>("session_id")?)?,
+        step_order: row.try_get("step_order")?,
+        output,
+        engine_state: json_col(row, "engine_state")?,
+        response,
+        created_at: time(row.try_get("created_at")?)?,
+    })
+}
+
+/// What the pilots read of a step older than the ones they are given in full: its type, the
+/// problem summary and domain it set, and its answer. The rest of the output is not decoded.
+#[derive(serde::Deserialize)]
+struct OutputDigest {
+    #[serde(rename = "type")]
+    step_type: domain::step::StepType,
+    #[serde(default)]
+    problem_summary: Option<String>,
+    #[serde(default)]
+    problem_domain: Option<String>,
+}
+
+fn response_from_row(row: &AnyRow) -> Result<Option<StepResponse>> {
+    Ok(match opt_json_col(row, "response")? {
         None => None,
         Some(v) => Some(StepResponse {
             selected_option: v
@@ -174,14 +199,34 @@ fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
                     .unwrap_or_default(),
             )?,
         }),
-    };
+    })
+}
+
+fn digest_from_row(row: &AnyRow, session_id: Uuid) -> Result<StepRecord> {
+    let digest: OutputDigest = serde_json::from_str(row.try_get::<&str, _>("output")?)
+        .map_err(|e| StoreError::Corrupt(format!("step output: {e}")))?;
     Ok(StepRecord {
         id: uuid(&row.try_get::<String, _>("id")?)?,
-        session_id: uuid(&row.try_get::<String, _>("session_id")?)?,
+        session_id,
         step_order: row.try_get("step_order")?,
-        output,
-        engine_state: json_col(row, "engine_state")?,
-        response,
+        output: StepOutput {
+            step_type: digest.step_type,
+            content: String::new(),
+            context_message: None,
+            reasoning: None,
+            options: Vec::new(),
+            allow_free_text: false,
+            allow_skip: false,
+            action_type: None,
+            expected_outcome: None,
+            resolution_summary: None,
+            follow_up_recommendations: Vec::new(),
+            confidence: 0.0,
+            problem_summary: digest.problem_summary,
+            problem_domain: digest.problem_domain,
+        },
+        engine_state: serde_json::Value::Null,
+        response: response_from_row(row)?,
         created_at: time(row.try_get("created_at")?)?,
     })
 }
@@ -278,6 +323,40 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(step_from_row).collect()
+    }
+
+    /// The newest `n` steps of a session in full, oldest first: what answering a step reads,
+    /// so that its cost does not grow with the session (docs/benchmarks.md).
+    pub async fn latest_steps(&self, session_id: Uuid, n: i64) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, session_id, step_order, output, engine_state, response, responded_at, created_at \
+             FROM ai_steps WHERE session_id = $1 ORDER BY step_order DESC LIMIT $2",
+        )
+        .bind(session_id.to_string())
+        .bind(n)
+        .fetch_all(self.pool())
+        .await?;
+        let mut steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>>>()?;
+        steps.reverse();
+        Ok(steps)
+    }
+
+    /// The steps before `step_order` `before`, oldest first, reduced to what a pilot reads of
+    /// a step it no longer shows in full: the output's type, problem summary and domain, and
+    /// the answer. Every other field of the output is empty (`content`, `options`, …,
+    /// `confidence` 0) and `engine_state` is null; these records must not be shown or stored.
+    pub async fn step_digests(&self, session_id: Uuid, before: i64) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, step_order, output, response, responded_at, created_at \
+             FROM ai_steps WHERE session_id = $1 AND step_order < $2 ORDER BY step_order",
+        )
+        .bind(session_id.to_string())
+        .bind(before)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| digest_from_row(row, session_id))
+            .collect()
     }
 
     /// Sessions `viewer` may see (their own, those escalated to them, and for admins every

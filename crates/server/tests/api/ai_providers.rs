@@ -14,6 +14,7 @@ stories!(
     a_gemini_session_follows_the_step_contract_and_records_real_usage,
     anthropic_failures_are_502s_that_store_and_count_nothing,
     gemini_failures_are_502s_that_store_and_count_nothing,
+    a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_steps,
 );
 
 async fn an_anthropic_session_follows_the_step_contract_and_records_real_usage(backend: Backend) {
@@ -332,4 +333,57 @@ async fn failure_story(backend: Backend, wire: Wire, failures: Vec<(&str, Reply)
         .filter(|r| r.success)
         .count();
     assert_eq!(successes, 2);
+}
+
+/// Past the 18 steps a respond reads in full, older steps come from their digests: the
+/// session must go on in order, and the prompt must still count every earlier step.
+async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_steps(
+    backend: Backend,
+) {
+    let fake = FakeLlm::start(Wire::OpenAi).await;
+    let base = fake.base_url.clone();
+    let app = spawn_app_with(backend, |s| {
+        Wire::OpenAi.configure(s, &base);
+        s.rate_limits = false;
+        s.max_steps = 40;
+    })
+    .await;
+    let eng = app.register("eng@acme.test", "Acme").await;
+    let (status, started) = app
+        .post(
+            "/ai-sessions",
+            &eng.token,
+            json!({"intake_type": "free_text", "intake_content": {"text": "Outlook keeps asking for a password"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let id = started["session_id"].as_str().expect("id").to_string();
+    let mut step = started["first_step"]["step_id"].clone();
+    for n in 1..=24 {
+        let answer = if n % 3 == 0 {
+            json!({"step_id": step, "free_text_input": format!("observation {n}")})
+        } else {
+            json!({"step_id": step, "selected_option": "one"})
+        };
+        let (status, body) = app
+            .post(&format!("/ai-sessions/{id}/respond"), &eng.token, answer)
+            .await;
+        assert_eq!(status, StatusCode::OK, "step {n}: {body}");
+        assert_eq!(body["next_step"]["step_order"], n + 1, "{body}");
+        step = body["next_step"]["step_id"].clone();
+    }
+    let (_, detail) = app.get(&format!("/ai-sessions/{id}"), &eng.token).await;
+    assert_eq!(detail["step_count"], 25, "{detail}");
+    assert_eq!(detail["steps"].as_array().map(Vec::len), Some(25));
+
+    let last = fake.received().last().expect("a request").raw.clone();
+    assert!(last.contains("observation 24"), "the newest answer in full");
+    assert!(
+        last.contains("observation 9"),
+        "answers of the summarised steps are still there"
+    );
+    assert!(
+        !last.contains("observation 3"),
+        "the oldest steps are folded into one line"
+    );
 }

@@ -243,11 +243,15 @@ pub async fn respond(
             session.status.as_str()
         )));
     }
-    let steps = state.store.steps(session.id).await?;
-    let Some(current) = steps
-        .last()
-        .filter(|s| s.id == body.step_id && s.response.is_none())
-    else {
+    // Only the newest steps are read in full; older ones, when the pilot needs them, as
+    // digests (replay.rs), so a step's cost does not grow with the session.
+    let window = state
+        .store
+        .latest_steps(session.id, replay::FULL_STEPS)
+        .await?;
+    let Some(current) = window.last().filter(|s| {
+        s.id == body.step_id && s.response.is_none() && s.step_order == session.step_count
+    }) else {
         return Err(ApiError::Conflict(
             "This step is not the latest unanswered step of the session (or the step limit is reached)".into(),
         ));
@@ -264,7 +268,7 @@ pub async fn respond(
             "This step is being answered by another request".into(),
         ));
     }
-    let result = produce_next(state, user, &session, &steps, answer.clone()).await;
+    let result = produce_next(state, user, &session, &window, answer.clone()).await;
     let (next, advance, usage, reservation) = match result {
         Ok(done) => done,
         Err(err) => {
@@ -308,10 +312,11 @@ async fn produce_next(
     state: &AppState,
     user: &User,
     session: &SessionRecord,
-    steps: &[StepRecord],
+    window: &[StepRecord],
     answer: StepAnswer,
 ) -> Result<Produced, ApiError> {
-    let count = steps.len() as i64;
+    // The session row's count, which the claim checked is the answered step's position.
+    let count = session.step_count;
     if count >= state.settings.max_steps {
         // The last allowed step is answered: no next step; the session stays active for
         // resolve or escalate.
@@ -325,7 +330,20 @@ async fn produce_next(
         return Ok((None, advance, Vec::new(), quota::Reservation::none()));
     }
     let reservation = ensure_quota(state, user).await?;
-    let mut history = replay::history(steps);
+    let first_in_full = window.first().map_or(1, |s| s.step_order);
+    let older = if first_in_full > 1 {
+        state.store.step_digests(session.id, first_in_full).await?
+    } else {
+        Vec::new()
+    };
+    let mut history = replay::windowed_history(&older, window);
+    if history.len() as i64 != count {
+        return Err(ApiError::Internal(format!(
+            "session {} has {} steps on record but step_count {count}",
+            session.id,
+            history.len()
+        )));
+    }
     if let Some(last) = history.last_mut() {
         last.answer = Some(answer);
     }

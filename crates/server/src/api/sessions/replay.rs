@@ -3,6 +3,20 @@
 use engine::{Intake, PastStep, StepAnswer};
 use store::{SessionRecord, StepRecord};
 
+/// How many of the newest steps a respond reads in full. The LLM pilot shows the last 6 steps
+/// in full and the 12 before them as one line each (engine `llm_pilot::context`); of anything
+/// older it reads only the type, problem summary and domain, and whether it was skipped, which
+/// [`store::Store::step_digests`] provides. The offline pilot reads only the last step and the
+/// number of steps. The tests below prove the prompts equal to those from every step in full.
+pub const FULL_STEPS: i64 = 18;
+
+/// The pilot's history from the digests of older steps and the newest steps in full.
+pub fn windowed_history(older: &[StepRecord], window: &[StepRecord]) -> Vec<PastStep> {
+    let mut past = history(older);
+    past.extend(history(window));
+    past
+}
+
 pub fn history(steps: &[StepRecord]) -> Vec<PastStep> {
     steps
         .iter()
@@ -30,5 +44,172 @@ pub fn intake(s: &SessionRecord) -> Intake {
             .get("log")
             .and_then(|v| v.as_str())
             .map(String::from),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use chrono::Utc;
+    use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
+    use domain::step::{StepOption, StepOutput, StepType};
+    use engine::{Intake, LlmPilot, PastStep, Pilot, PilotInput};
+    use store::{StepRecord, StepResponse};
+    use uuid::Uuid;
+
+    use super::{history, windowed_history, FULL_STEPS};
+
+    /// Keeps every request and fails it, so the prompt can be compared without a reply.
+    #[derive(Default)]
+    struct Capture(Mutex<Vec<LlmRequest>>);
+
+    #[async_trait]
+    impl LlmProvider for Capture {
+        fn name(&self) -> &str {
+            "openai"
+        }
+        fn model(&self) -> &str {
+            "capture"
+        }
+        async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+            self.0.lock().unwrap().push(request.clone());
+            Err(LlmError::Upstream {
+                status: 400,
+                message: "captured".into(),
+            })
+        }
+    }
+
+    fn record(i: usize) -> StepRecord {
+        let step_type = [
+            StepType::Question,
+            StepType::Action,
+            StepType::Action,
+            StepType::ResolutionSuggestion,
+        ][i % 4];
+        let text = |what: &str| Some(format!("{what} {i}"));
+        let output = StepOutput {
+            step_type,
+            content: format!("Step {i}: check thing {i}\nwith detail"),
+            context_message: text("context"),
+            reasoning: text("because"),
+            options: vec![
+                StepOption {
+                    label: format!("Yes {i}"),
+                    value: "yes".into(),
+                    followup_hint: None,
+                },
+                StepOption {
+                    label: format!("No {i}"),
+                    value: "no".into(),
+                    followup_hint: None,
+                },
+            ],
+            allow_free_text: true,
+            allow_skip: true,
+            action_type: None,
+            expected_outcome: text("expected"),
+            resolution_summary: text("resolution"),
+            follow_up_recommendations: vec![format!("follow {i}")],
+            confidence: 0.3 + (i % 7) as f64 / 10.0,
+            // Refined now and then; a blank one must not hide an earlier one.
+            problem_summary: match i % 9 {
+                0 => text("summary"),
+                5 => Some("   ".into()),
+                _ => None,
+            },
+            problem_domain: i.is_multiple_of(13).then(|| format!("domain {i}")),
+        };
+        let response = StepResponse {
+            selected_option: (!(i + 1).is_multiple_of(3))
+                .then(|| if i.is_multiple_of(2) { "yes" } else { "no" }.into()),
+            free_text_input: (i % 3 == 1).then(|| format!("typed {i}")),
+            skipped: i % 5 == 4,
+            responded_at: Utc::now(),
+        };
+        StepRecord {
+            id: Uuid::new_v4(),
+            session_id: Uuid::nil(),
+            step_order: i as i64 + 1,
+            output,
+            engine_state: serde_json::json!({"node": format!("n{i}")}),
+            response: Some(response),
+            created_at: Utc::now(),
+        }
+    }
+
+    /// What `Store::step_digests` keeps of a step: read back from its stored JSON.
+    fn digest(full: &StepRecord) -> StepRecord {
+        let json = serde_json::to_value(&full.output).unwrap();
+        let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(String::from);
+        StepRecord {
+            output: StepOutput {
+                step_type: full.output.step_type,
+                content: String::new(),
+                context_message: None,
+                reasoning: None,
+                options: Vec::new(),
+                allow_free_text: false,
+                allow_skip: false,
+                action_type: None,
+                expected_outcome: None,
+                resolution_summary: None,
+                follow_up_recommendations: Vec::new(),
+                confidence: 0.0,
+                problem_summary: text("problem_summary"),
+                problem_domain: text("problem_domain"),
+            },
+            engine_state: serde_json::Value::Null,
+            ..full.clone()
+        }
+    }
+
+    async fn prompt(history: &[PastStep], remaining_after: i64) -> (String, String) {
+        let capture = Arc::new(Capture::default());
+        let pilot = LlmPilot::new(capture.clone(), false);
+        let intake = Intake {
+            text: Some("Outlook keeps asking for the password".into()),
+            log: None,
+        };
+        let input = PilotInput {
+            account_id: Uuid::nil(),
+            intake: &intake,
+            matched: None,
+            history,
+            remaining_after,
+        };
+        let _ = pilot.next_step(input).await;
+        let requests = capture.0.lock().unwrap();
+        let first = requests.first().expect("a request");
+        let messages: Vec<String> = first.messages.iter().map(|m| m.content.clone()).collect();
+        (first.system.clone(), messages.join("\n\u{0}\n"))
+    }
+
+    #[tokio::test]
+    async fn the_window_and_digests_give_the_same_prompts_as_every_step_in_full() {
+        let all: Vec<StepRecord> = (0..70).map(record).collect();
+        for len in 1..=all.len() {
+            let steps = &all[..len];
+            let full = history(steps);
+            let split = len.saturating_sub(FULL_STEPS as usize);
+            let older: Vec<StepRecord> = steps[..split].iter().map(digest).collect();
+            let windowed = windowed_history(&older, &steps[split..]);
+            // The offline pilot reads the last step (its state and answer) and the count.
+            assert_eq!(windowed.len(), full.len());
+            assert_eq!(windowed.last(), full.last());
+            let remaining = 80 - len as i64;
+            let (full_system, full_prompt) = prompt(&full, remaining).await;
+            let (system, windowed_prompt) = prompt(&windowed, remaining).await;
+            assert_eq!(system, full_system);
+            assert_eq!(windowed_prompt, full_prompt, "at {len} steps");
+            if len > 30 {
+                assert!(
+                    full_prompt.contains("details no longer shown"),
+                    "{full_prompt}"
+                );
+            }
+        }
     }
 }
