@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::api::sessions::actions;
 use crate::api::sessions::dto::{EscalateIn, ResolveIn, RespondIn};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
@@ -25,19 +25,66 @@ use crate::web::session_view::{self, CurrentStep, PastStep, SessionView, NOT_SOL
 use crate::web::user::WebUser;
 use crate::web::why_matched;
 
-/// What the engineer typed or chose that a failed submission must not lose, and where the
-/// page should say what went wrong.
+/// The forms of the session page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Form {
+    #[default]
+    Answer,
+    Resolve,
+    Escalate,
+}
+
+impl Form {
+    fn name(self) -> &'static str {
+        match self {
+            Form::Answer => "answer",
+            Form::Resolve => "resolve",
+            Form::Escalate => "escalate",
+        }
+    }
+}
+
+/// What a submission of one form must not lose, and what went wrong with it. The page shows
+/// the form's dialog open, its text back in the field and the error next to it.
 #[derive(Default)]
 struct Draft {
-    typed: String,
-    answer_error: Option<String>,
-    notice: Option<String>,
-    dialog: &'static str,
-    resolve_summary: Option<String>,
-    resolve_error: Option<String>,
-    escalate_reason: String,
+    form: Form,
+    /// The text of the form's field as sent; `None` when nothing was sent yet.
+    typed: Option<String>,
     escalate_to: String,
-    escalate_error: Option<String>,
+    /// A problem with what was sent, shown at the form's field.
+    error: Option<String>,
+    /// A failure of the request itself (provider, conflict, limit), shown at the top.
+    notice: Option<String>,
+}
+
+impl Draft {
+    fn of(form: Form, typed: String) -> Self {
+        Draft {
+            form,
+            typed: Some(typed),
+            ..Draft::default()
+        }
+    }
+
+    fn with_error(mut self, error: impl Into<String>) -> Self {
+        self.error = Some(error.into());
+        self
+    }
+
+    /// Whether `form`'s dialog is shown open.
+    pub fn opens(&self, form: &str) -> bool {
+        self.form != Form::Answer && self.form.name() == form
+    }
+
+    /// The text sent in `form`, if that is the form this draft belongs to.
+    pub fn typed_in(&self, form: &str) -> Option<&str> {
+        self.typed.as_deref().filter(|_| self.form.name() == form)
+    }
+
+    pub fn error_in(&self, form: &str) -> Option<&str> {
+        self.error.as_deref().filter(|_| self.form.name() == form)
+    }
 }
 
 pub struct Colleague {
@@ -77,80 +124,93 @@ async fn colleagues(state: &AppState, user: &User) -> Result<Vec<Colleague>, Web
         .collect())
 }
 
-fn suggested_summary(steps: &[StepRecord]) -> Option<String> {
-    steps
-        .iter()
-        .rev()
-        .find(|s| s.output.step_type == domain::step::StepType::ResolutionSuggestion)
-        .map(|s| {
-            s.output
-                .resolution_summary
-                .clone()
-                .unwrap_or_else(|| s.output.content.clone())
-        })
-}
-
-async fn show_page(
-    state: &AppState,
-    user: &WebUser,
-    csrf: &CsrfToken,
+/// One request to the session page: who asks, about which session.
+struct Visit<'a> {
+    state: &'a AppState,
+    user: &'a WebUser,
+    csrf: &'a CsrfToken,
     id: Uuid,
-    status: StatusCode,
-    draft: Draft,
-) -> Result<Response, WebError> {
-    let (s, steps) = actions::for_page(state, &user.user, id).await?;
-    Ok(render(
-        status,
-        &build(state, user, csrf, s, steps, draft).await?,
-    ))
 }
 
-async fn build(
-    state: &AppState,
-    user: &WebUser,
-    csrf: &CsrfToken,
-    s: SessionRecord,
-    steps: Vec<StepRecord>,
-    draft: Draft,
-) -> Result<SessionPage, WebError> {
-    let flow = match s.matched_flow_id {
-        Some(flow_id) => state.catalog.visible_flow(s.account_id, flow_id).await,
-        None => None,
-    };
-    let intake = [
-        s.intake_content.get("text").and_then(|t| t.as_str()),
-        s.intake_content.get("log").and_then(|t| t.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join("\n");
-    let why = why_matched::explain(&intake, flow.as_ref(), s.match_score);
-    let view = session_view::session(&s, user.user.id, why);
-    let (past, current) = session_view::steps(&steps, view.active && view.owned);
-    let limit_reached = view.active
-        && steps.last().is_some_and(|st| st.response.is_some())
-        && s.step_count >= state.settings.max_steps;
-    let colleagues = if view.owned && !view.closed {
-        colleagues(state, &user.user).await?
-    } else {
-        Vec::new()
-    };
-    let resolve_summary = draft
-        .resolve_summary
-        .clone()
-        .or_else(|| suggested_summary(&steps))
-        .unwrap_or_default();
-    Ok(SessionPage {
-        layout: Layout::new(&s.title, csrf, Some(&user.user)).current("pilot"),
-        s: view,
-        past,
-        current,
-        colleagues,
-        limit_reached,
-        draft,
-        resolve_summary,
-    })
+impl Visit<'_> {
+    async fn show(&self, status: StatusCode, draft: Draft) -> Result<Response, WebError> {
+        let (s, steps) = actions::for_page(self.state, &self.user.user, self.id).await?;
+        Ok(render(status, &self.build(s, steps, draft).await?))
+    }
+
+    async fn build(
+        &self,
+        s: SessionRecord,
+        steps: Vec<StepRecord>,
+        draft: Draft,
+    ) -> Result<SessionPage, WebError> {
+        let state = self.state;
+        let user = &self.user.user;
+        let flow = match s.matched_flow_id {
+            Some(flow_id) => state.catalog.visible_flow(s.account_id, flow_id).await,
+            None => None,
+        };
+        let intake = actions::intake(&s).match_text();
+        let why = why_matched::explain(&intake, flow.as_ref(), s.match_score);
+        let view = session_view::session(&s, user.id, why);
+        let (past, current) = session_view::steps(&steps, view.active && view.owned);
+        let limit_reached = view.active
+            && steps.last().is_some_and(|st| st.response.is_some())
+            && s.step_count >= state.settings.max_steps;
+        let colleagues = if view.owned && !view.closed {
+            colleagues(state, user).await?
+        } else {
+            Vec::new()
+        };
+        let resolve_summary = draft
+            .typed_in("resolve")
+            .map(String::from)
+            .or_else(|| actions::suggested_resolution(&steps))
+            .unwrap_or_default();
+        Ok(SessionPage {
+            layout: Layout::new(&s.title, self.csrf, Some(user)).current("pilot"),
+            s: view,
+            past,
+            current,
+            colleagues,
+            limit_reached,
+            draft,
+            resolve_summary,
+        })
+    }
+
+    /// How every form of the page ends: on success, off to `next`; a problem with what was
+    /// sent is shown at the form's field (worded by `blank` when the field was left empty);
+    /// any other failure as a notice at the top. Either way the draft keeps what was typed.
+    async fn finish<T>(
+        &self,
+        result: ApiResult<T>,
+        next: &str,
+        draft: Draft,
+        blank: Option<&str>,
+    ) -> Result<Response, WebError> {
+        match result {
+            Ok(_) => Ok(see_other(next)),
+            Err(ApiError::Validation(errors)) => {
+                let left_empty = draft.typed.as_deref().is_none_or(|t| t.trim().is_empty());
+                let message = match blank {
+                    Some(words) if left_empty => words.to_string(),
+                    _ => fields::sentences(errors),
+                };
+                let draft = draft.with_error(message);
+                self.show(StatusCode::UNPROCESSABLE_ENTITY, draft).await
+            }
+            Err(err) => {
+                let trouble = Trouble::from_api(err)?;
+                let draft = Draft {
+                    notice: Some(trouble.message.clone()),
+                    ..draft
+                };
+                let response = self.show(trouble.status, draft).await?;
+                Ok(trouble.decorate(response))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,33 +227,43 @@ pub async fn show(
     Path(raw): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
-    let id = session_id(&raw)?;
-    let dialog = match q.dialog.as_str() {
-        "resolve" => "resolve",
-        "escalate" => "escalate",
-        _ => "",
+    let visit = Visit {
+        state: &state,
+        user: &user,
+        csrf: &csrf,
+        id: session_id(&raw)?,
+    };
+    let form = match q.dialog.as_str() {
+        "resolve" => Form::Resolve,
+        "escalate" => Form::Escalate,
+        _ => Form::Answer,
     };
     let draft = Draft {
-        dialog,
+        form,
         ..Draft::default()
     };
-    show_page(&state, &user, &csrf, id, StatusCode::OK, draft).await
+    visit.show(StatusCode::OK, draft).await
 }
 
 /// Empty fields are absent: a browser sends every text field, typed in or not.
-fn present(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.trim().is_empty())
+fn present(value: &str) -> Option<String> {
+    Some(value.to_string()).filter(|v| !v.trim().is_empty())
+}
+
+/// Browsers send line breaks as CRLF; the API counts and stores them as LF.
+fn text_field(value: &str) -> String {
+    value.replace("\r\n", "\n")
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct AnswerForm {
     step_id: String,
-    selected_option: Option<String>,
-    free_text_input: Option<String>,
-    skipped: Option<String>,
+    selected_option: String,
+    free_text_input: String,
+    skipped: String,
     /// "Keep troubleshooting" on a suggestion that has no option for it.
-    keep_troubleshooting: Option<String>,
+    keep_troubleshooting: String,
 }
 
 pub async fn respond(
@@ -204,29 +274,21 @@ pub async fn respond(
     CsrfForm(form): CsrfForm<AnswerForm>,
 ) -> Result<Response, WebError> {
     let id = session_id(&raw)?;
-    let typed = form
-        .free_text_input
-        .clone()
-        .unwrap_or_default()
-        .replace("\r\n", "\n");
-    let keep = form.keep_troubleshooting.is_some();
-    let free_text = present(Some(typed.clone())).or_else(|| keep.then(|| NOT_SOLVED.to_string()));
-    let skipped = form.skipped.as_deref() == Some("true");
-    let selected_option = present(form.selected_option);
+    let visit = Visit {
+        state: &state,
+        user: &user,
+        csrf: &csrf,
+        id,
+    };
+    let typed = text_field(&form.free_text_input);
+    let keep_going = !form.keep_troubleshooting.is_empty();
+    let free_text = present(&typed).or_else(|| keep_going.then(|| NOT_SOLVED.to_string()));
+    let skipped = form.skipped == "true";
+    let selected_option = present(&form.selected_option);
+    let draft = Draft::of(Form::Answer, typed);
     if selected_option.is_none() && free_text.is_none() && !skipped {
-        let draft = Draft {
-            answer_error: Some("Pick an option or type an answer.".into()),
-            ..Draft::default()
-        };
-        return show_page(
-            &state,
-            &user,
-            &csrf,
-            id,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            draft,
-        )
-        .await;
+        let draft = draft.with_error("Pick an option or type an answer.");
+        return visit.show(StatusCode::UNPROCESSABLE_ENTITY, draft).await;
     }
     let Ok(step_id) = Uuid::parse_str(&form.step_id) else {
         return Err(WebError::BadRequest);
@@ -237,54 +299,18 @@ pub async fn respond(
         free_text_input: free_text,
         skipped: Some(skipped),
     };
-    match actions::respond(&state, &user.user, id, body).await {
-        Ok(_) => Ok(see_other(&format!("/pilot/{id}"))),
-        Err(ApiError::Validation(errors)) => {
-            let message = fields::sentences(errors);
-            let draft = Draft {
-                typed,
-                answer_error: Some(message),
-                ..Draft::default()
-            };
-            show_page(
-                &state,
-                &user,
-                &csrf,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                draft,
-            )
-            .await
-        }
-        Err(err) => in_place(&state, &user, &csrf, id, err, |d| d.typed = typed).await,
-    }
-}
-
-/// Answers a failure on the session page itself, keeping what `keep` puts back in the draft.
-async fn in_place(
-    state: &AppState,
-    user: &WebUser,
-    csrf: &CsrfToken,
-    id: Uuid,
-    err: ApiError,
-    keep: impl FnOnce(&mut Draft),
-) -> Result<Response, WebError> {
-    let trouble = Trouble::from_api(err)?;
-    let mut draft = Draft {
-        notice: Some(trouble.message.clone()),
-        ..Draft::default()
-    };
-    keep(&mut draft);
-    let response = show_page(state, user, csrf, id, trouble.status, draft).await?;
-    Ok(trouble.decorate(response))
+    let result = actions::respond(&state, &user.user, id, body).await;
+    visit
+        .finish(result, &format!("/pilot/{id}"), draft, None)
+        .await
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ResolveForm {
-    resolution_summary: Option<String>,
+    resolution_summary: String,
     /// Sent by "Accept & resolve".
-    used_suggested_resolution: Option<String>,
+    used_suggested_resolution: String,
 }
 
 pub async fn resolve(
@@ -295,48 +321,28 @@ pub async fn resolve(
     CsrfForm(form): CsrfForm<ResolveForm>,
 ) -> Result<Response, WebError> {
     let id = session_id(&raw)?;
-    let typed = form
-        .resolution_summary
-        .clone()
-        .unwrap_or_default()
-        .replace("\r\n", "\n");
-    let accept = form.used_suggested_resolution.as_deref() == Some("true");
-    let body = ResolveIn {
-        resolution_summary: present(Some(typed.clone())),
-        used_suggested_resolution: Some(accept),
+    let visit = Visit {
+        state: &state,
+        user: &user,
+        csrf: &csrf,
+        id,
     };
-    match actions::resolve(&state, &user.user, id, body).await {
-        Ok(_) => Ok(see_other(&format!("/pilot/{id}/documentation"))),
-        Err(ApiError::Validation(errors)) => {
-            let message = if typed.trim().is_empty() {
-                "Describe what fixed the problem.".to_string()
-            } else {
-                fields::sentences(errors)
-            };
-            let draft = Draft {
-                dialog: "resolve",
-                resolve_summary: Some(typed),
-                resolve_error: Some(message),
-                ..Draft::default()
-            };
-            show_page(
-                &state,
-                &user,
-                &csrf,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                draft,
-            )
-            .await
-        }
-        Err(err) => {
-            in_place(&state, &user, &csrf, id, err, |d| {
-                d.dialog = "resolve";
-                d.resolve_summary = Some(typed);
-            })
-            .await
-        }
-    }
+    let typed = text_field(&form.resolution_summary);
+    let body = ResolveIn {
+        resolution_summary: present(&typed),
+        used_suggested_resolution: Some(form.used_suggested_resolution == "true"),
+    };
+    let result = actions::resolve(&state, &user.user, id, body).await;
+    let draft = Draft::of(Form::Resolve, typed);
+    let next = format!("/pilot/{id}/documentation");
+    visit
+        .finish(
+            result,
+            &next,
+            draft,
+            Some("Describe what fixed the problem."),
+        )
+        .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -354,64 +360,41 @@ pub async fn escalate(
     CsrfForm(form): CsrfForm<EscalateForm>,
 ) -> Result<Response, WebError> {
     let id = session_id(&raw)?;
-    let reason = form.escalation_reason.replace("\r\n", "\n");
-    let keep = |error: Option<String>| Draft {
-        dialog: "escalate",
-        escalate_reason: reason.clone(),
+    let visit = Visit {
+        state: &state,
+        user: &user,
+        csrf: &csrf,
+        id,
+    };
+    let reason = text_field(&form.escalation_reason);
+    let draft = Draft {
         escalate_to: form.escalated_to_id.clone(),
-        escalate_error: error,
-        ..Draft::default()
+        ..Draft::of(Form::Escalate, reason.clone())
     };
     let target = match form.escalated_to_id.trim() {
         "" => None,
-        raw_target => match Uuid::parse_str(raw_target) {
+        chosen => match Uuid::parse_str(chosen) {
             Ok(t) => Some(t),
             Err(_) => {
-                let draft = keep(Some("Pick a colleague from the list.".into()));
-                return show_page(
-                    &state,
-                    &user,
-                    &csrf,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    draft,
-                )
-                .await;
+                let draft = draft.with_error("Pick a colleague from the list.");
+                return visit.show(StatusCode::UNPROCESSABLE_ENTITY, draft).await;
             }
         },
     };
     let body = EscalateIn {
-        escalation_reason: reason.clone(),
+        escalation_reason: reason,
         escalated_to_id: target,
     };
-    match actions::escalate(&state, &user.user, id, body).await {
-        Ok(_) => Ok(see_other(&format!("/pilot/{id}/documentation"))),
-        Err(ApiError::Validation(errors)) => {
-            let message = if reason.trim().is_empty() {
-                "Say why the session needs a colleague.".to_string()
-            } else {
-                fields::sentences(errors)
-            };
-            show_page(
-                &state,
-                &user,
-                &csrf,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                keep(Some(message)),
-            )
-            .await
-        }
-        Err(err) => {
-            let kept = keep(None);
-            in_place(&state, &user, &csrf, id, err, |d| {
-                d.dialog = kept.dialog;
-                d.escalate_reason = kept.escalate_reason;
-                d.escalate_to = kept.escalate_to;
-            })
-            .await
-        }
-    }
+    let result = actions::escalate(&state, &user.user, id, body).await;
+    let next = format!("/pilot/{id}/documentation");
+    visit
+        .finish(
+            result,
+            &next,
+            draft,
+            Some("Say why the session needs a colleague."),
+        )
+        .await
 }
 
 /// Only the CSRF token: pause and resume carry no fields.
@@ -426,10 +409,16 @@ async fn change(
     transition: Transition,
 ) -> Result<Response, WebError> {
     let id = session_id(&raw)?;
-    match actions::move_to(&state, &user.user, id, transition).await {
-        Ok(_) => Ok(see_other(&format!("/pilot/{id}"))),
-        Err(err) => in_place(&state, &user, &csrf, id, err, |_| {}).await,
-    }
+    let visit = Visit {
+        state: &state,
+        user: &user,
+        csrf: &csrf,
+        id,
+    };
+    let result = actions::move_to(&state, &user.user, id, transition).await;
+    visit
+        .finish(result, &format!("/pilot/{id}"), Draft::default(), None)
+        .await
 }
 
 pub async fn pause(

@@ -9,10 +9,11 @@ use domain::{FieldError, User, ValidationErrors};
 use store::{Closing, SessionRecord, StepRecord};
 use uuid::Uuid;
 
-pub use super::close::answer_text;
+pub use super::close::{answer_text, suggested_resolution};
 use super::dto::{EscalateIn, RateIn, ResolveIn, RespondIn, StartIn};
 use super::flow;
 pub use super::flow::{is_resolution, Answered, Started};
+pub use super::replay::intake;
 use super::{access, close};
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::{Action, Permit};

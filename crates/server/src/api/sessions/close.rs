@@ -98,6 +98,20 @@ async fn optional_ai<T>(
     (written, usage)
 }
 
+/// The fix of the latest resolution suggestion: its summary, else its text.
+pub fn suggested_resolution(steps: &[StepRecord]) -> Option<String> {
+    steps
+        .iter()
+        .rev()
+        .find(|st| st.output.step_type == StepType::ResolutionSuggestion)
+        .map(|st| {
+            st.output
+                .resolution_summary
+                .clone()
+                .unwrap_or_else(|| st.output.content.clone())
+        })
+}
+
 fn conflict(s: &SessionRecord) -> ApiError {
     ApiError::Conflict(format!(
         "The session is {}; only active or paused sessions can be closed",
@@ -124,16 +138,7 @@ pub async fn resolve(
         return Err(conflict(&s));
     }
     let steps = state.store.steps(s.id).await?;
-    let suggested = steps
-        .iter()
-        .rev()
-        .find(|st| st.output.step_type == StepType::ResolutionSuggestion)
-        .and_then(|st| {
-            st.output
-                .resolution_summary
-                .clone()
-                .or(Some(st.output.content.clone()))
-        });
+    let suggested = suggested_resolution(&steps);
     let summary = match body
         .resolution_summary
         .as_deref()
