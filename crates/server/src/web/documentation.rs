@@ -175,7 +175,7 @@ pub async fn rate(
     CsrfForm(form): CsrfForm<RateForm>,
 ) -> Result<Response, WebError> {
     let id = session_id(&raw)?;
-    let feedback = form.feedback.replace("\r\n", "\n");
+    let feedback = fields::text_field(&form.feedback);
     let rating = form.rating.trim().parse::<i64>().ok();
     let again = |error: String| RatingDraft {
         rating,

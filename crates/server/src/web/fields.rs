@@ -66,3 +66,9 @@ pub fn sentences(errors: Vec<FieldError>) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// A textarea's value as the API counts and stores it: browsers send line breaks as CRLF,
+/// which `maxlength` in the page counted as one character.
+pub fn text_field(value: &str) -> String {
+    value.replace("\r\n", "\n")
+}

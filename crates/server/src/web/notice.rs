@@ -63,7 +63,6 @@ impl Trouble {
 
     /// Adds `Retry-After` when the failure named one.
     pub fn decorate(&self, mut response: Response) -> Response {
-        *response.status_mut() = self.status;
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use crate::api::sessions::actions;
@@ -15,7 +15,7 @@ use crate::web::error::WebError;
 use crate::web::notice::Trouble;
 
 use crate::web::csrf::{CsrfForm, CsrfToken};
-use crate::web::fields::FieldErrors;
+use crate::web::fields::{text_field, FieldErrors};
 use crate::web::page::{render, see_other, Layout};
 use crate::web::user::WebUser;
 
@@ -32,12 +32,10 @@ pub struct IntakeForm {
 }
 
 impl IntakeForm {
-    /// Browsers send line breaks as CRLF; count and keep them as the single character
-    /// `maxlength` counted in the page.
     pub fn normalized(self) -> Self {
         IntakeForm {
-            text: self.text.replace("\r\n", "\n"),
-            log: self.log.replace("\r\n", "\n"),
+            text: text_field(&self.text),
+            log: text_field(&self.log),
         }
     }
 }
@@ -161,7 +159,7 @@ pub async fn submit(
                 FieldErrors::default(),
                 Some(notice),
             );
-            Ok(trouble.decorate(response).into_response())
+            Ok(trouble.decorate(response))
         }
     }
 }

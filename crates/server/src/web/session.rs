@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
-use crate::web::fields;
+use crate::web::fields::{self, text_field};
 use crate::web::notice::Trouble;
 use crate::web::page::{render, see_other, Layout};
 use crate::web::session_view::{self, CurrentStep, PastStep, SessionView, NOT_SOLVED};
@@ -248,11 +248,6 @@ pub async fn show(
 /// Empty fields are absent: a browser sends every text field, typed in or not.
 fn present(value: &str) -> Option<String> {
     Some(value.to_string()).filter(|v| !v.trim().is_empty())
-}
-
-/// Browsers send line breaks as CRLF; the API counts and stores them as LF.
-fn text_field(value: &str) -> String {
-    value.replace("\r\n", "\n")
 }
 
 #[derive(Debug, Default, Deserialize)]
