@@ -38,6 +38,36 @@ impl Action {
 
 const WINDOW_MS: i64 = 60_000;
 
+/// Hits in the minute before `elapsed_ms` into the current window, estimated as a sliding
+/// window: all of this window's hits and the part of the previous window's that still falls
+/// inside the last minute (as if its hits were spread evenly). A fixed window alone would let
+/// twice the allowance through around each minute boundary.
+fn hits_in_last_minute(hits: i64, prev_hits: i64, elapsed_ms: i64) -> f64 {
+    let overlap = (WINDOW_MS - elapsed_ms.clamp(0, WINDOW_MS)) as f64 / WINDOW_MS as f64;
+    hits as f64 + prev_hits as f64 * overlap
+}
+
+/// Milliseconds until the estimate of the last minute is back within `limit`, counting the
+/// refused request too (it was counted).
+fn wait_ms(limit: i64, hits: i64, prev_hits: i64, elapsed_ms: i64) -> i64 {
+    let rest_of_window = WINDOW_MS - elapsed_ms;
+    if hits > limit || prev_hits == 0 {
+        // This window alone is over: in the next one these hits become the previous
+        // window's, and their weight falls below the limit after this share of it.
+        let share = if hits > limit {
+            1.0 - limit as f64 / hits as f64
+        } else {
+            0.0
+        };
+        return rest_of_window + (share * WINDOW_MS as f64).ceil() as i64;
+    }
+    // The previous window's share must fall to what this window leaves room for.
+    let room = (limit - hits) as f64;
+    let overlap_allowed = room / prev_hits as f64;
+    let until = ((1.0 - overlap_allowed) * WINDOW_MS as f64).ceil() as i64;
+    (until - elapsed_ms).max(0)
+}
+
 /// A counted hit that can be taken back when the server itself failed the request.
 #[derive(Debug, Clone)]
 pub struct Permit {
@@ -88,9 +118,10 @@ impl RateLimiter {
         let limit = action.per_minute();
         let bucket = format!("{}:{who}", action.name());
         let hit = self.store.hit_rate_window(&bucket, WINDOW_MS, now).await?;
-        if hit.hits > limit {
-            let remaining_ms = hit.window_start_ms + WINDOW_MS - now.timestamp_millis();
-            let retry_after = ((remaining_ms + 999) / 1000).max(1) as u64;
+        let elapsed_ms = now.timestamp_millis() - hit.window_start_ms;
+        if hits_in_last_minute(hit.hits, hit.prev_hits, elapsed_ms) > limit as f64 {
+            let wait = wait_ms(limit, hit.hits, hit.prev_hits, elapsed_ms);
+            let retry_after = ((wait + 999) / 1000).max(1) as u64;
             return Err(ApiError::TooManyRequests {
                 retry_after,
                 detail: json!(format!(
@@ -115,6 +146,42 @@ impl RateLimiter {
             {
                 tracing::warn!(%err, "could not refund a rate-limit hit");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_previous_minutes_hits_still_count_just_after_a_boundary() {
+        // Ten hits late in the last window, one a second into this one: eleven in a minute.
+        assert!(hits_in_last_minute(1, 10, 1_000) > 10.0);
+        // Half a minute on, half of them have left the last minute.
+        assert!(hits_in_last_minute(1, 10, 30_000) <= 10.0);
+        assert_eq!(hits_in_last_minute(3, 0, 59_000), 3.0);
+    }
+
+    #[test]
+    fn the_wait_ends_when_the_estimate_is_back_within_the_limit() {
+        let limit = 10;
+        for (hits, prev, elapsed) in [(1, 10, 1_000), (11, 0, 20_000), (15, 4, 5_000), (5, 12, 0)] {
+            assert!(hits_in_last_minute(hits, prev, elapsed) > limit as f64);
+            let wait = wait_ms(limit, hits, prev, elapsed);
+            assert!(wait > 0, "{hits} {prev} {elapsed}");
+            let later = elapsed + wait;
+            // After the wait the estimate (in this window or the next) is within the limit.
+            let (h, p, e) = if later >= WINDOW_MS {
+                (0, hits, later - WINDOW_MS)
+            } else {
+                (hits, prev, later)
+            };
+            assert!(
+                hits_in_last_minute(h, p, e) <= limit as f64 + 1e-9,
+                "{hits} {prev} {elapsed}: waited {wait} ms"
+            );
+            assert!(wait <= 2 * WINDOW_MS);
         }
     }
 }

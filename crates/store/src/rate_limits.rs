@@ -8,6 +8,8 @@ use crate::{Result, Store};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowHit {
     pub hits: i64,
+    /// The hits of the window just before this one (0 when that window saw none).
+    pub prev_hits: i64,
     pub window_start_ms: i64,
 }
 
@@ -23,19 +25,25 @@ impl Store {
         let now_ms = ms(now);
         let window_start = now_ms - now_ms.rem_euclid(window_ms);
         let row = sqlx::query(
-            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
+            "INSERT INTO rate_limits (bucket, window_start, hits, prev_hits) VALUES ($1, $2, 1, 0) \
              ON CONFLICT (bucket) DO UPDATE SET \
+               prev_hits = CASE WHEN rate_limits.window_start = excluded.window_start \
+                                THEN rate_limits.prev_hits \
+                                WHEN rate_limits.window_start = excluded.window_start - $3 \
+                                THEN rate_limits.hits ELSE 0 END, \
                hits = CASE WHEN rate_limits.window_start = excluded.window_start \
                            THEN rate_limits.hits + 1 ELSE 1 END, \
                window_start = excluded.window_start \
-             RETURNING hits, window_start",
+             RETURNING hits, prev_hits, window_start",
         )
         .bind(bucket)
         .bind(window_start)
+        .bind(window_ms)
         .fetch_one(self.pool())
         .await?;
         Ok(WindowHit {
             hits: row.try_get("hits")?,
+            prev_hits: row.try_get("prev_hits")?,
             window_start_ms: row.try_get("window_start")?,
         })
     }

@@ -142,6 +142,7 @@ async fn rate_windows_count_hits_and_restart_in_the_next_window() {
         .await
         .unwrap();
     assert_eq!(next.hits, 1);
+    assert_eq!(next.prev_hits, 3, "the window just ended is carried");
     store
         .unhit_rate_window("login:ip", next.window_start_ms)
         .await
@@ -151,4 +152,14 @@ async fn rate_windows_count_hits_and_restart_in_the_next_window() {
         .await
         .unwrap();
     assert_eq!(after.hits, 1);
+    assert_eq!(after.prev_hits, 3, "kept within the same window");
+    let later = store
+        .hit_rate_window("login:ip", 60_000, t0 + Duration::seconds(200))
+        .await
+        .unwrap();
+    assert_eq!(
+        (later.hits, later.prev_hits),
+        (1, 0),
+        "a window with no hits in between carries nothing"
+    );
 }
