@@ -179,7 +179,9 @@ async fn login_attempts_are_limited_per_email(backend: Backend) {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // At most the rest of this minute plus the sixth of a minute it takes the eleventh
+    // guess to leave the sliding estimate of the last minute.
+    assert!((1..=66).contains(&retry), "Retry-After {retry}");
 }
 
 async fn login_attempts_are_limited_per_client_ip(backend: Backend) {
