@@ -44,7 +44,7 @@ impl Store {
         user: NewUser,
         now: DateTime<Utc>,
     ) -> Result<(Account, domain::User)> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let account = Account {
             id: Uuid::new_v4(),
             name: account.name,
@@ -98,7 +98,7 @@ impl Store {
         .bind(daily)
         .bind(monthly)
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         self.account(id).await
     }

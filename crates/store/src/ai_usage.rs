@@ -28,27 +28,33 @@ pub struct AiUsageCounts {
     pub account_this_month: i64,
 }
 
+/// The ledger row of one call, to run on the pool or inside another write's transaction.
+pub(crate) fn insert_usage(
+    rec: &AiUsageRecord,
+    now: DateTime<Utc>,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
+    sqlx::query(
+        "INSERT INTO ai_usage (id, account_id, user_id, session_id, provider, model, purpose, \
+         input_tokens, output_tokens, cost_usd, success, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(rec.account_id.to_string())
+    .bind(rec.user_id.to_string())
+    .bind(rec.session_id.map(|s| s.to_string()))
+    .bind(rec.provider.clone())
+    .bind(rec.model.clone())
+    .bind(rec.purpose.clone())
+    .bind(rec.input_tokens)
+    .bind(rec.output_tokens)
+    .bind(rec.cost_usd)
+    .bind(flag(rec.success))
+    .bind(ms(now))
+}
+
 impl Store {
     pub async fn record_ai_usage(&self, rec: &AiUsageRecord, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO ai_usage (id, account_id, user_id, session_id, provider, model, purpose, \
-             input_tokens, output_tokens, cost_usd, success, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(rec.account_id.to_string())
-        .bind(rec.user_id.to_string())
-        .bind(rec.session_id.map(|s| s.to_string()))
-        .bind(&rec.provider)
-        .bind(&rec.model)
-        .bind(&rec.purpose)
-        .bind(rec.input_tokens)
-        .bind(rec.output_tokens)
-        .bind(rec.cost_usd)
-        .bind(flag(rec.success))
-        .bind(ms(now))
-        .execute(self.pool())
-        .await?;
+        insert_usage(rec, now).execute(self.writer()).await?;
         Ok(())
     }
 

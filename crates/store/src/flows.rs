@@ -73,7 +73,7 @@ impl Store {
             .bind(key)
             .fetch_optional(self.pool())
             .await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let outcome = match existing {
             Some(row)
                 if row.try_get::<Option<String>, _>("content_hash")?.as_deref() == Some(hash) =>
@@ -145,7 +145,7 @@ impl Store {
         defs: &[FlowDefinition],
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let mut ids = Vec::with_capacity(defs.len());
         for def in defs {
             let id = Uuid::new_v4();
@@ -179,7 +179,7 @@ impl Store {
         def: &FlowDefinition,
         now: DateTime<Utc>,
     ) -> Result<Flow> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let done = sqlx::query(
             "UPDATE flows SET title = $1, domain = $2, status = $3, definition = $4, \
              version = version + 1, updated_at = $5 WHERE id = $6 AND account_id IS NOT NULL",
@@ -203,7 +203,7 @@ impl Store {
     /// Deletes an account flow. Sessions that matched it keep their copy of its name
     /// (`ai_sessions.matched_flow_name`); `matched_flow_id` is not a foreign key on purpose.
     pub async fn delete_flow(&self, id: Uuid) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let done = sqlx::query("DELETE FROM flows WHERE id = $1 AND account_id IS NOT NULL")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -297,7 +297,7 @@ impl Store {
         )
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -306,7 +306,7 @@ impl Store {
     pub async fn record_flow_resolved(&self, id: Uuid) -> Result<()> {
         sqlx::query("UPDATE flows SET resolved_count = resolved_count + 1 WHERE id = $1")
             .bind(id.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 mod accounts;
 mod ai_usage;
 mod codec;
+mod earlier_steps;
 mod error;
 mod flows;
 mod quota_counters;
@@ -18,6 +19,7 @@ mod users;
 
 pub use accounts::{AccountPatch, NewAccount};
 pub use ai_usage::{AiUsageCounts, AiUsageRecord};
+pub use earlier_steps::EarlierSteps;
 pub use error::StoreError;
 pub use flows::BuiltinLoad;
 pub use quota_counters::{QuotaGrant, QuotaKeys};
@@ -68,7 +70,10 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// The handle every other layer uses to reach the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads; on PostgreSQL, everything.
     pool: AnyPool,
+    /// Writes and transactions: on SQLite a pool of one connection, on PostgreSQL `pool`.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -96,30 +101,34 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let pool_options = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            // WAL lets readers proceed while one writer commits; the busy timeout
-                            // makes concurrent writers wait instead of failing at once.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
+                // SQLite has one write lock per database. With writes spread over the pool, a
+                // writer that finds it taken sleeps in the busy handler (1, 2, 5, 10 ms …) rather
+                // than being woken when it frees, which is where the latency tail under load
+                // came from (docs/benchmarks.md). One writer connection queues writers in
+                // process instead, woken in order; the readers, never blocked in WAL mode, keep
+                // the pool and are opened query-only so a write sent there fails loudly.
+                let writer = sqlite_pool(1, false)
+                    .connect_with(options.clone())
+                    .await?;
+                let readers = sqlite_pool(8, true).connect_with(options).await?;
+                (readers, writer)
             }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?;
+                (pool.clone(), pool)
+            }
         };
-        let pool = pool_options
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -132,7 +141,7 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await?;
+        migrator.run(&self.writer).await?;
         Ok(())
     }
 
@@ -144,11 +153,39 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// Where every write and every transaction goes.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+}
+
+fn sqlite_pool(connections: u32, query_only: bool) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                // WAL lets readers proceed while the writer commits; the busy timeout makes a
+                // writer wait for another process (the CLI on a live database) instead of
+                // failing at once.
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                if query_only {
+                    conn.execute("PRAGMA query_only = ON;").await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// Hides the password of a database URL for logs and error messages.

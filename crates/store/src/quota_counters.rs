@@ -61,23 +61,59 @@ impl Store {
         daily_limit: Option<i64>,
         monthly_limit: Option<i64>,
     ) -> Result<QuotaGrant> {
-        let [day, month] = keys.counters();
-        if !self.take(&day, daily_limit).await? {
+        let daily = daily_limit.unwrap_or(i64::MAX);
+        let monthly = monthly_limit.unwrap_or(i64::MAX);
+        // The upsert below would count a first call without looking at the limit.
+        if daily <= 0 {
             return Ok(QuotaGrant::DailyExhausted);
         }
-        match self.take(&month, monthly_limit).await {
-            Ok(true) => Ok(QuotaGrant::Granted),
-            Ok(false) => {
-                // The daily count over-states usage until this lands; a concurrent request
-                // from the same user meanwhile would be refused by the monthly limit anyway.
-                self.give_back(&day).await?;
-                Ok(QuotaGrant::MonthlyExhausted)
-            }
-            Err(err) => {
-                if let Err(undo) = self.give_back(&day).await {
-                    tracing::error!(%undo, "could not give back a daily AI reservation");
+        if monthly <= 0 {
+            return Ok(QuotaGrant::MonthlyExhausted);
+        }
+        let [day, month] = keys.counters();
+        // Both counters in one statement: one write per call instead of two, on the path of
+        // every step. Each row is taken or left on its own condition; RETURNING says which.
+        let rows = sqlx::query(
+            "INSERT INTO ai_quota_counters (scope, subject_id, period_start, used) \
+             VALUES ($1, $2, $3, 1), ($4, $5, $6, 1) \
+             ON CONFLICT (scope, subject_id, period_start) DO UPDATE \
+               SET used = ai_quota_counters.used + 1 \
+               WHERE ai_quota_counters.used < \
+                 CASE WHEN ai_quota_counters.scope = $1 THEN $7 ELSE $8 END \
+             RETURNING scope",
+        )
+        .bind(day.0)
+        .bind(&day.1)
+        .bind(day.2)
+        .bind(month.0)
+        .bind(&month.1)
+        .bind(month.2)
+        .bind(daily)
+        .bind(monthly)
+        .fetch_all(self.writer())
+        .await?;
+        let taken = |scope: &str| {
+            rows.iter()
+                .any(|r| r.try_get::<&str, _>("scope").is_ok_and(|s| s == scope))
+        };
+        match (taken(USER_DAY), taken(ACCOUNT_MONTH)) {
+            (true, true) => Ok(QuotaGrant::Granted),
+            (day_taken, month_taken) => {
+                // Either both counters keep the call or neither does. Until the give-back
+                // lands, the taken counter over-states usage by one: at the very edge of a
+                // limit a concurrent call may be refused that a moment later would pass, but
+                // no call is ever let through over a limit.
+                if day_taken {
+                    self.give_back(&day).await?;
                 }
-                Err(err)
+                if month_taken {
+                    self.give_back(&month).await?;
+                }
+                Ok(if day_taken {
+                    QuotaGrant::MonthlyExhausted
+                } else {
+                    QuotaGrant::DailyExhausted
+                })
             }
         }
     }
@@ -146,7 +182,7 @@ impl Store {
         .bind(subject)
         .bind(*period)
         .bind(limit)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writer())
         .await?;
         Ok(row.is_some())
     }
@@ -159,7 +195,7 @@ impl Store {
         .bind(*scope)
         .bind(subject)
         .bind(*period)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

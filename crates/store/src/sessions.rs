@@ -10,7 +10,8 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::codec::{ms, opt_uuid, time, uuid};
-use crate::{Result, Store, StoreError};
+use crate::ai_usage::insert_usage;
+use crate::{AiUsageRecord, EarlierSteps, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
@@ -60,6 +61,8 @@ pub struct StepRecord {
     pub output: StepOutput,
     pub engine_state: serde_json::Value,
     pub response: Option<StepResponse>,
+    /// The steps before this one, in brief; `None` on steps stored before it was kept.
+    pub earlier: Option<EarlierSteps>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -165,6 +168,13 @@ fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
         output,
         engine_state: json_col(row, "engine_state")?,
         response,
+        earlier: row
+            .try_get::<Option<&str>, _>("earlier")?
+            .map(|text| {
+                serde_json::from_str(text)
+                    .map_err(|e| StoreError::Corrupt(format!("earlier steps: {e}")))
+            })
+            .transpose()?,
         created_at: time(row.try_get("created_at")?)?,
     })
 }
@@ -227,6 +237,7 @@ fn digest_from_row(row: &AnyRow, session_id: Uuid) -> Result<StepRecord> {
         },
         engine_state: serde_json::Value::Null,
         response: response_from_row(row)?,
+        earlier: None,
         created_at: time(row.try_get("created_at")?)?,
     })
 }
@@ -247,7 +258,8 @@ fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
 async fn insert_step(tx: &mut sqlx::Transaction<'_, sqlx::Any>, step: &StepRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO ai_steps (id, session_id, step_order, output, engine_state, confidence_score, \
-         response, responded_at, claimed_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, $7)",
+         response, responded_at, claimed_until, earlier, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, $7, $8)",
     )
     .bind(step.id.to_string())
     .bind(step.session_id.to_string())
@@ -255,6 +267,7 @@ async fn insert_step(tx: &mut sqlx::Transaction<'_, sqlx::Any>, step: &StepRecor
     .bind(to_text(&step.output)?)
     .bind(to_text(&step.engine_state)?)
     .bind(step.output.confidence)
+    .bind(step.earlier.as_ref().map(to_text).transpose()?)
     .bind(ms(step.created_at))
     .execute(&mut **tx)
     .await?;
@@ -264,7 +277,7 @@ async fn insert_step(tx: &mut sqlx::Transaction<'_, sqlx::Any>, step: &StepRecor
 impl Store {
     /// Stores a new session with its first step: both or neither.
     pub async fn create_session(&self, s: &SessionRecord, first: &StepRecord) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query(&format!(
             "INSERT INTO ai_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
              $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
@@ -316,7 +329,7 @@ impl Store {
 
     pub async fn steps(&self, session_id: Uuid) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(
-            "SELECT id, session_id, step_order, output, engine_state, response, responded_at, created_at \
+            "SELECT id, session_id, step_order, output, engine_state, response, responded_at, earlier, created_at \
              FROM ai_steps WHERE session_id = $1 ORDER BY step_order",
         )
         .bind(session_id.to_string())
@@ -329,7 +342,7 @@ impl Store {
     /// so that its cost does not grow with the session (docs/benchmarks.md).
     pub async fn latest_steps(&self, session_id: Uuid, n: i64) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(
-            "SELECT id, session_id, step_order, output, engine_state, response, responded_at, created_at \
+            "SELECT id, session_id, step_order, output, engine_state, response, responded_at, earlier, created_at \
              FROM ai_steps WHERE session_id = $1 ORDER BY step_order DESC LIMIT $2",
         )
         .bind(session_id.to_string())
@@ -432,7 +445,7 @@ impl Store {
         .bind(step_id.to_string())
         .bind(session_id.to_string())
         .bind(ms(now))
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -441,13 +454,14 @@ impl Store {
     pub async fn release_step(&self, step_id: Uuid) -> Result<()> {
         sqlx::query("UPDATE ai_steps SET claimed_until = NULL WHERE id = $1 AND response IS NULL")
             .bind(step_id.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
 
-    /// Records the answer to a claimed step and, when there is one, the next step, in one
-    /// transaction. `false` (nothing written) when the step was answered meanwhile.
+    /// Records the answer to a claimed step, the next step when there is one, and the ledger
+    /// rows of the provider calls that produced it, in one transaction, and returns the
+    /// session as it now is. `None` (nothing written) when the step was answered meanwhile.
     pub async fn answer_step(
         &self,
         session_id: Uuid,
@@ -455,8 +469,9 @@ impl Store {
         response: &StepResponse,
         next: Option<&StepRecord>,
         advance: &StepAdvance,
-    ) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        usage: &[AiUsageRecord],
+    ) -> Result<Option<SessionRecord>> {
+        let mut tx = self.writer().begin().await?;
         let answer = serde_json::json!({
             "selected_option": response.selected_option,
             "free_text_input": response.free_text_input,
@@ -474,7 +489,7 @@ impl Store {
         .await?;
         if done.rows_affected() != 1 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
         if let Some(step) = next {
             insert_step(&mut tx, step).await?;
@@ -483,15 +498,15 @@ impl Store {
             Some((id, name, score)) => (Some(id.to_string()), Some(name.clone()), Some(*score)),
             None => (None, None, None),
         };
-        sqlx::query(
+        let row = sqlx::query(&format!(
             "UPDATE ai_sessions SET confidence_tier = $1, confidence_score = $2, \
              step_count = step_count + $3, \
              matched_flow_id = COALESCE($4, matched_flow_id), \
              matched_flow_name = COALESCE($5, matched_flow_name), \
              match_score = COALESCE($6, match_score), \
              total_input_tokens = total_input_tokens + $7, total_output_tokens = total_output_tokens + $8, \
-             updated_at = $9 WHERE id = $10",
-        )
+             updated_at = $9 WHERE id = $10 RETURNING {SESSION_COLUMNS}",
+        ))
         .bind(&advance.confidence_tier)
         .bind(advance.confidence_score)
         .bind(i64::from(next.is_some()))
@@ -502,10 +517,16 @@ impl Store {
         .bind(advance.output_tokens)
         .bind(ms(response.responded_at))
         .bind(session_id.to_string())
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+        let session = session_from_row(&row)?;
+        for rec in usage {
+            insert_usage(rec, response.responded_at)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(session))
     }
 
     /// Moves a session from one of `from` to `to`; `false` when its status was not in `from`.
@@ -541,7 +562,7 @@ impl Store {
         .bind(closing.input_tokens)
         .bind(closing.output_tokens)
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -565,7 +586,7 @@ impl Store {
         .bind(feedback)
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }

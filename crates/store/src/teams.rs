@@ -29,7 +29,7 @@ impl Store {
             .bind(account_id.to_string())
             .bind(name)
             .bind(ms(now))
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(team)
     }

@@ -24,7 +24,7 @@ impl Store {
         .bind(token.user_id.to_string())
         .bind(ms(now))
         .bind(ms(token.expires_at))
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -54,7 +54,7 @@ impl Store {
         )
         .bind(ms(now))
         .bind(token_hash)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -64,7 +64,7 @@ impl Store {
         let cutoff = ms(now) - 86_400_000;
         let done = sqlx::query("DELETE FROM access_tokens WHERE expires_at < $1")
             .bind(cutoff)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
     }

@@ -95,7 +95,7 @@ impl Store {
         new: NewUser,
         now: DateTime<Utc>,
     ) -> Result<User> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let user = insert_user(&mut tx, account_id, new, now).await?;
         tx.commit().await?;
         Ok(user)
@@ -151,7 +151,7 @@ impl Store {
         .bind(patch.full_name.unwrap_or(current.full_name))
         .bind(flag(patch.is_super_admin.unwrap_or(current.is_super_admin)))
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         self.user(id).await
     }

@@ -237,6 +237,7 @@ mod tests {
                 skipped: false,
                 responded_at: Utc::now(),
             }),
+            earlier: None,
             created_at: Utc::now(),
         }
     }

@@ -6,7 +6,7 @@ use domain::step::StepType;
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
 use engine::{Intake, MatchedFlow, PilotError, PilotInput, StepAnswer};
 use serde_json::json;
-use store::{SessionRecord, StepAdvance, StepRecord, StepResponse};
+use store::{EarlierSteps, SessionRecord, StepAdvance, StepRecord, StepResponse};
 use uuid::Uuid;
 
 use super::dto::{RespondIn, StartIn};
@@ -176,6 +176,7 @@ pub async fn start(state: &AppState, user: &User, body: StartIn) -> Result<Start
         output,
         engine_state: step.state,
         response: None,
+        earlier: Some(EarlierSteps::default()),
         created_at: now,
     };
     state.store.create_session(&session, &first).await?;
@@ -284,20 +285,27 @@ pub async fn respond(
         skipped: answer.skipped,
         responded_at: Utc::now(),
     };
-    if !state
+    let records = ledger::records(user, Some(session.id), &usage);
+    let Some(session) = state
         .store
-        .answer_step(session.id, current.id, &response, next.as_ref(), &advance)
+        .answer_step(
+            session.id,
+            current.id,
+            &response,
+            next.as_ref(),
+            &advance,
+            &records,
+        )
         .await?
-    {
+    else {
         return Err(ApiError::Conflict(
             "This step was answered by another request".into(),
         ));
-    }
-    ledger::record_reserved(state, user, Some(session.id), &usage, reservation).await;
+    };
+    ledger::settle(state, user, &usage, reservation).await;
     if let Some((flow_id, _, _)) = &advance.matched_flow {
         state.catalog.record_match(*flow_id).await;
     }
-    let session = state.store.session(session.id).await?;
     Ok(Answered { session, next })
 }
 
@@ -330,13 +338,8 @@ async fn produce_next(
         return Ok((None, advance, Vec::new(), quota::Reservation::none()));
     }
     let reservation = ensure_quota(state, user).await?;
-    let first_in_full = window.first().map_or(1, |s| s.step_order);
-    let older = if first_in_full > 1 {
-        state.store.step_digests(session.id, first_in_full).await?
-    } else {
-        Vec::new()
-    };
-    let mut history = replay::windowed_history(&older, window);
+    let mut history = earlier_history(state, session.id, window).await?;
+    history.extend(replay::history(window));
     if history.len() as i64 != count {
         return Err(ApiError::Internal(format!(
             "session {} has {} steps on record but step_count {count}",
@@ -344,6 +347,7 @@ async fn produce_next(
             history.len()
         )));
     }
+    let skipped = answer.skipped;
     if let Some(last) = history.last_mut() {
         last.answer = Some(answer);
     }
@@ -374,6 +378,10 @@ async fn produce_next(
         }
     };
     let (input_tokens, output_tokens) = ledger::tokens(&step.usage);
+    // The next step's summary of what came before it: the answered step's, plus that step.
+    let earlier = window
+        .last()
+        .and_then(|a| a.earlier.as_ref().map(|e| e.then(&a.output, skipped)));
     let advance = StepAdvance {
         confidence_tier: ConfidenceTier::from_score(step.output.confidence)
             .as_str()
@@ -393,9 +401,32 @@ async fn produce_next(
         output: step.output,
         engine_state: step.state,
         response: None,
+        earlier,
         created_at: Utc::now(),
     };
     Ok((Some(next), advance, step.usage, reservation))
+}
+
+/// The pilot's view of the steps before `window`: from the summary the oldest step of the
+/// window carries, or, for sessions stored before steps carried one, from a digest of each.
+async fn earlier_history(
+    state: &AppState,
+    session_id: Uuid,
+    window: &[StepRecord],
+) -> Result<Vec<engine::PastStep>, ApiError> {
+    let Some(first) = window.first().filter(|s| s.step_order > 1) else {
+        return Ok(Vec::new());
+    };
+    match &first.earlier {
+        Some(earlier) if earlier.steps == first.step_order - 1 => Ok(replay::summarised(earlier)),
+        _ => {
+            let digests = state
+                .store
+                .step_digests(session_id, first.step_order)
+                .await?;
+            Ok(replay::history(&digests))
+        }
+    }
 }
 
 pub fn is_resolution(step: Option<&StepRecord>) -> bool {

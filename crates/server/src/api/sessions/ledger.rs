@@ -10,10 +10,8 @@ use uuid::Uuid;
 use crate::quota::{self, Reservation};
 use crate::state::AppState;
 
-/// Records the calls of an exchange that `reservation` held quota for, and settles it: the
-/// accepted call takes the reservation's place, and an exchange that produced nothing gives it
-/// back, since a failed call does not count. Call it only once the exchange's outcome is
-/// stored (or known to be a failure).
+/// Records the calls of an exchange that `reservation` held quota for, and settles it. Call it
+/// only once the exchange's outcome is stored (or known to be a failure).
 pub async fn record_reserved(
     state: &AppState,
     user: &User,
@@ -21,7 +19,20 @@ pub async fn record_reserved(
     usage: &[Usage],
     reservation: Reservation,
 ) {
-    write(state, user, session_id, usage).await;
+    // A failure to write is logged, not raised: the engineer's step must not be lost over
+    // bookkeeping.
+    for rec in records(user, session_id, usage) {
+        if let Err(err) = state.store.record_ai_usage(&rec, Utc::now()).await {
+            tracing::error!(%err, "could not record AI usage");
+        }
+    }
+    settle(state, user, usage, reservation).await;
+}
+
+/// Settles the reservation of an exchange whose ledger rows are written: the accepted call
+/// takes the reservation's place, and an exchange that produced nothing gives it back, since a
+/// failed call does not count.
+pub async fn settle(state: &AppState, user: &User, usage: &[Usage], reservation: Reservation) {
     let successes = usage.iter().filter(|u| u.success).count();
     if successes == 0 {
         reservation.release().await;
@@ -34,11 +45,11 @@ pub async fn record_reserved(
     }
 }
 
-/// Writes one ledger row per provider call. A failure to write is logged, not raised: the
-/// engineer's step must not be lost over bookkeeping.
-async fn write(state: &AppState, user: &User, session_id: Option<Uuid>, usage: &[Usage]) {
-    for u in usage {
-        let rec = AiUsageRecord {
+/// One ledger row per provider call.
+pub fn records(user: &User, session_id: Option<Uuid>, usage: &[Usage]) -> Vec<AiUsageRecord> {
+    usage
+        .iter()
+        .map(|u| AiUsageRecord {
             account_id: user.account_id,
             user_id: user.id,
             session_id,
@@ -54,11 +65,8 @@ async fn write(state: &AppState, user: &User, session_id: Option<Uuid>, usage: &
                 u.output_tokens,
             ),
             success: u.success,
-        };
-        if let Err(err) = state.store.record_ai_usage(&rec, Utc::now()).await {
-            tracing::error!(%err, "could not record AI usage");
-        }
-    }
+        })
+        .collect()
 }
 
 pub fn tokens(usage: &[Usage]) -> (i64, i64) {

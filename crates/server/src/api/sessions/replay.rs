@@ -1,19 +1,60 @@
 //! Rebuilding what the pilots need from a stored session.
 
+use domain::step::{StepOutput, StepType};
 use engine::{Intake, PastStep, StepAnswer};
-use store::{SessionRecord, StepRecord};
+use store::{EarlierSteps, SessionRecord, StepRecord};
 
 /// How many of the newest steps a respond reads in full. The LLM pilot shows the last 6 steps
 /// in full and the 12 before them as one line each (engine `llm_pilot::context`); of anything
-/// older it reads only the type, problem summary and domain, and whether it was skipped, which
-/// [`store::Store::step_digests`] provides. The offline pilot reads only the last step and the
-/// number of steps. The tests below prove the prompts equal to those from every step in full.
+/// older it reads only how many steps of each type there were, how many were skipped, and the
+/// latest problem summary and domain: what [`EarlierSteps`] on the oldest step read keeps
+/// (or, for sessions stored before it was kept, [`store::Store::step_digests`]). The offline
+/// pilot reads only the last step and the number of steps. The tests below prove the prompts
+/// equal to those from every step in full.
 pub const FULL_STEPS: i64 = 18;
 
-/// The pilot's history from the digests of older steps and the newest steps in full.
-pub fn windowed_history(older: &[StepRecord], window: &[StepRecord]) -> Vec<PastStep> {
-    let mut past = history(older);
-    past.extend(history(window));
+/// Stand-ins for the steps an [`EarlierSteps`] summarises: as many as there were, of the same
+/// types, as many skipped, the latest problem summary and domain on the last. Like digests,
+/// they are for the pilot's prompt only, never to be shown or stored.
+pub fn summarised(earlier: &EarlierSteps) -> Vec<PastStep> {
+    let types = [
+        (StepType::Question, earlier.questions),
+        (StepType::Action, earlier.actions),
+        (StepType::ResolutionSuggestion, earlier.resolution_suggestions),
+    ];
+    let mut past: Vec<PastStep> = types
+        .into_iter()
+        .flat_map(|(step_type, n)| (0..n.max(0)).map(move |_| step_type))
+        .enumerate()
+        .map(|(i, step_type)| PastStep {
+            output: StepOutput {
+                step_type,
+                content: String::new(),
+                context_message: None,
+                reasoning: None,
+                options: Vec::new(),
+                allow_free_text: false,
+                allow_skip: false,
+                action_type: None,
+                expected_outcome: None,
+                resolution_summary: None,
+                follow_up_recommendations: Vec::new(),
+                confidence: 0.0,
+                problem_summary: None,
+                problem_domain: None,
+            },
+            state: serde_json::Value::Null,
+            answer: Some(StepAnswer {
+                selected_option: None,
+                free_text_input: None,
+                skipped: (i as i64) < earlier.skipped,
+            }),
+        })
+        .collect();
+    if let Some(last) = past.last_mut() {
+        last.output.problem_summary = earlier.problem_summary.clone();
+        last.output.problem_domain = earlier.problem_domain.clone();
+    }
     past
 }
 
@@ -56,10 +97,10 @@ mod tests {
     use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
     use domain::step::{StepOption, StepOutput, StepType};
     use engine::{Intake, LlmPilot, PastStep, Pilot, PilotInput};
-    use store::{StepRecord, StepResponse};
+    use store::{EarlierSteps, StepRecord, StepResponse};
     use uuid::Uuid;
 
-    use super::{history, windowed_history, FULL_STEPS};
+    use super::{history, summarised, FULL_STEPS};
 
     /// Keeps every request and fails it, so the prompt can be compared without a reply.
     #[derive(Default)]
@@ -136,6 +177,7 @@ mod tests {
             output,
             engine_state: serde_json::json!({"node": format!("n{i}")}),
             response: Some(response),
+            earlier: None,
             created_at: Utc::now(),
         }
     }
@@ -187,28 +229,44 @@ mod tests {
         (first.system.clone(), messages.join("\n\u{0}\n"))
     }
 
+    /// Every way a respond can build the history: the summary the window's oldest step
+    /// carries, built step by step as the server does, and the digests of legacy sessions.
+    fn windowed(steps: &[StepRecord]) -> [Vec<PastStep>; 2] {
+        let split = steps.len().saturating_sub(FULL_STEPS as usize);
+        let (older, window) = steps.split_at(split);
+        let earlier = older.iter().fold(EarlierSteps::default(), |e, s| {
+            e.then(&s.output, s.response.as_ref().is_some_and(|r| r.skipped))
+        });
+        let mut from_summary = summarised(&earlier);
+        from_summary.extend(history(window));
+        let digests: Vec<StepRecord> = older.iter().map(digest).collect();
+        let mut from_digests = history(&digests);
+        from_digests.extend(history(window));
+        [from_summary, from_digests]
+    }
+
     #[tokio::test]
-    async fn the_window_and_digests_give_the_same_prompts_as_every_step_in_full() {
+    async fn the_window_and_a_summary_of_older_steps_give_the_same_prompts_as_every_step_in_full(
+    ) {
         let all: Vec<StepRecord> = (0..70).map(record).collect();
         for len in 1..=all.len() {
             let steps = &all[..len];
             let full = history(steps);
-            let split = len.saturating_sub(FULL_STEPS as usize);
-            let older: Vec<StepRecord> = steps[..split].iter().map(digest).collect();
-            let windowed = windowed_history(&older, &steps[split..]);
-            // The offline pilot reads the last step (its state and answer) and the count.
-            assert_eq!(windowed.len(), full.len());
-            assert_eq!(windowed.last(), full.last());
             let remaining = 80 - len as i64;
             let (full_system, full_prompt) = prompt(&full, remaining).await;
-            let (system, windowed_prompt) = prompt(&windowed, remaining).await;
-            assert_eq!(system, full_system);
-            assert_eq!(windowed_prompt, full_prompt, "at {len} steps");
             if len > 30 {
                 assert!(
                     full_prompt.contains("details no longer shown"),
                     "{full_prompt}"
                 );
+            }
+            for (way, windowed) in ["summary", "digests"].into_iter().zip(windowed(steps)) {
+                // The offline pilot reads the last step (its state and answer) and the count.
+                assert_eq!(windowed.len(), full.len(), "{way}");
+                assert_eq!(windowed.last(), full.last(), "{way}");
+                let (system, windowed_prompt) = prompt(&windowed, remaining).await;
+                assert_eq!(system, full_system, "{way}");
+                assert_eq!(windowed_prompt, full_prompt, "{way} at {len} steps");
             }
         }
     }
