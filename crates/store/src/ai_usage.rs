@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::batch::{guarded_values, Batch};
 use crate::codec::{flag, ms, opt_uuid, uuid};
 use crate::{Result, Store};
 
@@ -28,33 +29,40 @@ pub struct AiUsageCounts {
     pub account_this_month: i64,
 }
 
-/// The ledger row of one call, to run on the pool or inside another write's transaction.
-pub(crate) fn insert_usage(
+/// The ledger row of one call; with `guard`, written only when the guard holds.
+pub(crate) fn insert_usage_sql(
+    b: &mut Batch,
     rec: &AiUsageRecord,
     now: DateTime<Utc>,
-) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
-    sqlx::query(
+    guard: Option<&str>,
+) -> Result<String> {
+    let values = [
+        b.arg(Uuid::new_v4().to_string())?,
+        b.arg(rec.account_id.to_string())?,
+        b.arg(rec.user_id.to_string())?,
+        b.arg(rec.session_id.map(|s| s.to_string()))?,
+        b.arg(rec.provider.clone())?,
+        b.arg(rec.model.clone())?,
+        b.arg(rec.purpose.clone())?,
+        b.arg(rec.input_tokens)?,
+        b.arg(rec.output_tokens)?,
+        b.arg(rec.cost_usd)?,
+        b.arg(flag(rec.success))?,
+        b.arg(ms(now))?,
+    ];
+    Ok(format!(
         "INSERT INTO ai_usage (id, account_id, user_id, session_id, provider, model, purpose, \
-         input_tokens, output_tokens, cost_usd, success, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(Uuid::new_v4().to_string())
-    .bind(rec.account_id.to_string())
-    .bind(rec.user_id.to_string())
-    .bind(rec.session_id.map(|s| s.to_string()))
-    .bind(rec.provider.clone())
-    .bind(rec.model.clone())
-    .bind(rec.purpose.clone())
-    .bind(rec.input_tokens)
-    .bind(rec.output_tokens)
-    .bind(rec.cost_usd)
-    .bind(flag(rec.success))
-    .bind(ms(now))
+         input_tokens, output_tokens, cost_usd, success, created_at) {}",
+        guarded_values(&values, guard)
+    ))
 }
 
 impl Store {
     pub async fn record_ai_usage(&self, rec: &AiUsageRecord, now: DateTime<Utc>) -> Result<()> {
-        insert_usage(rec, now).execute(self.writer()).await?;
+        let mut batch = Batch::default();
+        let sql = insert_usage_sql(&mut batch, rec, now, None)?;
+        let (_, args) = batch.into_parts();
+        sqlx::query_with(&sql, args).execute(self.writer()).await?;
         Ok(())
     }
 

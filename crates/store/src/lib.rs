@@ -6,6 +6,7 @@
 
 mod accounts;
 mod ai_usage;
+mod batch;
 mod codec;
 mod earlier_steps;
 mod error;
@@ -109,9 +110,7 @@ impl Store {
                 // came from (docs/benchmarks.md). One writer connection queues writers in
                 // process instead, woken in order; the readers, never blocked in WAL mode, keep
                 // the pool and are opened query-only so a write sent there fails loudly.
-                let writer = sqlite_pool(1, false)
-                    .connect_with(options.clone())
-                    .await?;
+                let writer = sqlite_pool(1, false).connect_with(options.clone()).await?;
                 let readers = sqlite_pool(8, true).connect_with(options).await?;
                 (readers, writer)
             }

@@ -9,9 +9,10 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::ai_usage::insert_usage_sql;
+use crate::batch::{guarded_values, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
-use crate::ai_usage::insert_usage;
-use crate::{AiUsageRecord, EarlierSteps, Result, Store, StoreError};
+use crate::{AiUsageRecord, Backend, EarlierSteps, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
@@ -255,23 +256,83 @@ fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-async fn insert_step(tx: &mut sqlx::Transaction<'_, sqlx::Any>, step: &StepRecord) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ai_steps (id, session_id, step_order, output, engine_state, confidence_score, \
-         response, responded_at, claimed_until, earlier, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, $7, $8)",
-    )
-    .bind(step.id.to_string())
-    .bind(step.session_id.to_string())
-    .bind(step.step_order)
-    .bind(to_text(&step.output)?)
-    .bind(to_text(&step.engine_state)?)
-    .bind(step.output.confidence)
-    .bind(step.earlier.as_ref().map(to_text).transpose()?)
-    .bind(ms(step.created_at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// A step's row; with `guard`, written only when the guard holds.
+fn insert_step_sql(b: &mut Batch, step: &StepRecord, guard: Option<&str>) -> Result<String> {
+    let values = [
+        b.arg(step.id.to_string())?,
+        b.arg(step.session_id.to_string())?,
+        b.arg(step.step_order)?,
+        b.arg(to_text(&step.output)?)?,
+        b.arg(to_text(&step.engine_state)?)?,
+        b.arg(step.output.confidence)?,
+        b.arg(step.earlier.as_ref().map(to_text).transpose()?)?,
+        b.arg(ms(step.created_at))?,
+    ];
+    Ok(format!(
+        "INSERT INTO ai_steps (id, session_id, step_order, output, engine_state, \
+         confidence_score, earlier, created_at) {}",
+        guarded_values(&values, guard)
+    ))
+}
+
+/// What answering a step writes (see [`Store::answer_step`]).
+struct Answering<'a> {
+    session_id: Uuid,
+    step_id: Uuid,
+    response: &'a StepResponse,
+    next: Option<&'a StepRecord>,
+    advance: &'a StepAdvance,
+    usage: &'a [AiUsageRecord],
+}
+
+impl Answering<'_> {
+    /// The answer, on the step only while it has none.
+    fn answer_sql(&self, b: &mut Batch) -> Result<String> {
+        let r = self.response;
+        let answer = serde_json::json!({
+            "selected_option": r.selected_option,
+            "free_text_input": r.free_text_input,
+            "skipped": r.skipped,
+        });
+        Ok(format!(
+            "UPDATE ai_steps SET response = {}, responded_at = {}, claimed_until = NULL \
+             WHERE id = {} AND session_id = {} AND response IS NULL",
+            b.arg(to_text(&answer)?)?,
+            b.arg(ms(r.responded_at))?,
+            b.arg(self.step_id.to_string())?,
+            b.arg(self.session_id.to_string())?,
+        ))
+    }
+
+    /// The session's totals after the step, returning the session.
+    fn advance_sql(&self, b: &mut Batch, guard: Option<&str>) -> Result<String> {
+        let a = self.advance;
+        let (flow_id, flow_name, flow_score) = match &a.matched_flow {
+            Some((id, name, score)) => (Some(id.to_string()), Some(name.clone()), Some(*score)),
+            None => (None, None, None),
+        };
+        Ok(format!(
+            "UPDATE ai_sessions SET confidence_tier = {}, confidence_score = {}, \
+             step_count = step_count + {}, \
+             matched_flow_id = COALESCE({}, matched_flow_id), \
+             matched_flow_name = COALESCE({}, matched_flow_name), \
+             match_score = COALESCE({}, match_score), \
+             total_input_tokens = total_input_tokens + {}, \
+             total_output_tokens = total_output_tokens + {}, \
+             updated_at = {} WHERE id = {}{} RETURNING {SESSION_COLUMNS}",
+            b.arg(a.confidence_tier.clone())?,
+            b.arg(a.confidence_score)?,
+            b.arg(i64::from(self.next.is_some()))?,
+            b.arg(flow_id)?,
+            b.arg(flow_name)?,
+            b.arg(flow_score)?,
+            b.arg(a.input_tokens)?,
+            b.arg(a.output_tokens)?,
+            b.arg(ms(self.response.responded_at))?,
+            b.arg(self.session_id.to_string())?,
+            guard.map(|g| format!(" AND {g}")).unwrap_or_default(),
+        ))
+    }
 }
 
 impl Store {
@@ -312,7 +373,10 @@ impl Store {
         .bind(s.escalated_at.map(ms))
         .execute(&mut *tx)
         .await?;
-        insert_step(&mut tx, first).await?;
+        let mut batch = Batch::default();
+        let sql = insert_step_sql(&mut batch, first, None)?;
+        let (_, args) = batch.into_parts();
+        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -471,59 +535,87 @@ impl Store {
         advance: &StepAdvance,
         usage: &[AiUsageRecord],
     ) -> Result<Option<SessionRecord>> {
+        let answering = Answering {
+            session_id,
+            step_id,
+            response,
+            next,
+            advance,
+            usage,
+        };
+        match self.backend() {
+            Backend::Sqlite => self.answer_in_one_batch(&answering).await,
+            Backend::Postgres => self.answer_statement_by_statement(&answering).await,
+        }
+    }
+
+    /// SQLite: the statements go as one batch inside the transaction, each after the answer
+    /// guarded by `changes()` (the rows the one before it changed), so a step answered
+    /// meanwhile writes nothing. The single writer connection is held for three round trips
+    /// (begin, batch, commit) instead of one per statement (docs/benchmarks.md).
+    async fn answer_in_one_batch(&self, a: &Answering<'_>) -> Result<Option<SessionRecord>> {
+        let guard = Some("changes() = 1");
+        let mut batch = Batch::default();
+        let mut statements = vec![a.answer_sql(&mut batch)?, a.advance_sql(&mut batch, guard)?];
+        if let Some(step) = a.next {
+            statements.push(insert_step_sql(&mut batch, step, guard)?);
+        }
+        for rec in a.usage {
+            statements.push(insert_usage_sql(
+                &mut batch,
+                rec,
+                a.response.responded_at,
+                guard,
+            )?);
+        }
+        batch.sql = statements.join(";\n");
+        let (sql, args) = batch.into_parts();
         let mut tx = self.writer().begin().await?;
-        let answer = serde_json::json!({
-            "selected_option": response.selected_option,
-            "free_text_input": response.free_text_input,
-            "skipped": response.skipped,
-        });
-        let done = sqlx::query(
-            "UPDATE ai_steps SET response = $1, responded_at = $2, claimed_until = NULL \
-             WHERE id = $3 AND session_id = $4 AND response IS NULL",
-        )
-        .bind(to_text(&answer)?)
-        .bind(ms(response.responded_at))
-        .bind(step_id.to_string())
-        .bind(session_id.to_string())
-        .execute(&mut *tx)
-        .await?;
+        // fetch_all: fetch_one/fetch_optional would stop the batch after its first row.
+        let rows = sqlx::query_with(&sql, args).fetch_all(&mut *tx).await?;
+        let Some(row) = rows.first() else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let session = session_from_row(row)?;
+        tx.commit().await?;
+        Ok(Some(session))
+    }
+
+    /// PostgreSQL: one statement at a time in a transaction, stopping when the answer finds
+    /// the step already answered.
+    async fn answer_statement_by_statement(
+        &self,
+        a: &Answering<'_>,
+    ) -> Result<Option<SessionRecord>> {
+        let mut tx = self.writer().begin().await?;
+        let mut batch = Batch::default();
+        let sql = a.answer_sql(&mut batch)?;
+        let (_, args) = batch.into_parts();
+        let done = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             tx.rollback().await?;
             return Ok(None);
         }
-        if let Some(step) = next {
-            insert_step(&mut tx, step).await?;
-        }
-        let (flow_id, flow_name, flow_score) = match &advance.matched_flow {
-            Some((id, name, score)) => (Some(id.to_string()), Some(name.clone()), Some(*score)),
-            None => (None, None, None),
-        };
-        let row = sqlx::query(&format!(
-            "UPDATE ai_sessions SET confidence_tier = $1, confidence_score = $2, \
-             step_count = step_count + $3, \
-             matched_flow_id = COALESCE($4, matched_flow_id), \
-             matched_flow_name = COALESCE($5, matched_flow_name), \
-             match_score = COALESCE($6, match_score), \
-             total_input_tokens = total_input_tokens + $7, total_output_tokens = total_output_tokens + $8, \
-             updated_at = $9 WHERE id = $10 RETURNING {SESSION_COLUMNS}",
-        ))
-        .bind(&advance.confidence_tier)
-        .bind(advance.confidence_score)
-        .bind(i64::from(next.is_some()))
-        .bind(flow_id)
-        .bind(flow_name)
-        .bind(flow_score)
-        .bind(advance.input_tokens)
-        .bind(advance.output_tokens)
-        .bind(ms(response.responded_at))
-        .bind(session_id.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
+        let mut batch = Batch::default();
+        let sql = a.advance_sql(&mut batch, None)?;
+        let (_, args) = batch.into_parts();
+        let row = sqlx::query_with(&sql, args).fetch_one(&mut *tx).await?;
         let session = session_from_row(&row)?;
-        for rec in usage {
-            insert_usage(rec, response.responded_at)
-                .execute(&mut *tx)
-                .await?;
+        let mut inserts = Vec::new();
+        if let Some(step) = a.next {
+            let mut batch = Batch::default();
+            let sql = insert_step_sql(&mut batch, step, None)?;
+            inserts.push((sql, batch));
+        }
+        for rec in a.usage {
+            let mut batch = Batch::default();
+            let sql = insert_usage_sql(&mut batch, rec, a.response.responded_at, None)?;
+            inserts.push((sql, batch));
+        }
+        for (sql, batch) in inserts {
+            let (_, args) = batch.into_parts();
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(Some(session))

@@ -335,8 +335,9 @@ async fn failure_story(backend: Backend, wire: Wire, failures: Vec<(&str, Reply)
     assert_eq!(successes, 2);
 }
 
-/// Past the 18 steps a respond reads in full, older steps come from their digests: the
-/// session must go on in order, and the prompt must still count every earlier step.
+/// Past the 18 steps a respond reads in full, older steps come from the summary each step
+/// carries of the ones before it: the session must go on in order, and the prompt must still
+/// count every earlier step.
 async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_steps(
     backend: Backend,
 ) {
@@ -385,5 +386,19 @@ async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_s
     assert!(
         !last.contains("observation 3"),
         "the oldest steps are folded into one line"
+    );
+    assert!(
+        last.contains("Steps 1–6: 6 questions (details no longer shown)"),
+        "the folded line counts every step before the summarised ones: {last}"
+    );
+    // The newest step carries the summary of all 24 before it, so no respond had to read them.
+    let session = id.parse().expect("uuid");
+    let newest = app.store.latest_steps(session, 1).await.expect("steps");
+    let earlier = newest[0].earlier.as_ref().expect("the summary is stored");
+    assert_eq!((earlier.steps, earlier.questions), (24, 24), "{earlier:?}");
+    assert_eq!(
+        earlier.problem_summary.as_deref().map(str::is_empty),
+        Some(false),
+        "{earlier:?}"
     );
 }

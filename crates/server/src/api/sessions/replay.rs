@@ -20,7 +20,10 @@ pub fn summarised(earlier: &EarlierSteps) -> Vec<PastStep> {
     let types = [
         (StepType::Question, earlier.questions),
         (StepType::Action, earlier.actions),
-        (StepType::ResolutionSuggestion, earlier.resolution_suggestions),
+        (
+            StepType::ResolutionSuggestion,
+            earlier.resolution_suggestions,
+        ),
     ];
     let mut past: Vec<PastStep> = types
         .into_iter()
@@ -246,8 +249,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_window_and_a_summary_of_older_steps_give_the_same_prompts_as_every_step_in_full(
-    ) {
+    async fn the_window_and_a_summary_of_older_steps_give_the_same_prompts_as_every_step_in_full() {
         let all: Vec<StepRecord> = (0..70).map(record).collect();
         for len in 1..=all.len() {
             let steps = &all[..len];
