@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use domain::{Account, AiLimits, User};
 use serde::Serialize;
 use serde_json::json;
-use store::{AiUsageCounts, QuotaGrant, QuotaKeys, Store};
+use store::{AiUsageCounts, QuotaAsk, QuotaGrant, QuotaKeys, Store};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -142,6 +142,55 @@ async fn give_back(store: &Store, keys: &QuotaKeys) {
     }
 }
 
+/// What a call by `user` at `now` would count against, within which limits: read before the
+/// call is reserved, by [`reserve`] or together with a step's claim.
+pub struct Ask {
+    account: Account,
+    limits: AiLimits,
+    now: DateTime<Utc>,
+    pub counters: QuotaAsk,
+}
+
+impl Ask {
+    pub async fn new(state: &AppState, user: &User, now: DateTime<Utc>) -> Result<Ask, ApiError> {
+        let (account, limits) = limits(state, user).await?;
+        let counters = QuotaAsk {
+            keys: keys(user, now),
+            daily_limit: limits.daily,
+            monthly_limit: limits.monthly,
+        };
+        Ok(Ask {
+            account,
+            limits,
+            now,
+            counters,
+        })
+    }
+
+    /// The call was reserved: hold it until its outcome is known.
+    pub fn granted(&self, state: &AppState) -> Reservation {
+        Reservation {
+            held: Some((state.store.clone(), self.counters.keys)),
+        }
+    }
+
+    /// The 429 of api.md for a limit that refused the call.
+    pub async fn refused(&self, state: &AppState, grant: QuotaGrant) -> ApiError {
+        let period = match grant {
+            QuotaGrant::MonthlyExhausted => Period::Monthly,
+            QuotaGrant::DailyExhausted | QuotaGrant::Granted => Period::Daily,
+        };
+        match state.store.ai_calls_counted(&self.counters.keys).await {
+            Ok(counts) => exceeded(
+                &status_of(&self.account, self.limits, counts, self.now),
+                period,
+                self.now,
+            ),
+            Err(err) => err.into(),
+        }
+    }
+}
+
 /// Holds one call against the caller's quota before the provider is called: the 429 of
 /// api.md when either limit is used up. The check and the count are one atomic step in the
 /// database, so concurrent requests cannot all pass on the same last unit of quota.
@@ -150,27 +199,11 @@ pub async fn reserve(
     user: &User,
     now: DateTime<Utc>,
 ) -> Result<Reservation, ApiError> {
-    let (account, limits) = limits(state, user).await?;
-    let keys = keys(user, now);
-    let period = match state
-        .store
-        .reserve_ai_call(&keys, limits.daily, limits.monthly)
-        .await?
-    {
-        QuotaGrant::Granted => {
-            return Ok(Reservation {
-                held: Some((state.store.clone(), keys)),
-            })
-        }
-        QuotaGrant::DailyExhausted => Period::Daily,
-        QuotaGrant::MonthlyExhausted => Period::Monthly,
-    };
-    let counts = state.store.ai_calls_counted(&keys).await?;
-    Err(exceeded(
-        &status_of(&account, limits, counts, now),
-        period,
-        now,
-    ))
+    let ask = Ask::new(state, user, now).await?;
+    match state.store.reserve_ai_call(&ask.counters).await? {
+        QuotaGrant::Granted => Ok(ask.granted(state)),
+        refused => Err(ask.refused(state, refused).await),
+    }
 }
 
 /// Counts a call that was made without a reservation (the optional documentation and

@@ -23,9 +23,11 @@ pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 pub use earlier_steps::EarlierSteps;
 pub use error::StoreError;
 pub use flows::BuiltinLoad;
-pub use quota_counters::{QuotaGrant, QuotaKeys};
+pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys};
 pub use rate_limits::WindowHit;
-pub use sessions::{Closing, SessionFilter, SessionRecord, StepAdvance, StepRecord, StepResponse};
+pub use sessions::{
+    Closing, SessionFilter, SessionRecord, StepAdvance, StepClaim, StepRecord, StepResponse,
+};
 /// Re-exported so callers can classify database failures without depending on sqlx.
 pub use sqlx::Error as SqlxError;
 pub use teams::Team;

@@ -8,9 +8,11 @@
 //! version), so at most `limit` reservations ever succeed in a period.
 
 use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::batch::Batch;
 use crate::codec::ms;
 use crate::{AiUsageCounts, Result, Store};
 
@@ -51,47 +53,89 @@ pub enum QuotaGrant {
     MonthlyExhausted,
 }
 
-impl Store {
-    /// Counts one call against both counters if neither would go over its limit (`None`:
-    /// unlimited, still counted so usage stays visible). Either both counters take the call
-    /// or neither keeps it.
-    pub async fn reserve_ai_call(
-        &self,
-        keys: &QuotaKeys,
-        daily_limit: Option<i64>,
-        monthly_limit: Option<i64>,
-    ) -> Result<QuotaGrant> {
-        let daily = daily_limit.unwrap_or(i64::MAX);
-        let monthly = monthly_limit.unwrap_or(i64::MAX);
-        // The upsert below would count a first call without looking at the limit.
-        if daily <= 0 {
-            return Ok(QuotaGrant::DailyExhausted);
+/// One call to count against both counters, each within its limit (`None`: unlimited, still
+/// counted so usage stays visible).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaAsk {
+    pub keys: QuotaKeys,
+    pub daily_limit: Option<i64>,
+    pub monthly_limit: Option<i64>,
+}
+
+impl QuotaAsk {
+    /// The refusal when a limit is zero or less: the upsert would count a first call
+    /// without looking at the limit.
+    pub(crate) fn refused_outright(&self) -> Option<QuotaGrant> {
+        if self.daily_limit.is_some_and(|l| l <= 0) {
+            Some(QuotaGrant::DailyExhausted)
+        } else if self.monthly_limit.is_some_and(|l| l <= 0) {
+            Some(QuotaGrant::MonthlyExhausted)
+        } else {
+            None
         }
-        if monthly <= 0 {
-            return Ok(QuotaGrant::MonthlyExhausted);
-        }
-        let [day, month] = keys.counters();
-        // Both counters in one statement: one write per call instead of two, on the path of
-        // every step. Each row is taken or left on its own condition; RETURNING says which.
-        let rows = sqlx::query(
-            "INSERT INTO ai_quota_counters (scope, subject_id, period_start, used) \
-             VALUES ($1, $2, $3, 1), ($4, $5, $6, 1) \
+    }
+
+    /// Both counters in one statement, each taken or left on its own condition, returning
+    /// the scope of each counter taken. With `guard`, only when the guard holds (in a batch).
+    pub(crate) fn reserve_sql(&self, b: &mut Batch, guard: Option<&str>) -> Result<String> {
+        let [day, month] = self.keys.counters();
+        let rows = [
+            [b.arg(day.0)?, b.arg(day.1)?, b.arg(day.2)?, "1".into()],
+            [
+                b.arg(month.0)?,
+                b.arg(month.1)?,
+                b.arg(month.2)?,
+                "1".into(),
+            ],
+        ];
+        let day_scope = &rows[0][0];
+        let limits = format!(
+            "CASE WHEN ai_quota_counters.scope = {day_scope} THEN {} ELSE {} END",
+            b.arg(self.daily_limit.unwrap_or(i64::MAX))?,
+            b.arg(self.monthly_limit.unwrap_or(i64::MAX))?,
+        );
+        let values = rows.map(|r| format!("({})", r.join(", "))).join(", ");
+        let source = match guard {
+            // SQLite needs the WHERE to tell this SELECT from the upsert clause after it.
+            Some(guard) => format!(
+                "SELECT column1, column2, column3, column4 FROM (VALUES {values}) WHERE {guard}"
+            ),
+            None => format!("VALUES {values}"),
+        };
+        Ok(format!(
+            "INSERT INTO ai_quota_counters (scope, subject_id, period_start, used) {source} \
              ON CONFLICT (scope, subject_id, period_start) DO UPDATE \
                SET used = ai_quota_counters.used + 1 \
-               WHERE ai_quota_counters.used < \
-                 CASE WHEN ai_quota_counters.scope = $1 THEN $7 ELSE $8 END \
-             RETURNING scope",
-        )
-        .bind(day.0)
-        .bind(&day.1)
-        .bind(day.2)
-        .bind(month.0)
-        .bind(&month.1)
-        .bind(month.2)
-        .bind(daily)
-        .bind(monthly)
-        .fetch_all(self.writer())
-        .await?;
+               WHERE ai_quota_counters.used < {limits} \
+             RETURNING scope"
+        ))
+    }
+}
+
+impl Store {
+    /// Counts one call against both counters if neither would go over its limit. Either both
+    /// counters take the call or neither keeps it.
+    pub async fn reserve_ai_call(&self, ask: &QuotaAsk) -> Result<QuotaGrant> {
+        if let Some(refused) = ask.refused_outright() {
+            return Ok(refused);
+        }
+        let mut batch = Batch::default();
+        let sql = ask.reserve_sql(&mut batch, None)?;
+        let (_, args) = batch.into_parts();
+        let rows = sqlx::query_with(&sql, args)
+            .fetch_all(self.writer())
+            .await?;
+        self.settle_reservation(&ask.keys, &rows).await
+    }
+
+    /// The grant of a reservation from the scopes its upsert returned, giving back a counter
+    /// taken alone.
+    pub(crate) async fn settle_reservation(
+        &self,
+        keys: &QuotaKeys,
+        rows: &[AnyRow],
+    ) -> Result<QuotaGrant> {
+        let [day, month] = keys.counters();
         let taken = |scope: &str| {
             rows.iter()
                 .any(|r| r.try_get::<&str, _>("scope").is_ok_and(|s| s == scope))
@@ -241,6 +285,14 @@ mod tests {
         (dir, store, keys)
     }
 
+    fn ask(keys: QuotaKeys, daily_limit: Option<i64>, monthly_limit: Option<i64>) -> QuotaAsk {
+        QuotaAsk {
+            keys,
+            daily_limit,
+            monthly_limit,
+        }
+    }
+
     fn counts(user_today: i64, account_this_month: i64) -> AiUsageCounts {
         AiUsageCounts {
             user_today,
@@ -253,7 +305,7 @@ mod tests {
         let (_dir, store, keys) = fresh().await;
         let tries = (0..20).map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.reserve_ai_call(&keys, Some(3), None).await })
+            tokio::spawn(async move { store.reserve_ai_call(&ask(keys, Some(3), None)).await })
         });
         let mut granted = 0;
         for t in tries {
@@ -271,14 +323,14 @@ mod tests {
         let (_dir, store, keys) = fresh().await;
         assert_eq!(
             store
-                .reserve_ai_call(&keys, Some(5), Some(1))
+                .reserve_ai_call(&ask(keys, Some(5), Some(1)))
                 .await
                 .unwrap(),
             QuotaGrant::Granted
         );
         assert_eq!(
             store
-                .reserve_ai_call(&keys, Some(5), Some(1))
+                .reserve_ai_call(&ask(keys, Some(5), Some(1)))
                 .await
                 .unwrap(),
             QuotaGrant::MonthlyExhausted
@@ -290,12 +342,18 @@ mod tests {
     async fn releases_give_back_and_unreserved_calls_count_past_the_limit() {
         let (_dir, store, keys) = fresh().await;
         assert_eq!(
-            store.reserve_ai_call(&keys, Some(0), None).await.unwrap(),
+            store
+                .reserve_ai_call(&ask(keys, Some(0), None))
+                .await
+                .unwrap(),
             QuotaGrant::DailyExhausted,
             "a zero limit refuses the very first call"
         );
         assert_eq!(store.ai_calls_counted(&keys).await.unwrap(), counts(0, 0));
-        store.reserve_ai_call(&keys, Some(1), None).await.unwrap();
+        store
+            .reserve_ai_call(&ask(keys, Some(1), None))
+            .await
+            .unwrap();
         store.release_ai_call(&keys).await.unwrap();
         store.release_ai_call(&keys).await.unwrap();
         assert_eq!(
@@ -303,7 +361,10 @@ mod tests {
             counts(0, 0),
             "counts never go below zero"
         );
-        store.reserve_ai_call(&keys, Some(1), None).await.unwrap();
+        store
+            .reserve_ai_call(&ask(keys, Some(1), None))
+            .await
+            .unwrap();
         store.count_ai_call(&keys).await.unwrap();
         assert_eq!(store.ai_calls_counted(&keys).await.unwrap(), counts(2, 2));
         let next_day = QuotaKeys {
@@ -312,7 +373,7 @@ mod tests {
         };
         assert_eq!(
             store
-                .reserve_ai_call(&next_day, Some(1), Some(3))
+                .reserve_ai_call(&ask(next_day, Some(1), Some(3)))
                 .await
                 .unwrap(),
             QuotaGrant::Granted,

@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::ai_usage::insert_usage_sql;
 use crate::batch::{guarded_values, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
-use crate::{AiUsageRecord, Backend, EarlierSteps, Result, Store, StoreError};
+use crate::{
+    AiUsageRecord, Backend, EarlierSteps, QuotaAsk, QuotaGrant, Result, Store, StoreError,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
@@ -275,6 +277,18 @@ fn insert_step_sql(b: &mut Batch, step: &StepRecord, guard: Option<&str>) -> Res
     ))
 }
 
+/// What [`Store::claim_step`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepClaim {
+    /// The step is this request's to answer, and the call it asked for is reserved.
+    Claimed,
+    /// The step is answered, not the latest, its session not active, or another request
+    /// holds it. Nothing was counted.
+    Taken,
+    /// The quota refused the call; the step is not held and nothing was counted.
+    OverQuota(QuotaGrant),
+}
+
 /// What answering a step writes (see [`Store::answer_step`]).
 struct Answering<'a> {
     session_id: Uuid,
@@ -489,29 +503,86 @@ impl Store {
         Ok((sessions, total))
     }
 
-    /// Claims the latest unanswered step of an active session for one request until
-    /// `until`. `false` when the step is answered, not the latest, the session is not
-    /// active, or another request holds it.
+    /// Claims the latest unanswered step of an active session for one request until `until`
+    /// and, when `quota` asks for it, reserves the provider call that will produce the next
+    /// step. On SQLite both go as one batch, so the single writer connection is held for one
+    /// round trip (docs/benchmarks.md).
     pub async fn claim_step(
         &self,
         session_id: Uuid,
         step_id: Uuid,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE ai_steps SET claimed_until = $1 \
-             WHERE id = $2 AND session_id = $3 AND response IS NULL \
-               AND (claimed_until IS NULL OR claimed_until < $4) \
-               AND step_order = (SELECT step_count FROM ai_sessions WHERE id = $3 AND status = 'active')",
-        )
-        .bind(ms(until))
-        .bind(step_id.to_string())
-        .bind(session_id.to_string())
-        .bind(ms(now))
-        .execute(self.writer())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        quota: Option<&QuotaAsk>,
+    ) -> Result<StepClaim> {
+        if let Some(refused) = quota.and_then(QuotaAsk::refused_outright) {
+            return Ok(StepClaim::OverQuota(refused));
+        }
+        let mut batch = Batch::default();
+        let claim = format!(
+            "UPDATE ai_steps SET claimed_until = {} \
+             WHERE id = {} AND session_id = {session} AND response IS NULL \
+               AND (claimed_until IS NULL OR claimed_until < {}) \
+               AND step_order = (SELECT step_count FROM ai_sessions \
+                                 WHERE id = {session} AND status = 'active') \
+             RETURNING id",
+            batch.arg(ms(until))?,
+            batch.arg(step_id.to_string())?,
+            batch.arg(ms(now))?,
+            session = batch.arg(session_id.to_string())?,
+        );
+        let (claimed, reserved) = match (quota, self.backend()) {
+            (None, _) => {
+                let (_, args) = batch.into_parts();
+                let rows = sqlx::query_with(&claim, args)
+                    .fetch_all(self.writer())
+                    .await?;
+                (!rows.is_empty(), Vec::new())
+            }
+            (Some(ask), Backend::Sqlite) => {
+                let reserve = ask.reserve_sql(&mut batch, Some("changes() = 1"))?;
+                let sql = format!("{claim};\n{reserve}");
+                let (_, args) = batch.into_parts();
+                let rows = sqlx::query_with(&sql, args)
+                    .fetch_all(self.writer())
+                    .await?;
+                // The claim returns the step's id, the reservation the scopes it took.
+                let claimed = rows
+                    .first()
+                    .is_some_and(|r| r.try_get::<&str, _>("id").is_ok());
+                (claimed, rows.into_iter().skip(1).collect())
+            }
+            (Some(ask), Backend::Postgres) => {
+                let (_, args) = batch.into_parts();
+                let rows = sqlx::query_with(&claim, args)
+                    .fetch_all(self.writer())
+                    .await?;
+                if rows.is_empty() {
+                    (false, Vec::new())
+                } else {
+                    let mut batch = Batch::default();
+                    let sql = ask.reserve_sql(&mut batch, None)?;
+                    let (_, args) = batch.into_parts();
+                    let taken = sqlx::query_with(&sql, args)
+                        .fetch_all(self.writer())
+                        .await?;
+                    (true, taken)
+                }
+            }
+        };
+        if !claimed {
+            return Ok(StepClaim::Taken);
+        }
+        let Some(ask) = quota else {
+            return Ok(StepClaim::Claimed);
+        };
+        match self.settle_reservation(&ask.keys, &reserved).await? {
+            QuotaGrant::Granted => Ok(StepClaim::Claimed),
+            refused => {
+                self.release_step(step_id).await?;
+                Ok(StepClaim::OverQuota(refused))
+            }
+        }
     }
 
     /// Lets go of a claim after a failure, so the same answer can be sent again.

@@ -6,7 +6,7 @@ use domain::step::StepType;
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
 use engine::{Intake, MatchedFlow, PilotError, PilotInput, StepAnswer};
 use serde_json::json;
-use store::{EarlierSteps, SessionRecord, StepAdvance, StepRecord, StepResponse};
+use store::{EarlierSteps, SessionRecord, StepAdvance, StepClaim, StepRecord, StepResponse};
 use uuid::Uuid;
 
 use super::dto::{RespondIn, StartIn};
@@ -260,16 +260,39 @@ pub async fn respond(
     let answer = check_answer(&body, current)?;
     let now = Utc::now();
     let claim_for = Duration::seconds(state.settings.llm_timeout_secs as i64 * 3 + 30);
-    if !state
+    // The provider call for the next step, when there will be one, is reserved together with
+    // the claim: one write instead of two on every step.
+    let ask = if session.step_count < state.settings.max_steps && state.pilot.uses_ai() {
+        Some(quota::Ask::new(state, user, now).await?)
+    } else {
+        None
+    };
+    let claim = state
         .store
-        .claim_step(session.id, current.id, now, now + claim_for)
-        .await?
-    {
-        return Err(ApiError::Conflict(
-            "This step is being answered by another request".into(),
-        ));
-    }
-    let result = produce_next(state, user, &session, &window, answer.clone()).await;
+        .claim_step(
+            session.id,
+            current.id,
+            now,
+            now + claim_for,
+            ask.as_ref().map(|a| &a.counters),
+        )
+        .await?;
+    let reservation = match (claim, &ask) {
+        (StepClaim::Claimed, Some(ask)) => ask.granted(state),
+        (StepClaim::Claimed, None) => quota::Reservation::none(),
+        (StepClaim::Taken, _) => {
+            return Err(ApiError::Conflict(
+                "This step is being answered by another request".into(),
+            ))
+        }
+        (StepClaim::OverQuota(grant), Some(ask)) => return Err(ask.refused(state, grant).await),
+        (StepClaim::OverQuota(_), None) => {
+            return Err(ApiError::Internal(
+                "the quota refused a step that asked for no provider call".into(),
+            ))
+        }
+    };
+    let result = produce_next(state, user, &session, &window, answer.clone(), reservation).await;
     let (next, advance, usage, reservation) = match result {
         Ok(done) => done,
         Err(err) => {
@@ -316,12 +339,15 @@ type Produced = (
     quota::Reservation,
 );
 
+/// The next step after `answer`, produced with the provider call `reservation` holds quota
+/// for (none when the step limit is reached or the engine is offline).
 async fn produce_next(
     state: &AppState,
     user: &User,
     session: &SessionRecord,
     window: &[StepRecord],
     answer: StepAnswer,
+    reservation: quota::Reservation,
 ) -> Result<Produced, ApiError> {
     // The session row's count, which the claim checked is the answered step's position.
     let count = session.step_count;
@@ -335,9 +361,8 @@ async fn produce_next(
             input_tokens: 0,
             output_tokens: 0,
         };
-        return Ok((None, advance, Vec::new(), quota::Reservation::none()));
+        return Ok((None, advance, Vec::new(), reservation));
     }
-    let reservation = ensure_quota(state, user).await?;
     let mut history = earlier_history(state, session.id, window).await?;
     history.extend(replay::history(window));
     if history.len() as i64 != count {
