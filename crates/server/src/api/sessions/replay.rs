@@ -30,22 +30,7 @@ pub fn summarised(earlier: &EarlierSteps) -> Vec<PastStep> {
         .flat_map(|(step_type, n)| (0..n.max(0)).map(move |_| step_type))
         .enumerate()
         .map(|(i, step_type)| PastStep {
-            output: StepOutput {
-                step_type,
-                content: String::new(),
-                context_message: None,
-                reasoning: None,
-                options: Vec::new(),
-                allow_free_text: false,
-                allow_skip: false,
-                action_type: None,
-                expected_outcome: None,
-                resolution_summary: None,
-                follow_up_recommendations: Vec::new(),
-                confidence: 0.0,
-                problem_summary: None,
-                problem_domain: None,
-            },
+            output: StepOutput::digest(step_type, None, None),
             state: serde_json::Value::Null,
             answer: Some(StepAnswer {
                 selected_option: None,
@@ -190,22 +175,11 @@ mod tests {
         let json = serde_json::to_value(&full.output).unwrap();
         let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(String::from);
         StepRecord {
-            output: StepOutput {
-                step_type: full.output.step_type,
-                content: String::new(),
-                context_message: None,
-                reasoning: None,
-                options: Vec::new(),
-                allow_free_text: false,
-                allow_skip: false,
-                action_type: None,
-                expected_outcome: None,
-                resolution_summary: None,
-                follow_up_recommendations: Vec::new(),
-                confidence: 0.0,
-                problem_summary: text("problem_summary"),
-                problem_domain: text("problem_domain"),
-            },
+            output: StepOutput::digest(
+                full.output.step_type,
+                text("problem_summary"),
+                text("problem_domain"),
+            ),
             engine_state: serde_json::Value::Null,
             ..full.clone()
         }
