@@ -174,7 +174,7 @@ impl Ask {
         }
     }
 
-    /// The 429 of api.md for a limit that refused the call.
+    /// The 429 of api.md for a limit that refused the call (`grant` is never `Granted`).
     pub async fn refused(&self, state: &AppState, grant: QuotaGrant) -> ApiError {
         let period = match grant {
             QuotaGrant::MonthlyExhausted => Period::Monthly,

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::batch::{guarded_values, Batch};
+use crate::batch::{guarded_values, statement, Batch};
 use crate::codec::{flag, ms, opt_uuid, uuid};
 use crate::{Result, Store};
 
@@ -59,9 +59,7 @@ pub(crate) fn insert_usage_sql(
 
 impl Store {
     pub async fn record_ai_usage(&self, rec: &AiUsageRecord, now: DateTime<Utc>) -> Result<()> {
-        let mut batch = Batch::default();
-        let sql = insert_usage_sql(&mut batch, rec, now, None)?;
-        let (_, args) = batch.into_parts();
+        let (sql, args) = statement(|b| insert_usage_sql(b, rec, now, None))?;
         sqlx::query_with(&sql, args).execute(self.writer()).await?;
         Ok(())
     }

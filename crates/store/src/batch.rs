@@ -10,7 +10,6 @@ use crate::{Result, StoreError};
 
 #[derive(Default)]
 pub(crate) struct Batch {
-    pub sql: String,
     args: AnyArguments<'static>,
     count: usize,
 }
@@ -28,10 +27,19 @@ impl Batch {
         Ok(format!("${}", self.count))
     }
 
-    /// The text and its arguments, for `sqlx::query_with(&sql, args)`.
-    pub fn into_parts(self) -> (String, AnyArguments<'static>) {
-        (self.sql, self.args)
+    /// The arguments, for `sqlx::query_with(&sql, args)`.
+    pub fn into_args(self) -> AnyArguments<'static> {
+        self.args
     }
+}
+
+/// One statement built alone: its text and its arguments.
+pub(crate) fn statement(
+    build: impl FnOnce(&mut Batch) -> Result<String>,
+) -> Result<(String, AnyArguments<'static>)> {
+    let mut batch = Batch::default();
+    let sql = build(&mut batch)?;
+    Ok((sql, batch.into_args()))
 }
 
 /// `VALUES (…)`, or with a guard `SELECT … WHERE guard`, for an INSERT that must only happen

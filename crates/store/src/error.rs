@@ -7,7 +7,7 @@ pub enum StoreError {
     /// A unique constraint refused the write; carries the constraint or column hint.
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    #[error("unsupported database URL {0:?}: use sqlite://PATH (a file) or postgres://…")]
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -94,6 +94,11 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend =
             Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+        // Every connection would open a database of its own, and the readers would never see
+        // what the writer wrote.
+        if backend == Backend::Sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        }
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
@@ -206,6 +211,14 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn in_memory_sqlite_is_refused_with_a_clear_error() {
+        for url in ["sqlite::memory:", "sqlite://fp.db?mode=memory"] {
+            let err = Store::connect(url).await.expect_err(url);
+            assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{url}: {err}");
+        }
+    }
 
     #[test]
     fn urls_are_redacted_for_logs() {

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::batch::Batch;
+use crate::batch::{statement, Batch};
 use crate::codec::ms;
 use crate::{AiUsageCounts, Result, Store};
 
@@ -119,9 +119,7 @@ impl Store {
         if let Some(refused) = ask.refused_outright() {
             return Ok(refused);
         }
-        let mut batch = Batch::default();
-        let sql = ask.reserve_sql(&mut batch, None)?;
-        let (_, args) = batch.into_parts();
+        let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
         let rows = sqlx::query_with(&sql, args)
             .fetch_all(self.writer())
             .await?;

@@ -10,7 +10,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::ai_usage::insert_usage_sql;
-use crate::batch::{guarded_values, Batch};
+use crate::batch::{guarded_values, statement, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
 use crate::{
     AiUsageRecord, Backend, EarlierSteps, QuotaAsk, QuotaGrant, Result, Store, StoreError,
@@ -376,9 +376,7 @@ impl Store {
         .bind(s.escalated_at.map(ms))
         .execute(&mut *tx)
         .await?;
-        let mut batch = Batch::default();
-        let sql = insert_step_sql(&mut batch, first, None)?;
-        let (_, args) = batch.into_parts();
+        let (sql, args) = statement(|b| insert_step_sql(b, first, None))?;
         sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
@@ -522,8 +520,7 @@ impl Store {
         );
         let (claimed, reserved) = match (quota, self.backend()) {
             (None, _) => {
-                let (_, args) = batch.into_parts();
-                let rows = sqlx::query_with(&claim, args)
+                let rows = sqlx::query_with(&claim, batch.into_args())
                     .fetch_all(self.writer())
                     .await?;
                 (!rows.is_empty(), Vec::new())
@@ -531,8 +528,7 @@ impl Store {
             (Some(ask), Backend::Sqlite) => {
                 let reserve = ask.reserve_sql(&mut batch, Some("changes() = 1"))?;
                 let sql = format!("{claim};\n{reserve}");
-                let (_, args) = batch.into_parts();
-                let rows = sqlx::query_with(&sql, args)
+                let rows = sqlx::query_with(&sql, batch.into_args())
                     .fetch_all(self.writer())
                     .await?;
                 // The claim returns the step's id, the reservation the scopes it took.
@@ -542,16 +538,13 @@ impl Store {
                 (claimed, rows.into_iter().skip(1).collect())
             }
             (Some(ask), Backend::Postgres) => {
-                let (_, args) = batch.into_parts();
-                let rows = sqlx::query_with(&claim, args)
+                let rows = sqlx::query_with(&claim, batch.into_args())
                     .fetch_all(self.writer())
                     .await?;
                 if rows.is_empty() {
                     (false, Vec::new())
                 } else {
-                    let mut batch = Batch::default();
-                    let sql = ask.reserve_sql(&mut batch, None)?;
-                    let (_, args) = batch.into_parts();
+                    let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
                     let taken = sqlx::query_with(&sql, args)
                         .fetch_all(self.writer())
                         .await?;
@@ -628,11 +621,12 @@ impl Store {
                 guard,
             )?);
         }
-        batch.sql = statements.join(";\n");
-        let (sql, args) = batch.into_parts();
+        let sql = statements.join(";\n");
         let mut tx = self.writer().begin().await?;
         // fetch_all: fetch_one/fetch_optional would stop the batch after its first row.
-        let rows = sqlx::query_with(&sql, args).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query_with(&sql, batch.into_args())
+            .fetch_all(&mut *tx)
+            .await?;
         let Some(row) = rows.first() else {
             tx.rollback().await?;
             return Ok(None);
@@ -649,32 +643,22 @@ impl Store {
         a: &Answering<'_>,
     ) -> Result<Option<SessionRecord>> {
         let mut tx = self.writer().begin().await?;
-        let mut batch = Batch::default();
-        let sql = a.answer_sql(&mut batch)?;
-        let (_, args) = batch.into_parts();
+        let (sql, args) = statement(|b| a.answer_sql(b))?;
         let done = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             tx.rollback().await?;
             return Ok(None);
         }
-        let mut batch = Batch::default();
-        let sql = a.advance_sql(&mut batch, None)?;
-        let (_, args) = batch.into_parts();
+        let (sql, args) = statement(|b| a.advance_sql(b, None))?;
         let row = sqlx::query_with(&sql, args).fetch_one(&mut *tx).await?;
         let session = session_from_row(&row)?;
-        let mut inserts = Vec::new();
         if let Some(step) = a.next {
-            let mut batch = Batch::default();
-            let sql = insert_step_sql(&mut batch, step, None)?;
-            inserts.push((sql, batch));
+            let (sql, args) = statement(|b| insert_step_sql(b, step, None))?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
         for rec in a.usage {
-            let mut batch = Batch::default();
-            let sql = insert_usage_sql(&mut batch, rec, a.response.responded_at, None)?;
-            inserts.push((sql, batch));
-        }
-        for (sql, batch) in inserts {
-            let (_, args) = batch.into_parts();
+            let at = a.response.responded_at;
+            let (sql, args) = statement(|b| insert_usage_sql(b, rec, at, None))?;
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
         tx.commit().await?;

@@ -132,7 +132,22 @@ struct Visit<'a> {
     id: Uuid,
 }
 
-impl Visit<'_> {
+impl<'a> Visit<'a> {
+    /// The visit of the session named in the path; 404 for an id that is not one.
+    fn new(
+        state: &'a AppState,
+        user: &'a WebUser,
+        csrf: &'a CsrfToken,
+        raw: &str,
+    ) -> Result<Visit<'a>, WebError> {
+        Ok(Visit {
+            state,
+            user,
+            csrf,
+            id: session_id(raw)?,
+        })
+    }
+
     async fn show(&self, status: StatusCode, draft: Draft) -> Result<Response, WebError> {
         let (s, steps) = actions::for_page(self.state, &self.user.user, self.id).await?;
         Ok(render(status, &self.build(s, steps, draft).await?))
@@ -227,12 +242,7 @@ pub async fn show(
     Path(raw): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, WebError> {
-    let visit = Visit {
-        state: &state,
-        user: &user,
-        csrf: &csrf,
-        id: session_id(&raw)?,
-    };
+    let visit = Visit::new(&state, &user, &csrf, &raw)?;
     let form = match q.dialog.as_str() {
         "resolve" => Form::Resolve,
         "escalate" => Form::Escalate,
@@ -268,13 +278,8 @@ pub async fn respond(
     Path(raw): Path<String>,
     CsrfForm(form): CsrfForm<AnswerForm>,
 ) -> Result<Response, WebError> {
-    let id = session_id(&raw)?;
-    let visit = Visit {
-        state: &state,
-        user: &user,
-        csrf: &csrf,
-        id,
-    };
+    let visit = Visit::new(&state, &user, &csrf, &raw)?;
+    let id = visit.id;
     let typed = text_field(&form.free_text_input);
     let keep_going = !form.keep_troubleshooting.is_empty();
     let free_text = present(&typed).or_else(|| keep_going.then(|| NOT_SOLVED.to_string()));
@@ -315,13 +320,8 @@ pub async fn resolve(
     Path(raw): Path<String>,
     CsrfForm(form): CsrfForm<ResolveForm>,
 ) -> Result<Response, WebError> {
-    let id = session_id(&raw)?;
-    let visit = Visit {
-        state: &state,
-        user: &user,
-        csrf: &csrf,
-        id,
-    };
+    let visit = Visit::new(&state, &user, &csrf, &raw)?;
+    let id = visit.id;
     let typed = text_field(&form.resolution_summary);
     let body = ResolveIn {
         resolution_summary: present(&typed),
@@ -354,13 +354,8 @@ pub async fn escalate(
     Path(raw): Path<String>,
     CsrfForm(form): CsrfForm<EscalateForm>,
 ) -> Result<Response, WebError> {
-    let id = session_id(&raw)?;
-    let visit = Visit {
-        state: &state,
-        user: &user,
-        csrf: &csrf,
-        id,
-    };
+    let visit = Visit::new(&state, &user, &csrf, &raw)?;
+    let id = visit.id;
     let reason = text_field(&form.escalation_reason);
     let draft = Draft {
         escalate_to: form.escalated_to_id.clone(),
@@ -403,13 +398,8 @@ async fn change(
     raw: String,
     transition: Transition,
 ) -> Result<Response, WebError> {
-    let id = session_id(&raw)?;
-    let visit = Visit {
-        state: &state,
-        user: &user,
-        csrf: &csrf,
-        id,
-    };
+    let visit = Visit::new(&state, &user, &csrf, &raw)?;
+    let id = visit.id;
     let result = actions::move_to(&state, &user.user, id, transition).await;
     visit
         .finish(result, &format!("/pilot/{id}"), Draft::default(), None)

@@ -13,4 +13,5 @@ mod flows;
 mod operations;
 mod redaction;
 mod sessions;
+mod step_writes;
 mod users;
