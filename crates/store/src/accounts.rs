@@ -44,7 +44,8 @@ impl Store {
         user: NewUser,
         now: DateTime<Utc>,
     ) -> Result<(Account, domain::User)> {
-        let mut tx = self.writer().begin().await?;
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
         let account = Account {
             id: Uuid::new_v4(),
             name: account.name,
@@ -71,7 +72,7 @@ impl Store {
     pub async fn account(&self, id: Uuid) -> Result<Account> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
             .bind(id.to_string())
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.read().await?)
             .await?;
         account_from_row(&row)
     }
@@ -81,7 +82,7 @@ impl Store {
             "SELECT {COLUMNS} FROM accounts WHERE name = $1 ORDER BY created_at LIMIT 1"
         ))
         .bind(name)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(account_from_row).transpose()
     }
@@ -98,7 +99,7 @@ impl Store {
         .bind(daily)
         .bind(monthly)
         .bind(id.to_string())
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         self.account(id).await
     }

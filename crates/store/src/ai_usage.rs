@@ -60,7 +60,9 @@ pub(crate) fn insert_usage_sql(
 impl Store {
     pub async fn record_ai_usage(&self, rec: &AiUsageRecord, now: DateTime<Utc>) -> Result<()> {
         let (sql, args) = statement(|b| insert_usage_sql(b, rec, now, None))?;
-        sqlx::query_with(&sql, args).execute(self.writer()).await?;
+        sqlx::query_with(&sql, args)
+            .execute(&mut *self.write().await?)
+            .await?;
         Ok(())
     }
 
@@ -73,7 +75,7 @@ impl Store {
              ORDER BY created_at, id",
         )
         .bind(user_id.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter()
             .map(|row| {

@@ -71,9 +71,10 @@ impl Store {
     ) -> Result<BuiltinLoad> {
         let existing = sqlx::query("SELECT id, content_hash FROM flows WHERE builtin_key = $1")
             .bind(key)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.read().await?)
             .await?;
-        let mut tx = self.writer().begin().await?;
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
         let outcome = match existing {
             Some(row)
                 if row.try_get::<Option<String>, _>("content_hash")?.as_deref() == Some(hash) =>
@@ -145,7 +146,8 @@ impl Store {
         defs: &[FlowDefinition],
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>> {
-        let mut tx = self.writer().begin().await?;
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
         let mut ids = Vec::with_capacity(defs.len());
         for def in defs {
             let id = Uuid::new_v4();
@@ -179,7 +181,8 @@ impl Store {
         def: &FlowDefinition,
         now: DateTime<Utc>,
     ) -> Result<Flow> {
-        let mut tx = self.writer().begin().await?;
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
         let done = sqlx::query(
             "UPDATE flows SET title = $1, domain = $2, status = $3, definition = $4, \
              version = version + 1, updated_at = $5 WHERE id = $6 AND account_id IS NOT NULL",
@@ -203,7 +206,8 @@ impl Store {
     /// Deletes an account flow. Sessions that matched it keep their copy of its name
     /// (`ai_sessions.matched_flow_name`); `matched_flow_id` is not a foreign key on purpose.
     pub async fn delete_flow(&self, id: Uuid) -> Result<()> {
-        let mut tx = self.writer().begin().await?;
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
         let done = sqlx::query("DELETE FROM flows WHERE id = $1 AND account_id IS NOT NULL")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -224,7 +228,7 @@ impl Store {
         ))
         .bind(id.to_string())
         .bind(account_id.to_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(flow_from_row).transpose()
     }
@@ -244,7 +248,7 @@ impl Store {
         .bind(account_id.to_string())
         .bind(domain.unwrap_or_default())
         .bind(status.map_or("", FlowStatus::as_str))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut flows = rows.iter().map(flow_from_row).collect::<Result<Vec<_>>>()?;
         sort_by_title(&mut flows);
@@ -257,7 +261,7 @@ impl Store {
             "SELECT {FLOW_COLUMNS} FROM flows WHERE account_id = $1"
         ))
         .bind(account_id.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut flows = rows.iter().map(flow_from_row).collect::<Result<Vec<_>>>()?;
         sort_by_title(&mut flows);
@@ -269,7 +273,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {FLOW_COLUMNS} FROM flows ORDER BY created_at, id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(flow_from_row).collect()
     }
@@ -277,7 +281,7 @@ impl Store {
     pub async fn flow(&self, id: Uuid) -> Result<Flow> {
         let row = sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE id = $1"))
             .bind(id.to_string())
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.read().await?)
             .await?;
         flow_from_row(&row)
     }
@@ -285,7 +289,7 @@ impl Store {
     /// Changes whenever any flow is written: instances compare it to know their index is stale.
     pub async fn flows_revision(&self) -> Result<i64> {
         let row = sqlx::query("SELECT value FROM revisions WHERE name = 'flows'")
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.read().await?)
             .await?;
         Ok(row.try_get("value")?)
     }
@@ -297,7 +301,7 @@ impl Store {
         )
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(())
     }
@@ -306,7 +310,7 @@ impl Store {
     pub async fn record_flow_resolved(&self, id: Uuid) -> Result<()> {
         sqlx::query("UPDATE flows SET resolved_count = resolved_count + 1 WHERE id = $1")
             .bind(id.to_string())
-            .execute(self.writer())
+            .execute(&mut *self.write().await?)
             .await?;
         Ok(())
     }

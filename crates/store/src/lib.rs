@@ -8,6 +8,7 @@ mod accounts;
 mod ai_usage;
 mod batch;
 mod codec;
+mod connections;
 mod earlier_steps;
 mod error;
 mod flows;
@@ -38,7 +39,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::ConnectOptions;
+
+use connections::{Conn, Connections, HeldSet};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -74,9 +77,9 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[derive(Clone)]
 pub struct Store {
     /// Reads; on PostgreSQL, everything.
-    pool: AnyPool,
-    /// Writes and transactions: on SQLite a pool of one connection, on PostgreSQL `pool`.
-    writer: AnyPool,
+    readers: Connections,
+    /// Writes and transactions: on SQLite one connection, on PostgreSQL `readers`.
+    writer: Connections,
     backend: Backend,
 }
 
@@ -109,17 +112,18 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let (pool, writer) = match backend {
+        let (readers, writer) = match backend {
             Backend::Sqlite => {
-                // SQLite has one write lock per database. With writes spread over the pool, a
-                // writer that finds it taken sleeps in the busy handler (1, 2, 5, 10 ms …) rather
-                // than being woken when it frees, which is where the latency tail under load
-                // came from (docs/benchmarks.md). One writer connection queues writers in
-                // process instead, woken in order; the readers, never blocked in WAL mode, keep
-                // the pool and are opened query-only so a write sent there fails loudly.
-                let writer = sqlite_pool(1, false).connect_with(options.clone()).await?;
-                let readers = sqlite_pool(8, true).connect_with(options).await?;
-                (readers, writer)
+                // SQLite has one write lock per database. With writes spread over several
+                // connections, a writer that finds it taken sleeps in the busy handler (1, 2,
+                // 5, 10 ms …) rather than being woken when it frees, which is where the
+                // latency tail under load came from (docs/benchmarks.md). One writer
+                // connection queues writers in process instead, woken in order; the readers,
+                // never blocked in WAL mode, are opened query-only so a write sent to one
+                // fails loudly.
+                let writer = HeldSet::new(options.clone(), 1, SQLITE_SETUP);
+                let readers = HeldSet::new(options, 8, SQLITE_READER_SETUP);
+                (Connections::Held(readers), Connections::Held(writer))
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -127,14 +131,17 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options)
                     .await?;
-                (pool.clone(), pool)
+                (Connections::Pool(pool.clone()), Connections::Pool(pool))
             }
         };
-        Ok(Store {
-            pool,
+        let store = Store {
+            readers,
             writer,
             backend,
-        })
+        };
+        // Opens the database now, so a bad path or a locked file fails at start.
+        store.ping().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
@@ -147,52 +154,43 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.writer).await?;
+        migrator.run_direct(&mut *self.write().await?).await?;
         Ok(())
     }
 
     /// Answers when the database does: what `/readyz` reports.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.read().await?)
+            .await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.readers.close().await;
         self.writer.close().await;
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// A connection for reads.
+    pub(crate) async fn read(&self) -> Result<Conn> {
+        self.readers.acquire().await
     }
 
-    /// Where every write and every transaction goes.
-    pub(crate) fn writer(&self) -> &AnyPool {
-        &self.writer
+    /// The connection every write and every transaction goes to.
+    pub(crate) async fn write(&self) -> Result<Conn> {
+        self.writer.acquire().await
     }
 }
 
-fn sqlite_pool(connections: u32, query_only: bool) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(connections)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(move |conn, _meta| {
-            Box::pin(async move {
-                // WAL lets readers proceed while the writer commits; the busy timeout makes a
-                // writer wait for another process (the CLI on a live database) instead of
-                // failing at once.
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                )
-                .await?;
-                if query_only {
-                    conn.execute("PRAGMA query_only = ON;").await?;
-                }
-                Ok(())
-            })
-        })
-}
+/// Run on every SQLite connection when it opens. WAL lets readers proceed while the writer
+/// commits; the busy timeout makes a writer wait for another process (the CLI on a live
+/// database) instead of failing at once.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// [`SQLITE_SETUP`] for the readers, which must never write.
+const SQLITE_READER_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;";
 
 /// Hides the password of a database URL for logs and error messages.
 pub fn redact_url(url: &str) -> String {

@@ -121,7 +121,7 @@ impl Store {
         }
         let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
         let rows = sqlx::query_with(&sql, args)
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.write().await?)
             .await?;
         self.settle_reservation(&ask.keys, &rows).await
     }
@@ -193,7 +193,7 @@ impl Store {
         .bind(month.0)
         .bind(month.1)
         .bind(month.2)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.read().await?)
         .await?;
         Ok(AiUsageCounts {
             user_today: row.try_get("user_today")?,
@@ -224,7 +224,7 @@ impl Store {
         .bind(subject)
         .bind(*period)
         .bind(limit)
-        .fetch_optional(self.writer())
+        .fetch_optional(&mut *self.write().await?)
         .await?;
         Ok(row.is_some())
     }
@@ -237,7 +237,7 @@ impl Store {
         .bind(*scope)
         .bind(subject)
         .bind(*period)
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(())
     }

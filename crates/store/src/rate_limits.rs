@@ -39,7 +39,7 @@ impl Store {
         .bind(bucket)
         .bind(window_start)
         .bind(window_ms)
-        .fetch_one(self.writer())
+        .fetch_one(&mut *self.write().await?)
         .await?;
         Ok(WindowHit {
             hits: row.try_get("hits")?,
@@ -55,7 +55,7 @@ impl Store {
         )
         .bind(bucket)
         .bind(window_start_ms)
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(())
     }
@@ -64,7 +64,7 @@ impl Store {
     pub async fn purge_rate_windows(&self, older_than: DateTime<Utc>) -> Result<u64> {
         let done = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
             .bind(ms(older_than))
-            .execute(self.writer())
+            .execute(&mut *self.write().await?)
             .await?;
         Ok(done.rows_affected())
     }

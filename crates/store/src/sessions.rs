@@ -341,7 +341,8 @@ impl Answering<'_> {
 impl Store {
     /// Stores a new session with its first step: both or neither.
     pub async fn create_session(&self, s: &SessionRecord, first: &StepRecord) -> Result<()> {
-        let mut tx = self.writer().begin().await?;
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO ai_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
              $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
@@ -387,7 +388,7 @@ impl Store {
             "SELECT {SESSION_COLUMNS} FROM ai_sessions WHERE id = $1"
         ))
         .bind(id.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.read().await?)
         .await?;
         session_from_row(&row)
     }
@@ -398,7 +399,7 @@ impl Store {
              FROM ai_steps WHERE session_id = $1 ORDER BY step_order",
         )
         .bind(session_id.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(step_from_row).collect()
     }
@@ -412,7 +413,7 @@ impl Store {
         )
         .bind(session_id.to_string())
         .bind(n)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>>>()?;
         steps.reverse();
@@ -430,7 +431,7 @@ impl Store {
         )
         .bind(session_id.to_string())
         .bind(before)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter()
             .map(|row| digest_from_row(row, session_id))
@@ -469,7 +470,7 @@ impl Store {
         .bind(account_id.to_string())
         .bind(viewer.to_string())
         .bind(status)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.read().await?)
         .await?
         .try_get("n")?;
         let rows = sqlx::query(&format!(
@@ -481,7 +482,7 @@ impl Store {
         .bind(status)
         .bind(filter.limit)
         .bind(filter.skip)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let sessions = rows
             .iter()
@@ -521,15 +522,16 @@ impl Store {
         let (claimed, reserved) = match (quota, self.backend()) {
             (None, _) => {
                 let rows = sqlx::query_with(&claim, batch.into_args())
-                    .fetch_all(self.writer())
+                    .fetch_all(&mut *self.write().await?)
                     .await?;
                 (!rows.is_empty(), Vec::new())
             }
             (Some(ask), Backend::Sqlite) => {
                 let reserve = ask.reserve_sql(&mut batch, Some("changes() = 1"))?;
-                let sql = format!("{claim};\n{reserve}");
-                let rows = sqlx::query_with(&sql, batch.into_args())
-                    .fetch_all(self.writer())
+                let rows = self
+                    .write()
+                    .await?
+                    .batch_in_transaction(&format!("{claim};\n{reserve}"), batch.into_args())
                     .await?;
                 // The claim returns the step's id, the reservation the scopes it took.
                 let claimed = rows
@@ -539,14 +541,14 @@ impl Store {
             }
             (Some(ask), Backend::Postgres) => {
                 let rows = sqlx::query_with(&claim, batch.into_args())
-                    .fetch_all(self.writer())
+                    .fetch_all(&mut *self.write().await?)
                     .await?;
                 if rows.is_empty() {
                     (false, Vec::new())
                 } else {
                     let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
                     let taken = sqlx::query_with(&sql, args)
-                        .fetch_all(self.writer())
+                        .fetch_all(&mut *self.write().await?)
                         .await?;
                     (true, taken)
                 }
@@ -571,7 +573,7 @@ impl Store {
     pub async fn release_step(&self, step_id: Uuid) -> Result<()> {
         sqlx::query("UPDATE ai_steps SET claimed_until = NULL WHERE id = $1 AND response IS NULL")
             .bind(step_id.to_string())
-            .execute(self.writer())
+            .execute(&mut *self.write().await?)
             .await?;
         Ok(())
     }
@@ -602,10 +604,10 @@ impl Store {
         }
     }
 
-    /// SQLite: the statements go as one batch inside the transaction, each after the answer
+    /// SQLite: the statements go as one batch with its transaction, each after the answer
     /// guarded by `changes()` (the rows the one before it changed), so a step answered
-    /// meanwhile writes nothing. The single writer connection is held for three round trips
-    /// (begin, batch, commit) instead of one per statement (docs/benchmarks.md).
+    /// meanwhile writes nothing. The single writer connection is held for one round trip
+    /// instead of one per statement (docs/benchmarks.md).
     async fn answer_in_one_batch(&self, a: &Answering<'_>) -> Result<Option<SessionRecord>> {
         let guard = Some("changes() = 1");
         let mut batch = Batch::default();
@@ -622,18 +624,12 @@ impl Store {
             )?);
         }
         let sql = statements.join(";\n");
-        let mut tx = self.writer().begin().await?;
-        // fetch_all: fetch_one/fetch_optional would stop the batch after its first row.
-        let rows = sqlx::query_with(&sql, batch.into_args())
-            .fetch_all(&mut *tx)
+        let rows = self
+            .write()
+            .await?
+            .batch_in_transaction(&sql, batch.into_args())
             .await?;
-        let Some(row) = rows.first() else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let session = session_from_row(row)?;
-        tx.commit().await?;
-        Ok(Some(session))
+        rows.first().map(session_from_row).transpose()
     }
 
     /// PostgreSQL: one statement at a time in a transaction, stopping when the answer finds
@@ -642,7 +638,8 @@ impl Store {
         &self,
         a: &Answering<'_>,
     ) -> Result<Option<SessionRecord>> {
-        let mut tx = self.writer().begin().await?;
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
         let (sql, args) = statement(|b| a.answer_sql(b))?;
         let done = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
@@ -698,7 +695,7 @@ impl Store {
         .bind(closing.input_tokens)
         .bind(closing.output_tokens)
         .bind(id.to_string())
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -722,7 +719,7 @@ impl Store {
         .bind(feedback)
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

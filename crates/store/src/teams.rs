@@ -29,7 +29,7 @@ impl Store {
             .bind(account_id.to_string())
             .bind(name)
             .bind(ms(now))
-            .execute(self.writer())
+            .execute(&mut *self.write().await?)
             .await?;
         Ok(team)
     }
@@ -37,7 +37,7 @@ impl Store {
     pub async fn teams_of_account(&self, account_id: Uuid) -> Result<Vec<Team>> {
         let rows = sqlx::query("SELECT id, name FROM teams WHERE account_id = $1 ORDER BY name")
             .bind(account_id.to_string())
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.read().await?)
             .await?;
         rows.iter()
             .map(|row| {
@@ -55,7 +55,7 @@ impl Store {
         let row = sqlx::query("SELECT 1 AS one FROM teams WHERE id = $1 AND account_id = $2")
             .bind(team_id.to_string())
             .bind(account_id.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(row.is_some())
     }

@@ -24,7 +24,7 @@ impl Store {
         .bind(token.user_id.to_string())
         .bind(ms(now))
         .bind(ms(token.expires_at))
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(())
     }
@@ -43,7 +43,7 @@ impl Store {
         .bind(token_hash)
         .bind(ms(now))
         .bind(1_i64)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -54,7 +54,7 @@ impl Store {
         )
         .bind(ms(now))
         .bind(token_hash)
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(())
     }
@@ -64,7 +64,7 @@ impl Store {
         let cutoff = ms(now) - 86_400_000;
         let done = sqlx::query("DELETE FROM access_tokens WHERE expires_at < $1")
             .bind(cutoff)
-            .execute(self.writer())
+            .execute(&mut *self.write().await?)
             .await?;
         Ok(done.rows_affected())
     }

@@ -95,7 +95,8 @@ impl Store {
         new: NewUser,
         now: DateTime<Utc>,
     ) -> Result<User> {
-        let mut tx = self.writer().begin().await?;
+        let mut conn = self.write().await?;
+        let mut tx = conn.begin().await?;
         let user = insert_user(&mut tx, account_id, new, now).await?;
         tx.commit().await?;
         Ok(user)
@@ -106,7 +107,7 @@ impl Store {
             "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
         ))
         .bind(id.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.read().await?)
         .await?;
         user_from_row(&row)
     }
@@ -117,7 +118,7 @@ impl Store {
             "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"
         ))
         .bind(email)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(|row| {
             Ok(UserWithHash {
@@ -133,7 +134,7 @@ impl Store {
             "SELECT {USER_COLUMNS} FROM users u WHERE u.account_id = $1 ORDER BY u.created_at, u.email"
         ))
         .bind(account_id.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(user_from_row).collect()
     }
@@ -151,7 +152,7 @@ impl Store {
         .bind(patch.full_name.unwrap_or(current.full_name))
         .bind(flag(patch.is_super_admin.unwrap_or(current.is_super_admin)))
         .bind(id.to_string())
-        .execute(self.writer())
+        .execute(&mut *self.write().await?)
         .await?;
         self.user(id).await
     }
