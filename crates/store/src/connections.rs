@@ -1,5 +1,5 @@
-//! Where the store's connections come from: sqlx's pool on PostgreSQL, and on SQLite a set of
-//! connections the store holds itself.
+//! Where the store's connections come from: sqlx's pool on PostgreSQL; on SQLite a set of
+//! reader connections the store holds itself and the writer thread's one connection.
 //!
 //! sqlx's pool pings a connection when it hands it out and again, in a task of its own, when
 //! it takes it back. On PostgreSQL that finds connections the server dropped. A SQLite
@@ -17,7 +17,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::Result;
+use crate::sqlite_writer::{Lent, SqliteWriter};
+use crate::{Result, StoreError};
 
 /// How long a request waits for a connection before it gives up with an error.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,13 +27,35 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) enum Connections {
     Pool(AnyPool),
     Held(Arc<HeldSet>),
+    Writer(SqliteWriter),
 }
 
 impl Connections {
     pub async fn acquire(&self) -> Result<Conn> {
         match self {
-            Connections::Pool(pool) => Ok(Conn::pooled(pool.acquire().await?)),
+            Connections::Pool(pool) => Ok(Conn {
+                held: Some(Held::Pooled(pool.acquire().await?)),
+            }),
             Connections::Held(set) => set.acquire().await,
+            Connections::Writer(writer) => {
+                let lent = tokio::time::timeout(ACQUIRE_TIMEOUT, writer.lend())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)??;
+                Ok(Conn {
+                    held: Some(Held::Lent(lent)),
+                })
+            }
+        }
+    }
+
+    /// Runs a batch of statements in a transaction of its own, in one round trip: the SQLite
+    /// writer only ([`SqliteWriter::batch`]); PostgreSQL takes one statement per query.
+    pub async fn batch(&self, sql: String, args: AnyArguments<'static>) -> Result<Vec<AnyRow>> {
+        match self {
+            Connections::Writer(writer) => writer.batch(sql, args).await,
+            Connections::Pool(_) | Connections::Held(_) => Err(StoreError::Corrupt(
+                "a batch of statements was sent to a database that runs them one by one".into(),
+            )),
         }
     }
 
@@ -40,6 +63,7 @@ impl Connections {
         match self {
             Connections::Pool(pool) => pool.close().await,
             Connections::Held(set) => set.close().await,
+            Connections::Writer(writer) => writer.close().await,
         }
     }
 }
@@ -83,7 +107,6 @@ impl HeldSet {
                 home: self.clone(),
                 _permit: permit,
             }),
-            open_transaction: false,
         })
     }
 
@@ -110,10 +133,8 @@ impl HeldSet {
 
 /// A connection lent out by [`Connections`]; it goes back when dropped.
 pub(crate) struct Conn {
+    /// Only `None` once Drop has taken it.
     held: Option<Held>,
-    /// Set while a batch that opens and commits its own transaction runs: if the request is
-    /// dropped mid-batch, the connection must not go back with the transaction open.
-    open_transaction: bool,
 }
 
 enum Held {
@@ -124,48 +145,12 @@ enum Held {
         // Released after the connection is back in the idle list (see Drop).
         _permit: OwnedSemaphorePermit,
     },
+    Lent(Lent),
 }
 
 impl Conn {
-    fn pooled(conn: PoolConnection<Any>) -> Conn {
-        Conn {
-            held: Some(Held::Pooled(conn)),
-            open_transaction: false,
-        }
-    }
-
     pub async fn begin(&mut self) -> sqlx::Result<sqlx::Transaction<'_, Any>> {
         sqlx::Connection::begin(&mut **self).await
-    }
-
-    /// Runs `sql` (several statements, arguments numbered across them) inside a transaction
-    /// of its own, opened and committed in the same round trip: `BEGIN IMMEDIATE` because
-    /// every batch writes. Any failure rolls it back. SQLite only: PostgreSQL takes one
-    /// statement per query when it has arguments.
-    pub async fn batch_in_transaction(
-        &mut self,
-        sql: &str,
-        args: AnyArguments<'static>,
-    ) -> Result<Vec<AnyRow>> {
-        let sql = format!("BEGIN IMMEDIATE;\n{sql};\nCOMMIT");
-        self.open_transaction = true;
-        // fetch_all: fetch_one/fetch_optional would stop the batch after its first row.
-        let result = sqlx::query_with(&sql, args).fetch_all(&mut **self).await;
-        if result.is_err() {
-            rollback(self).await;
-        }
-        self.open_transaction = false;
-        Ok(result?)
-    }
-}
-
-/// Ends whatever transaction a failed batch left open; none open is not an error here.
-async fn rollback(conn: &mut AnyConnection) {
-    if let Err(err) = conn.execute("ROLLBACK").await {
-        let message = err.to_string();
-        if !message.contains("no transaction is active") {
-            tracing::warn!(%err, "could not roll back a failed batch");
-        }
     }
 }
 
@@ -176,6 +161,7 @@ impl Deref for Conn {
         match &self.held {
             Some(Held::Pooled(conn)) => conn,
             Some(Held::Own { conn, .. }) => conn,
+            Some(Held::Lent(lent)) => &lent.conn,
             None => unreachable!("a connection is only taken out of Conn by Drop"),
         }
     }
@@ -186,6 +172,7 @@ impl DerefMut for Conn {
         match &mut self.held {
             Some(Held::Pooled(conn)) => conn,
             Some(Held::Own { conn, .. }) => conn,
+            Some(Held::Lent(lent)) => &mut lent.conn,
             None => unreachable!("a connection is only taken out of Conn by Drop"),
         }
     }
@@ -193,31 +180,18 @@ impl DerefMut for Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let Some(Held::Own {
-            mut conn,
-            home,
-            _permit,
-        }) = self.held.take()
-        else {
-            return;
-        };
-        if !self.open_transaction {
-            home.put_back(conn);
-            return;
-        }
-        // Dropped in the middle of a batch (the request went away): sqlx stops the batch
-        // where it was, possibly inside its transaction. Roll back before anyone else gets the
-        // connection; the permit, moved along, keeps it out of reach until then.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    rollback(&mut conn).await;
-                    home.put_back(conn);
-                    drop(_permit);
-                });
+        match self.held.take() {
+            Some(Held::Own {
+                conn,
+                home,
+                _permit,
+            }) => {
+                home.put_back(conn);
+                drop(_permit);
             }
-            // No runtime to roll back on: closing the connection drops the transaction.
-            Err(_) => drop(conn),
+            Some(Held::Lent(lent)) => lent.give_back(),
+            // sqlx's pool takes its connection back by itself.
+            Some(Held::Pooled(_)) | None => {}
         }
     }
 }

@@ -15,6 +15,7 @@ mod flows;
 mod quota_counters;
 mod rate_limits;
 mod sessions;
+mod sqlite_writer;
 mod teams;
 mod tokens;
 mod users;
@@ -42,6 +43,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::ConnectOptions;
 
 use connections::{Conn, Connections, HeldSet};
+use sqlite_writer::SqliteWriter;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -121,9 +123,9 @@ impl Store {
                 // connection queues writers in process instead, woken in order; the readers,
                 // never blocked in WAL mode, are opened query-only so a write sent to one
                 // fails loudly.
-                let writer = HeldSet::new(options.clone(), 1, SQLITE_SETUP);
+                let writer = SqliteWriter::start(options.clone(), SQLITE_SETUP).await?;
                 let readers = HeldSet::new(options, 8, SQLITE_READER_SETUP);
-                (Connections::Held(readers), Connections::Held(writer))
+                (Connections::Held(readers), Connections::Writer(writer))
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -179,6 +181,16 @@ impl Store {
     /// The connection every write and every transaction goes to.
     pub(crate) async fn write(&self) -> Result<Conn> {
         self.writer.acquire().await
+    }
+
+    /// Runs `sql`, several statements with their arguments numbered across them
+    /// ([`batch::Batch`]), as one transaction in one round trip to the SQLite writer.
+    pub(crate) async fn write_batch(
+        &self,
+        sql: String,
+        args: sqlx::any::AnyArguments<'static>,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        self.writer.batch(sql, args).await
     }
 }
 

@@ -529,9 +529,7 @@ impl Store {
             (Some(ask), Backend::Sqlite) => {
                 let reserve = ask.reserve_sql(&mut batch, Some("changes() = 1"))?;
                 let rows = self
-                    .write()
-                    .await?
-                    .batch_in_transaction(&format!("{claim};\n{reserve}"), batch.into_args())
+                    .write_batch(format!("{claim};\n{reserve}"), batch.into_args())
                     .await?;
                 // The claim returns the step's id, the reservation the scopes it took.
                 let claimed = rows
@@ -624,11 +622,7 @@ impl Store {
             )?);
         }
         let sql = statements.join(";\n");
-        let rows = self
-            .write()
-            .await?
-            .batch_in_transaction(&sql, batch.into_args())
-            .await?;
+        let rows = self.write_batch(sql, batch.into_args()).await?;
         rows.first().map(session_from_row).transpose()
     }
 
