@@ -28,7 +28,8 @@ pub use flows::BuiltinLoad;
 pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys};
 pub use rate_limits::WindowHit;
 pub use sessions::{
-    Closing, SessionFilter, SessionRecord, StepAdvance, StepClaim, StepRecord, StepResponse,
+    Closing, SessionFilter, SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord,
+    StepResponse,
 };
 /// Re-exported so callers can classify database failures without depending on sqlx.
 pub use sqlx::Error as SqlxError;

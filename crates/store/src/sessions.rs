@@ -69,6 +69,16 @@ pub struct StepRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// What answering a step reads: the session, its newest steps in full (oldest first) and the
+/// flow library's revision, in one round trip on SQLite.
+#[derive(Debug, Clone)]
+pub struct SessionWindow {
+    pub session: SessionRecord,
+    pub steps: Vec<StepRecord>,
+    /// Lets the flow catalog tell, without a read of its own, whether its index is current.
+    pub flows_revision: i64,
+}
+
 /// What answering a step changes on the session.
 #[derive(Debug, Clone)]
 pub struct StepAdvance {
@@ -99,12 +109,33 @@ pub struct Closing {
     pub output_tokens: i64,
 }
 
+const STEP_COLUMNS: &str = "id, session_id, step_order, output, engine_state, response, \
+    responded_at, earlier, created_at";
+
 const SESSION_COLUMNS: &str =
     "id, account_id, user_id, title, status, intake_type, intake_content, \
     problem_summary, problem_domain, confidence_tier, confidence_score, matched_flow_id, \
     matched_flow_name, match_score, engine, step_count, resolution_summary, escalation_reason, \
     escalated_to_id, rating, feedback, documentation, total_input_tokens, total_output_tokens, \
     created_at, updated_at, resolved_at, escalated_at";
+
+/// The newest steps of a session ($1), at most $2, newest first.
+fn latest_steps_sql() -> String {
+    format!("SELECT {STEP_COLUMNS} FROM ai_steps WHERE session_id = $1 ORDER BY step_order DESC LIMIT $2")
+}
+
+/// The session $1 and, as `flows_revision`, the flow library's revision.
+fn session_and_revision_sql() -> String {
+    format!(
+        "SELECT {SESSION_COLUMNS}, \
+           (SELECT value FROM revisions WHERE name = 'flows') AS flows_revision \
+         FROM ai_sessions WHERE id = $1"
+    )
+}
+
+fn steps_oldest_first(rows: &[AnyRow]) -> Result<Vec<StepRecord>> {
+    rows.iter().rev().map(step_from_row).collect()
+}
 
 fn json_col(row: &AnyRow, name: &str) -> Result<serde_json::Value> {
     let text: &str = row.try_get(name)?;
@@ -394,30 +425,56 @@ impl Store {
     }
 
     pub async fn steps(&self, session_id: Uuid) -> Result<Vec<StepRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, session_id, step_order, output, engine_state, response, responded_at, earlier, created_at \
-             FROM ai_steps WHERE session_id = $1 ORDER BY step_order",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {STEP_COLUMNS} FROM ai_steps WHERE session_id = $1 ORDER BY step_order"
+        ))
         .bind(session_id.to_string())
         .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter().map(step_from_row).collect()
     }
 
-    /// The newest `n` steps of a session in full, oldest first: what answering a step reads,
-    /// so that its cost does not grow with the session (docs/benchmarks.md).
-    pub async fn latest_steps(&self, session_id: Uuid, n: i64) -> Result<Vec<StepRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, session_id, step_order, output, engine_state, response, responded_at, earlier, created_at \
-             FROM ai_steps WHERE session_id = $1 ORDER BY step_order DESC LIMIT $2",
-        )
-        .bind(session_id.to_string())
-        .bind(n)
-        .fetch_all(&mut *self.read().await?)
-        .await?;
-        let mut steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>>>()?;
-        steps.reverse();
-        Ok(steps)
+    /// The session with its newest `n` steps in full and the flow library's revision
+    /// ([`SessionWindow`]): what answering a step reads, so that its cost does not grow with
+    /// the session (docs/benchmarks.md). On SQLite the two reads go as one query; each still reads what was
+    /// committed when it ran, as two separate reads would.
+    pub async fn session_window(&self, id: Uuid, n: i64) -> Result<SessionWindow> {
+        let (session_row, step_rows) = match self.backend() {
+            Backend::Sqlite => {
+                let rows = sqlx::query(&format!(
+                    "{};\n{}",
+                    session_and_revision_sql(),
+                    latest_steps_sql()
+                ))
+                .bind(id.to_string())
+                .bind(n)
+                .fetch_all(&mut *self.read().await?)
+                .await?;
+                let mut rows = rows.into_iter().peekable();
+                // The session's row is the one that carries the revision; none: no session.
+                let session = rows.next_if(|r| r.try_column("flows_revision").is_ok());
+                (session, rows.collect())
+            }
+            Backend::Postgres => {
+                let mut conn = self.read().await?;
+                let session = sqlx::query(&session_and_revision_sql())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let steps = sqlx::query(&latest_steps_sql())
+                    .bind(id.to_string())
+                    .bind(n)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                (session, steps)
+            }
+        };
+        let row = session_row.ok_or(StoreError::NotFound)?;
+        Ok(SessionWindow {
+            session: session_from_row(&row)?,
+            steps: steps_oldest_first(&step_rows)?,
+            flows_revision: row.try_get("flows_revision")?,
+        })
     }
 
     /// The steps before `step_order` `before`, oldest first, reduced to what a pilot reads of

@@ -152,6 +152,24 @@ impl Catalog {
     /// A visible flow by id.
     pub async fn visible_flow(&self, account_id: Uuid, id: Uuid) -> Option<Flow> {
         self.refreshed().await;
+        self.indexed_flow(account_id, id).await
+    }
+
+    /// [`Catalog::visible_flow`] for a caller that read the library's `revision` itself,
+    /// together with what it needed anyway: the index is refreshed only when it is older.
+    pub async fn visible_flow_as_of(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        revision: i64,
+    ) -> Option<Flow> {
+        if revision > self.revision.load(Ordering::Acquire) {
+            self.refreshed().await;
+        }
+        self.indexed_flow(account_id, id).await
+    }
+
+    async fn indexed_flow(&self, account_id: Uuid, id: Uuid) -> Option<Flow> {
         let indexed = self.index.read().await;
         indexed
             .flows

@@ -393,7 +393,12 @@ async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_s
     );
     // The newest step carries the summary of all 24 before it, so no respond had to read them.
     let session = id.parse().expect("uuid");
-    let newest = app.store.latest_steps(session, 1).await.expect("steps");
+    let newest = app
+        .store
+        .session_window(session, 1)
+        .await
+        .expect("read")
+        .steps;
     let earlier = newest[0].earlier.as_ref().expect("the summary is stored");
     assert_eq!((earlier.steps, earlier.questions), (24, 24), "{earlier:?}");
     assert_eq!(

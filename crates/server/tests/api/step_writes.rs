@@ -114,13 +114,8 @@ async fn a_claim_reserves_the_next_call_and_a_refused_one_leaves_the_step_free(b
 async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
     let app = spawn_app(backend).await;
     let (eng, session_id, step_id) = session(&app).await;
-    let before = app.store.session(session_id).await.expect("session");
-    let first = app
-        .store
-        .latest_steps(session_id, 1)
-        .await
-        .expect("steps")
-        .remove(0);
+    let mut window = app.store.session_window(session_id, 1).await.expect("read");
+    let (before, first) = (window.session, window.steps.remove(0));
     let answer = |option: usize| StepResponse {
         selected_option: Some(first.output.options[option].value.clone()),
         free_text_input: None,

@@ -3,7 +3,7 @@
 //! (others who can see it: 403).
 
 use domain::User;
-use store::{SessionRecord, StoreError};
+use store::{SessionRecord, SessionWindow, StoreError};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -25,8 +25,29 @@ pub async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<SessionR
 /// The session, when `user` owns it.
 pub async fn owned(state: &AppState, user: &User, id: Uuid) -> Result<SessionRecord, ApiError> {
     let s = visible(state, user, id).await?;
+    only_owner(user, &s)?;
+    Ok(s)
+}
+
+/// The session with its newest `steps` steps ([`SessionWindow`]), when `user` owns it.
+pub async fn owned_window(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    steps: i64,
+) -> Result<SessionWindow, ApiError> {
+    let window = match state.store.session_window(id, steps).await {
+        Ok(w) if can_see(user, &w.session) => w,
+        Ok(_) | Err(StoreError::NotFound) => return Err(ApiError::NotFound),
+        Err(other) => return Err(other.into()),
+    };
+    only_owner(user, &window.session)?;
+    Ok(window)
+}
+
+fn only_owner(user: &User, s: &SessionRecord) -> Result<(), ApiError> {
     if s.user_id == user.id {
-        Ok(s)
+        Ok(())
     } else {
         Err(ApiError::Forbidden(
             "Only the engineer who owns this session can change it".into(),

@@ -14,7 +14,7 @@ use super::dto::{EscalateIn, RateIn, ResolveIn, RespondIn, StartIn};
 use super::flow;
 pub use super::flow::{is_resolution, Answered, Started};
 pub use super::replay::intake;
-use super::{access, close};
+use super::{access, close, replay};
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::{Action, Permit};
 use crate::state::AppState;
@@ -55,12 +55,12 @@ pub async fn respond(
     id: Uuid,
     body: RespondIn,
 ) -> ApiResult<Answered> {
-    let session = access::owned(state, user, id).await?;
+    let window = access::owned_window(state, user, id, replay::FULL_STEPS).await?;
     let permit = limit(state, Action::SessionWrite, user.id, "respond").await?;
     refund_on_provider_error(
         state,
         permit,
-        flow::respond(state, user, session, body).await,
+        flow::respond(state, user, window, body).await,
     )
     .await
 }

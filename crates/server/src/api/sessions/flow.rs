@@ -6,7 +6,9 @@ use domain::step::StepType;
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
 use engine::{Intake, MatchedFlow, PilotError, PilotInput, StepAnswer};
 use serde_json::json;
-use store::{EarlierSteps, SessionRecord, StepAdvance, StepClaim, StepRecord, StepResponse};
+use store::{
+    EarlierSteps, SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord, StepResponse,
+};
 use uuid::Uuid;
 
 use super::dto::{RespondIn, StartIn};
@@ -232,24 +234,28 @@ fn check_answer(body: &RespondIn, step: &StepRecord) -> Result<StepAnswer, ApiEr
     })
 }
 
+/// Answers the latest step of `window.session`, read with its newest steps
+/// ([`replay::FULL_STEPS`] of them).
 pub async fn respond(
     state: &AppState,
     user: &User,
-    session: SessionRecord,
+    window: SessionWindow,
     body: RespondIn,
 ) -> Result<Answered, ApiError> {
+    let SessionWindow {
+        session,
+        steps: window,
+        flows_revision,
+    } = window;
     if session.status.apply(Transition::Respond).is_none() {
         return Err(ApiError::Conflict(format!(
             "The session is {}, not active",
             session.status.as_str()
         )));
     }
-    // Only the newest steps are read in full; older ones, when the pilot needs them, as
-    // digests (replay.rs), so a step's cost does not grow with the session.
-    let window = state
-        .store
-        .latest_steps(session.id, replay::FULL_STEPS)
-        .await?;
+    // Only the newest steps are read in full; older ones, when the pilot needs them, from the
+    // summary the oldest of them carries (replay.rs), so a step's cost does not grow with the
+    // session.
     let Some(current) = window.last().filter(|s| {
         s.id == body.step_id && s.response.is_none() && s.step_order == session.step_count
     }) else {
@@ -292,7 +298,14 @@ pub async fn respond(
             ))
         }
     };
-    let result = produce_next(state, user, &session, &window, answer.clone(), reservation).await;
+    let result = produce_next(
+        state,
+        user,
+        (&session, &window, flows_revision),
+        answer.clone(),
+        reservation,
+    )
+    .await;
     let (next, advance, usage, reservation) = match result {
         Ok(done) => done,
         Err(err) => {
@@ -344,8 +357,7 @@ type Produced = (
 async fn produce_next(
     state: &AppState,
     user: &User,
-    session: &SessionRecord,
-    window: &[StepRecord],
+    (session, window, flows_revision): (&SessionRecord, &[StepRecord], i64),
     answer: StepAnswer,
     reservation: quota::Reservation,
 ) -> Result<Produced, ApiError> {
@@ -380,7 +392,7 @@ async fn produce_next(
     let matched = match session.matched_flow_id {
         Some(id) => state
             .catalog
-            .visible_flow(session.account_id, id)
+            .visible_flow_as_of(session.account_id, id, flows_revision)
             .await
             .map(|flow| MatchedFlow {
                 flow,
