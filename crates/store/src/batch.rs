@@ -8,28 +8,44 @@ use sqlx::{Any, Arguments, Encode, Type};
 
 use crate::{Result, StoreError};
 
+/// Adds one argument to the arguments of a query; kept as a closure so that the arguments of
+/// several batches can be laid end to end (the SQLite writer's group commits).
+type Adder = Box<dyn Fn(&mut AnyArguments<'static>) -> Result<()> + Send>;
+
 #[derive(Default)]
 pub(crate) struct Batch {
-    args: AnyArguments<'static>,
-    count: usize,
+    adders: Vec<Adder>,
 }
 
 impl Batch {
     /// Adds an argument and returns its placeholder.
     pub fn arg<T>(&mut self, value: T) -> Result<String>
     where
-        T: 'static + Encode<'static, Any> + Type<Any>,
+        T: 'static + Encode<'static, Any> + Type<Any> + Clone + Send,
     {
-        self.args
-            .add(value)
-            .map_err(|e| StoreError::Corrupt(format!("argument: {e}")))?;
-        self.count += 1;
-        Ok(format!("${}", self.count))
+        self.adders.push(Box::new(move |args| {
+            args.add(value.clone())
+                .map_err(|e| StoreError::Corrupt(format!("argument: {e}")))
+        }));
+        Ok(format!("${}", self.adders.len()))
+    }
+
+    /// How many arguments the batch has: its placeholders are `$1` to `$len`.
+    pub fn len(&self) -> usize {
+        self.adders.len()
+    }
+
+    /// Appends the arguments to `args`: the batch's placeholders then count from the number
+    /// of arguments `args` had before.
+    pub fn add_to(&self, args: &mut AnyArguments<'static>) -> Result<()> {
+        self.adders.iter().try_for_each(|add| add(args))
     }
 
     /// The arguments, for `sqlx::query_with(&sql, args)`.
-    pub fn into_args(self) -> AnyArguments<'static> {
-        self.args
+    pub fn into_args(self) -> Result<AnyArguments<'static>> {
+        let mut args = AnyArguments::default();
+        self.add_to(&mut args)?;
+        Ok(args)
     }
 }
 
@@ -39,7 +55,7 @@ pub(crate) fn statement(
 ) -> Result<(String, AnyArguments<'static>)> {
     let mut batch = Batch::default();
     let sql = build(&mut batch)?;
-    Ok((sql, batch.into_args()))
+    Ok((sql, batch.into_args()?))
 }
 
 /// `VALUES (…)`, or with a guard `SELECT … WHERE guard`, for an INSERT that must only happen

@@ -12,11 +12,12 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::any::{AnyArguments, AnyConnectOptions, AnyRow};
+use sqlx::any::{AnyConnectOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::batch::Batch;
 use crate::sqlite_writer::{Lent, SqliteWriter};
 use crate::{Result, StoreError};
 
@@ -50,7 +51,7 @@ impl Connections {
 
     /// Runs a batch of statements in a transaction of its own, in one round trip: the SQLite
     /// writer only ([`SqliteWriter::batch`]); PostgreSQL takes one statement per query.
-    pub async fn batch(&self, sql: String, args: AnyArguments<'static>) -> Result<Vec<AnyRow>> {
+    pub async fn batch(&self, sql: String, args: Batch) -> Result<Vec<AnyRow>> {
         match self {
             Connections::Writer(writer) => writer.batch(sql, args).await,
             Connections::Pool(_) | Connections::Held(_) => Err(StoreError::Corrupt(

@@ -7,6 +7,7 @@
 mod accounts;
 mod ai_usage;
 mod batch;
+mod checkpointer;
 mod codec;
 mod connections;
 mod earlier_steps;
@@ -38,11 +39,13 @@ pub use tokens::NewToken;
 pub use users::{NewUser, UserPatch, UserWithHash};
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::ConnectOptions;
 
+use checkpointer::Checkpointer;
 use connections::{Conn, Connections, HeldSet};
 use sqlite_writer::SqliteWriter;
 
@@ -84,6 +87,8 @@ pub struct Store {
     /// Writes and transactions: on SQLite one connection, on PostgreSQL `readers`.
     writer: Connections,
     backend: Backend,
+    /// SQLite: moves the write-ahead log into the database file off the writer's path.
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -115,6 +120,7 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let mut checkpointer = None;
         let (readers, writer) = match backend {
             Backend::Sqlite => {
                 // SQLite has one write lock per database. With writes spread over several
@@ -124,7 +130,8 @@ impl Store {
                 // connection queues writers in process instead, woken in order; the readers,
                 // never blocked in WAL mode, are opened query-only so a write sent to one
                 // fails loudly.
-                let writer = SqliteWriter::start(options.clone(), SQLITE_SETUP).await?;
+                let writer = SqliteWriter::start(options.clone(), SQLITE_WRITER_SETUP).await?;
+                checkpointer = Some(Arc::new(Checkpointer::start(options.clone())));
                 let readers = HeldSet::new(options, 8, SQLITE_READER_SETUP);
                 (Connections::Held(readers), Connections::Writer(writer))
             }
@@ -141,6 +148,7 @@ impl Store {
             readers,
             writer,
             backend,
+            checkpointer,
         };
         // Opens the database now, so a bad path or a locked file fails at start.
         store.ping().await?;
@@ -170,6 +178,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
         self.readers.close().await;
         self.writer.close().await;
     }
@@ -189,19 +200,19 @@ impl Store {
     pub(crate) async fn write_batch(
         &self,
         sql: String,
-        args: sqlx::any::AnyArguments<'static>,
+        args: batch::Batch,
     ) -> Result<Vec<sqlx::any::AnyRow>> {
         self.writer.batch(sql, args).await
     }
 }
 
-/// Run on every SQLite connection when it opens. WAL lets readers proceed while the writer
-/// commits; the busy timeout makes a writer wait for another process (the CLI on a live
-/// database) instead of failing at once.
-const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+/// Run on the SQLite writer connection when it opens. WAL lets readers proceed while the
+/// writer commits; the busy timeout makes a writer wait for another process (the CLI on a live
+/// database) instead of failing at once; checkpoints are left to [`Checkpointer`].
+const SQLITE_WRITER_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;";
 
-/// [`SQLITE_SETUP`] for the readers, which must never write.
+/// The same for the readers, which must never write.
 const SQLITE_READER_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;";
 

@@ -578,7 +578,7 @@ impl Store {
         );
         let (claimed, reserved) = match (quota, self.backend()) {
             (None, _) => {
-                let rows = sqlx::query_with(&claim, batch.into_args())
+                let rows = sqlx::query_with(&claim, batch.into_args()?)
                     .fetch_all(&mut *self.write().await?)
                     .await?;
                 (!rows.is_empty(), Vec::new())
@@ -586,7 +586,7 @@ impl Store {
             (Some(ask), Backend::Sqlite) => {
                 let reserve = ask.reserve_sql(&mut batch, Some("changes() = 1"))?;
                 let rows = self
-                    .write_batch(format!("{claim};\n{reserve}"), batch.into_args())
+                    .write_batch(format!("{claim};\n{reserve}"), batch)
                     .await?;
                 // The claim returns the step's id, the reservation the scopes it took.
                 let claimed = rows
@@ -595,7 +595,7 @@ impl Store {
                 (claimed, rows.into_iter().skip(1).collect())
             }
             (Some(ask), Backend::Postgres) => {
-                let rows = sqlx::query_with(&claim, batch.into_args())
+                let rows = sqlx::query_with(&claim, batch.into_args()?)
                     .fetch_all(&mut *self.write().await?)
                     .await?;
                 if rows.is_empty() {
@@ -679,7 +679,7 @@ impl Store {
             )?);
         }
         let sql = statements.join(";\n");
-        let rows = self.write_batch(sql, batch.into_args()).await?;
+        let rows = self.write_batch(sql, batch).await?;
         rows.first().map(session_from_row).transpose()
     }
 

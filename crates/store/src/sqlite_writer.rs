@@ -12,23 +12,23 @@
 use std::thread;
 
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyRow};
-use sqlx::{AnyConnection, ConnectOptions, Executor};
+use sqlx::{AnyConnection, ConnectOptions, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::Batch;
 use crate::{Result, StoreError};
 
 enum Job {
-    Batch {
-        sql: String,
-        args: AnyArguments<'static>,
-        reply: oneshot::Sender<Result<Vec<AnyRow>>>,
-    },
-    Lend {
-        reply: oneshot::Sender<Lent>,
-    },
-    Close {
-        done: oneshot::Sender<()>,
-    },
+    Batch(Queued),
+    Lend { reply: oneshot::Sender<Lent> },
+    Close { done: oneshot::Sender<()> },
+}
+
+/// A batch waiting for the writer, with where its rows go.
+struct Queued {
+    sql: String,
+    args: Batch,
+    reply: oneshot::Sender<Result<Vec<AnyRow>>>,
 }
 
 /// The writer connection while a caller has it; [`Lent::give_back`] returns it.
@@ -73,10 +73,10 @@ impl SqliteWriter {
     /// own, opened and committed in the same round trip: `BEGIN IMMEDIATE`, since every batch
     /// writes. A failure rolls it back. The batch runs to its end even when the caller stops
     /// waiting, so a request that goes away never leaves it half done.
-    pub async fn batch(&self, sql: String, args: AnyArguments<'static>) -> Result<Vec<AnyRow>> {
+    pub async fn batch(&self, sql: String, args: Batch) -> Result<Vec<AnyRow>> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Batch { sql, args, reply })
+            .send(Job::Batch(Queued { sql, args, reply }))
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
@@ -123,7 +123,15 @@ async fn serve(
             return;
         }
     };
-    while let Some(job) = queue.recv().await {
+    let mut pending: Option<Job> = None;
+    loop {
+        let job = match pending.take() {
+            Some(job) => job,
+            None => match queue.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
         if let Job::Close { done } = job {
             if let Some(current) = conn.take() {
                 if let Err(err) = sqlx::Connection::close(current).await {
@@ -146,9 +154,20 @@ async fn serve(
             },
         };
         match job {
-            Job::Batch { sql, args, reply } => {
-                let result = batch_in_transaction(&mut current, &sql, args).await;
-                let _ = reply.send(result);
+            Job::Batch(first) => {
+                // Batches queued meanwhile commit with this one (see `commit_group`).
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match queue.try_recv() {
+                        Ok(Job::Batch(next)) => group.push(next),
+                        Ok(other) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit_group(&mut current, group).await;
                 conn = Some(current);
             }
             Job::Lend { reply } => {
@@ -174,8 +193,8 @@ async fn serve(
 /// Answers a job that could not run because the connection could not be opened.
 fn fail(job: Job, err: StoreError) {
     match job {
-        Job::Batch { reply, .. } => {
-            let _ = reply.send(Err(err));
+        Job::Batch(queued) => {
+            let _ = queued.reply.send(Err(err));
         }
         // Dropping the reply tells the borrower the writer is unavailable.
         Job::Lend { .. } => {}
@@ -185,7 +204,104 @@ fn fail(job: Job, err: StoreError) {
     }
 }
 
-async fn batch_in_transaction(
+/// At most this many batches commit together. Each mix of batches is one query text, which
+/// SQLite prepares once and sqlx then keeps (100 per connection): with two or three kinds of
+/// batch on the hot path, groups of up to four keep every mix in that cache.
+const MAX_GROUP: usize = 4;
+
+/// Commits the batches of `group` in one transaction, in one round trip, and hands each its
+/// own rows: the writer does as many writes as queued up during the last one instead of one,
+/// which is what lets writes keep up when they queue. When the group fails, the batches run
+/// again one by one, so a batch that fails fails alone.
+async fn commit_group(conn: &mut AnyConnection, group: Vec<Queued>) {
+    if let [one] = group.as_slice() {
+        let result = run_alone(conn, one).await;
+        if let Some(one) = group.into_iter().next() {
+            let _ = one.reply.send(result);
+        }
+        return;
+    }
+    let together = lay_end_to_end(&group);
+    let result = match together {
+        Ok((sql, args)) => in_transaction(conn, &sql, args).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(rows) => {
+            let mut rows = rows.into_iter();
+            for queued in group {
+                let own = rows
+                    .by_ref()
+                    .take_while(|row| row.try_column(END_OF_BATCH).is_err())
+                    .collect();
+                let _ = queued.reply.send(Ok(own));
+            }
+        }
+        Err(_) => {
+            for queued in group {
+                let result = run_alone(conn, &queued).await;
+                let _ = queued.reply.send(result);
+            }
+        }
+    }
+}
+
+/// Marks where one batch's rows end in the rows of a group.
+const END_OF_BATCH: &str = "flowpilot_end_of_batch";
+
+/// One query text for the batches of a group, each followed by a row that marks its end,
+/// with their arguments one after the other.
+fn lay_end_to_end(group: &[Queued]) -> Result<(String, AnyArguments<'static>)> {
+    let mut sql = String::new();
+    let mut args = AnyArguments::default();
+    let mut offset = 0;
+    for (i, queued) in group.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(";\n");
+        }
+        sql.push_str(&shift_placeholders(&queued.sql, offset));
+        sql.push_str(&format!(";\nSELECT 1 AS {END_OF_BATCH}"));
+        queued.args.add_to(&mut args)?;
+        offset += queued.args.len();
+    }
+    Ok((sql, args))
+}
+
+async fn run_alone(conn: &mut AnyConnection, queued: &Queued) -> Result<Vec<AnyRow>> {
+    let mut args = AnyArguments::default();
+    queued.args.add_to(&mut args)?;
+    in_transaction(conn, &queued.sql, args).await
+}
+
+/// `$N` becomes `$N+offset` outside quoted literals: the placeholders of a batch that follows
+/// `offset` arguments of others.
+fn shift_placeholders(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+            out.push(c);
+        } else if c == '$' && !quoted && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            let mut n = 0usize;
+            while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                n = n * 10 + d as usize;
+                chars.next();
+            }
+            out.push('$');
+            out.push_str(&(n + offset).to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+async fn in_transaction(
     conn: &mut AnyConnection,
     sql: &str,
     args: AnyArguments<'static>,
@@ -209,6 +325,8 @@ mod tests {
     use std::future::Future;
     use std::str::FromStr;
     use std::time::Duration;
+
+    use sqlx::Row;
 
     use super::*;
 
@@ -251,16 +369,13 @@ mod tests {
     async fn a_batch_that_fails_half_way_writes_nothing_and_the_writer_goes_on() {
         let (_dir, writer) = writer().await;
         let failed = writer
-            .batch(
-                insert(&["first", "second", "first"]),
-                AnyArguments::default(),
-            )
+            .batch(insert(&["first", "second", "first"]), Batch::default())
             .await;
         assert!(failed.is_err(), "the duplicate must fail the batch");
         assert!(bodies(&writer).await.is_empty(), "rolled back as a whole");
 
         writer
-            .batch(insert(&["third"]), AnyArguments::default())
+            .batch(insert(&["third"]), Batch::default())
             .await
             .expect("the next batch runs in a transaction of its own");
         assert_eq!(bodies(&writer).await, ["third"]);
@@ -272,11 +387,7 @@ mod tests {
         let lent = writer.lend().await.expect("lend");
         let queued = tokio::spawn({
             let writer = writer.clone();
-            async move {
-                writer
-                    .batch(insert(&["after"]), AnyArguments::default())
-                    .await
-            }
+            async move { writer.batch(insert(&["after"]), Batch::default()).await }
         });
         let waited = tokio::time::timeout(Duration::from_millis(200), async {
             while !queued.is_finished() {
@@ -297,7 +408,7 @@ mod tests {
     async fn a_batch_whose_caller_stopped_waiting_still_runs_to_its_end() {
         let (_dir, writer) = writer().await;
         {
-            let batch = writer.batch(insert(&["one", "two"]), AnyArguments::default());
+            let batch = writer.batch(insert(&["one", "two"]), Batch::default());
             tokio::pin!(batch);
             // Polled once, which queues the batch, then dropped unfinished.
             let finished = std::future::poll_fn(|cx| {
@@ -318,19 +429,83 @@ mod tests {
         // A borrower that panics drops the connection without giving it back.
         drop(writer.lend().await.expect("lend"));
         writer
-            .batch(insert(&["still writing"]), AnyArguments::default())
+            .batch(insert(&["still writing"]), Batch::default())
             .await
             .expect("batch on a reopened connection");
         assert_eq!(bodies(&writer).await, ["still writing"]);
+    }
+
+    /// Queues a batch that inserts `body` (as an argument) and returns the inserted body.
+    fn queue_insert(
+        writer: &SqliteWriter,
+        body: &str,
+    ) -> tokio::task::JoinHandle<Result<Vec<String>>> {
+        let writer = writer.clone();
+        let body = body.to_string();
+        tokio::spawn(async move {
+            let mut args = Batch::default();
+            let sql = format!(
+                "INSERT INTO notes (body) VALUES ({}) RETURNING body",
+                args.arg(body)?
+            );
+            let rows = writer.batch(sql, args).await?;
+            Ok(rows.iter().map(|r| r.get::<String, _>("body")).collect())
+        })
+    }
+
+    /// Holds the connection while `queue` queues batches, so they all wait for the writer at
+    /// once and it takes them as one group.
+    async fn queued_together<T>(writer: &SqliteWriter, queue: impl FnOnce() -> T) -> T {
+        let lent = writer.lend().await.expect("lend");
+        let queued = queue();
+        // On the test's single-threaded runtime this runs each spawned task up to its wait.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        lent.give_back();
+        queued
+    }
+
+    #[tokio::test]
+    async fn batches_queued_together_commit_together_and_each_gets_its_own_rows() {
+        let (_dir, writer) = writer().await;
+        let tasks = queued_together(&writer, || {
+            ["alpha", "beta", "gamma"].map(|b| queue_insert(&writer, b))
+        })
+        .await;
+        for (task, body) in tasks.into_iter().zip(["alpha", "beta", "gamma"]) {
+            assert_eq!(task.await.expect("task").expect("batch"), [body]);
+        }
+        assert_eq!(bodies(&writer).await, ["alpha", "beta", "gamma"]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_batch_of_a_group_fails_alone() {
+        let (_dir, writer) = writer().await;
+        let tasks = queued_together(&writer, || {
+            ["alpha", "alpha", "gamma"].map(|b| queue_insert(&writer, b))
+        })
+        .await;
+        let [first, second, third] = tasks;
+        assert_eq!(first.await.expect("task").expect("first"), ["alpha"]);
+        assert!(second.await.expect("task").is_err(), "the duplicate fails");
+        assert_eq!(third.await.expect("task").expect("third"), ["gamma"]);
+        assert_eq!(bodies(&writer).await, ["alpha", "gamma"]);
+    }
+
+    #[test]
+    fn placeholders_move_past_the_arguments_before_them_but_not_inside_literals() {
+        assert_eq!(
+            shift_placeholders("UPDATE t SET a = $1, b = '$2' WHERE c = $12", 3),
+            "UPDATE t SET a = $4, b = '$2' WHERE c = $15"
+        );
     }
 
     #[tokio::test]
     async fn writes_after_closing_are_refused_with_an_error() {
         let (_dir, writer) = writer().await;
         writer.close().await;
-        let refused = writer
-            .batch(insert(&["late"]), AnyArguments::default())
-            .await;
+        let refused = writer.batch(insert(&["late"]), Batch::default()).await;
         assert!(matches!(
             refused,
             Err(StoreError::Database(sqlx::Error::PoolClosed))

@@ -163,3 +163,33 @@ async fn rate_windows_count_hits_and_restart_in_the_next_window() {
         "a window with no hits in between carries nothing"
     );
 }
+
+#[tokio::test]
+async fn what_the_writer_logs_reaches_the_database_file_in_the_background() {
+    let (dir, store) = fresh_store().await;
+    let file = dir.path().join("fp.db");
+    let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    let now = Utc::now();
+    for i in 0..200 {
+        let acct = NewAccount {
+            name: format!("Account {i} with a name long enough to fill some pages"),
+            plan: Plan::Free,
+        };
+        store
+            .create_account_with_user(acct, admin(&format!("admin{i}@example.test")), now)
+            .await
+            .expect("create");
+    }
+    // The writer leaves checkpoints to the store's background task: the log's pages reach
+    // the database file without anyone asking.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while size() < before + 64 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {} bytes (was {before})",
+            size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
