@@ -4,9 +4,9 @@
 //! sqlx's pool pings a connection when it hands it out and again, in a task of its own, when
 //! it takes it back. On PostgreSQL that finds connections the server dropped. A SQLite
 //! connection is a file handle on a thread of its own and has no far end to lose, so each ping
-//! is only a round trip to that thread; with the single writer connection the pings and the
-//! task that returns it were most of the time a write held the writer (docs/benchmarks.md,
-//! session 4). The set below hands out and takes back connections without either.
+//! is only a round trip to that thread: they tripled the cost of every statement
+//! (docs/benchmarks.md, session 4). The set below hands out and takes back connections
+//! without either.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
