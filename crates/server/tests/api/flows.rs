@@ -16,6 +16,7 @@ stories!(
     export_round_trips_through_import,
     match_ranks_the_library_with_signals_and_domains_count_it,
     a_new_flow_is_matchable_at_once_on_every_server_and_sessions_use_it,
+    a_flow_edited_on_another_server_guides_the_next_step_of_a_running_session,
     openapi_describes_the_flow_endpoints,
 );
 
@@ -527,6 +528,49 @@ async fn match_ranks_the_library_with_signals_and_domains_count_it(backend: Back
     );
     let (_, theirs) = app.get("/flows/domains", &globex.token).await;
     assert!(!theirs.to_string().contains("label_printing"), "{theirs}");
+}
+
+async fn a_flow_edited_on_another_server_guides_the_next_step_of_a_running_session(
+    backend: Backend,
+) {
+    let (url, dir) = fresh_database(backend).await;
+    let first = spawn_on(url.clone(), dir, |_| {}).await;
+    let second = spawn_on(url, None, |_| {}).await;
+    let acme = first.register("admin@acme.test", "Acme").await;
+    let title = "Zebra label printer prints blank labels";
+    let flow = create(&first, &acme, label_flow(title)).await;
+    let (status, started) = second
+        .post(
+            "/ai-sessions",
+            &acme.token,
+            json!({"intake_type": "free_text", "intake_content": {
+                "text": "Our Zebra thermal label printer feeds the labels but they come out blank"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["matched_flow_id"], flow["id"], "{started}");
+
+    // The action the next step shows is rewritten on the other server mid-session.
+    let mut edited = label_flow(title);
+    edited["nodes"]["a1"]["text"] =
+        json!("Clean the printhead with isopropyl alcohol, then print a test label.");
+    let path = format!("/flows/{}", flow["id"].as_str().unwrap());
+    let (status, body) = put(&first, &path, &acme.token, edited).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let session = started["session_id"].as_str().unwrap();
+    let (status, answered) = second
+        .post(
+            &format!("/ai-sessions/{session}/respond"),
+            &acme.token,
+            json!({"step_id": started["first_step"]["step_id"], "selected_option": "yes"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    let action = answered["next_step"]["content"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(action.contains("isopropyl"), "{answered}");
 }
 
 async fn a_new_flow_is_matchable_at_once_on_every_server_and_sessions_use_it(backend: Backend) {
