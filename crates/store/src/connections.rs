@@ -96,11 +96,7 @@ impl HeldSet {
         let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
         let conn = match idle {
             Some(conn) => conn,
-            None => {
-                let mut conn = self.options.connect().await?;
-                conn.execute(self.setup).await?;
-                conn
-            }
+            None => open_sqlite(&self.options, self.setup).await?,
         };
         Ok(Conn {
             held: Some(Held::Own {
@@ -130,6 +126,13 @@ impl HeldSet {
             }
         }
     }
+}
+
+/// A new SQLite connection with `setup` (its PRAGMAs) run on it.
+pub(crate) async fn open_sqlite(options: &AnyConnectOptions, setup: &str) -> Result<AnyConnection> {
+    let mut conn = options.connect().await?;
+    conn.execute(setup).await?;
+    Ok(conn)
 }
 
 /// A connection lent out by [`Connections`]; it goes back when dropped.

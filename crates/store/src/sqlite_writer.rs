@@ -12,10 +12,11 @@
 use std::thread;
 
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyRow};
-use sqlx::{AnyConnection, ConnectOptions, Executor, Row};
+use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::Batch;
+use crate::connections::open_sqlite;
 use crate::{Result, StoreError};
 
 enum Job {
@@ -57,11 +58,11 @@ impl SqliteWriter {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Corrupt(format!("the SQLite writer's runtime: {e}")))?;
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || runtime.block_on(serve(options, setup, queue, opened)))
-            .map_err(|e| StoreError::Corrupt(format!("the SQLite writer's thread: {e}")))?;
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         match opening.await {
             Ok(Ok(())) => Ok(SqliteWriter { jobs }),
             Ok(Err(err)) => Err(err),
@@ -101,19 +102,13 @@ fn closed() -> StoreError {
     StoreError::Database(sqlx::Error::PoolClosed)
 }
 
-async fn open(options: &AnyConnectOptions, setup: &str) -> Result<AnyConnection> {
-    let mut conn = options.connect().await?;
-    conn.execute(setup).await?;
-    Ok(conn)
-}
-
 async fn serve(
     options: AnyConnectOptions,
     setup: &'static str,
     mut queue: mpsc::UnboundedReceiver<Job>,
     opened: oneshot::Sender<Result<()>>,
 ) {
-    let mut conn = match open(&options, setup).await {
+    let mut conn = match open_sqlite(&options, setup).await {
         Ok(conn) => {
             let _ = opened.send(Ok(()));
             Some(conn)
@@ -132,28 +127,16 @@ async fn serve(
                 None => return,
             },
         };
-        if let Job::Close { done } = job {
-            if let Some(current) = conn.take() {
-                if let Err(err) = sqlx::Connection::close(current).await {
-                    tracing::warn!(%err, "could not close the SQLite writer connection cleanly");
-                }
-            }
-            let _ = done.send(());
-            return;
-        }
-        // A connection lost with a borrower that panicked is opened again for the next job.
-        let mut current = match conn.take() {
-            Some(c) => c,
-            None => match open(&options, setup).await {
-                Ok(c) => c,
-                Err(err) => {
-                    tracing::error!(%err, "could not reopen the SQLite writer connection");
-                    fail(job, err);
-                    continue;
-                }
-            },
-        };
         match job {
+            Job::Close { done } => {
+                if let Some(current) = conn.take() {
+                    if let Err(err) = sqlx::Connection::close(current).await {
+                        tracing::warn!(%err, "could not close the SQLite writer connection cleanly");
+                    }
+                }
+                let _ = done.send(());
+                return;
+            }
             Job::Batch(first) => {
                 // Batches queued meanwhile commit with this one (see `commit_group`).
                 let mut group = vec![first];
@@ -167,10 +150,24 @@ async fn serve(
                         Err(_) => break,
                     }
                 }
-                commit_group(&mut current, group).await;
-                conn = Some(current);
+                match ready(conn.take(), &options, setup).await {
+                    Ok(mut current) => {
+                        commit_group(&mut current, group).await;
+                        conn = Some(current);
+                    }
+                    Err(err) => {
+                        for queued in group {
+                            let _ = queued.reply.send(Err(unavailable(&err)));
+                        }
+                    }
+                }
             }
             Job::Lend { reply } => {
+                // Dropping the reply, when the connection cannot be opened, tells the borrower
+                // the writer is unavailable.
+                let Ok(current) = ready(conn.take(), &options, setup).await else {
+                    continue;
+                };
                 let (back, returned) = oneshot::channel();
                 match reply.send(Lent {
                     conn: current,
@@ -181,27 +178,29 @@ async fn serve(
                     Err(lent) => conn = Some(lent.conn),
                 }
             }
-            // Answered before the connection was taken.
-            Job::Close { done } => {
-                let _ = done.send(());
-                return;
-            }
         }
     }
 }
 
-/// Answers a job that could not run because the connection could not be opened.
-fn fail(job: Job, err: StoreError) {
-    match job {
-        Job::Batch(queued) => {
-            let _ = queued.reply.send(Err(err));
-        }
-        // Dropping the reply tells the borrower the writer is unavailable.
-        Job::Lend { .. } => {}
-        Job::Close { done } => {
-            let _ = done.send(());
-        }
+/// The writer connection, opened again when a borrower that panicked lost it.
+async fn ready(
+    conn: Option<AnyConnection>,
+    options: &AnyConnectOptions,
+    setup: &str,
+) -> Result<AnyConnection> {
+    match conn {
+        Some(conn) => Ok(conn),
+        None => open_sqlite(options, setup).await.inspect_err(|err| {
+            tracing::error!(%err, "could not reopen the SQLite writer connection");
+        }),
     }
+}
+
+/// What each batch of a group is told when the writer connection could not be opened.
+fn unavailable(err: &StoreError) -> StoreError {
+    StoreError::Database(sqlx::Error::Io(std::io::Error::other(format!(
+        "the SQLite writer connection could not be opened: {err}"
+    ))))
 }
 
 /// At most this many batches commit together. Each mix of batches is one query text, which

@@ -350,14 +350,9 @@ async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_s
     })
     .await;
     let eng = app.register("eng@acme.test", "Acme").await;
-    let (status, started) = app
-        .post(
-            "/ai-sessions",
-            &eng.token,
-            json!({"intake_type": "free_text", "intake_content": {"text": "Outlook keeps asking for a password"}}),
-        )
+    let started = app
+        .start_session(&eng, "Outlook keeps asking for a password")
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{started}");
     let id = started["session_id"].as_str().expect("id").to_string();
     let mut step = started["first_step"]["step_id"].clone();
     for n in 1..=24 {

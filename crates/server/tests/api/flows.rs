@@ -539,15 +539,12 @@ async fn a_flow_edited_on_another_server_guides_the_next_step_of_a_running_sessi
     let acme = first.register("admin@acme.test", "Acme").await;
     let title = "Zebra label printer prints blank labels";
     let flow = create(&first, &acme, label_flow(title)).await;
-    let (status, started) = second
-        .post(
-            "/ai-sessions",
-            &acme.token,
-            json!({"intake_type": "free_text", "intake_content": {
-                "text": "Our Zebra thermal label printer feeds the labels but they come out blank"}}),
+    let started = second
+        .start_session(
+            &acme,
+            "Our Zebra thermal label printer feeds the labels but they come out blank",
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{started}");
     assert_eq!(started["matched_flow_id"], flow["id"], "{started}");
 
     // The action the next step shows is rewritten on the other server mid-session.

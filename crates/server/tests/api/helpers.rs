@@ -224,6 +224,19 @@ impl TestApp {
         member(&body)
     }
 
+    /// Starts a session for `who` from a free-text intake; the 201's body.
+    pub async fn start_session(&self, who: &Member, text: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/ai-sessions",
+                &who.token,
+                json!({"intake_type": "free_text", "intake_content": {"text": text}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
     /// Adds a user with `role` to `admin`'s account and signs them in.
     pub async fn add_user(&self, admin: &Member, email: &str, role: &str) -> Member {
         let (status, body) = self

@@ -25,18 +25,6 @@ stories!(
 
 const OUTLOOK: &str = "Outlook keeps asking for a password on three laptops since this morning";
 
-async fn start(app: &TestApp, who: &Member, text: &str) -> Value {
-    let (status, body) = app
-        .post(
-            "/ai-sessions",
-            &who.token,
-            json!({"intake_type": "free_text", "intake_content": {"text": text}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body
-}
-
 /// Answers the current step with its first option until a resolution is suggested.
 async fn walk_to_resolution(app: &TestApp, who: &Member, session: &str, mut step: Value) -> Value {
     for _ in 0..30 {
@@ -64,7 +52,7 @@ async fn walk_to_resolution(app: &TestApp, who: &Member, session: &str, mut step
 async fn an_offline_session_walks_a_flow_to_resolution_documentation_and_rating(backend: Backend) {
     let app = spawn_app(backend).await;
     let eng = app.register("eng@acme.test", "Acme").await;
-    let started = start(&app, &eng, OUTLOOK).await;
+    let started = app.start_session(&eng, OUTLOOK).await;
     assert_eq!(started["status"], "active");
     assert_eq!(started["engine"], "offline");
     assert!(started["matched_flow_id"].is_string(), "{started}");
@@ -153,12 +141,12 @@ async fn an_offline_session_walks_a_flow_to_resolution_documentation_and_rating(
 async fn an_unmatched_problem_starts_with_triage_by_domain(backend: Backend) {
     let app = spawn_app(backend).await;
     let eng = app.register("eng@acme.test", "Acme").await;
-    let started = start(
-        &app,
-        &eng,
-        "the parking garage gate will not open for the night shift",
-    )
-    .await;
+    let started = app
+        .start_session(
+            &eng,
+            "the parking garage gate will not open for the night shift",
+        )
+        .await;
     assert!(started["matched_flow_id"].is_null(), "{started}");
     let first = &started["first_step"];
     assert_eq!(first["step_type"], "question");
@@ -192,7 +180,7 @@ async fn an_unmatched_problem_starts_with_triage_by_domain(backend: Backend) {
 async fn answers_are_checked_against_the_current_step(backend: Backend) {
     let app = spawn_app(backend).await;
     let eng = app.register("eng@acme.test", "Acme").await;
-    let started = start(&app, &eng, OUTLOOK).await;
+    let started = app.start_session(&eng, OUTLOOK).await;
     let id = started["session_id"].as_str().unwrap();
     let step = &started["first_step"];
     let path = format!("/ai-sessions/{id}/respond");
@@ -235,7 +223,7 @@ async fn answers_are_checked_against_the_current_step(backend: Backend) {
 async fn two_answers_to_one_step_give_one_success_and_one_conflict(backend: Backend) {
     let app = spawn_app(backend).await;
     let eng = app.register("eng@acme.test", "Acme").await;
-    let started = start(&app, &eng, OUTLOOK).await;
+    let started = app.start_session(&eng, OUTLOOK).await;
     let id = started["session_id"].as_str().unwrap();
     let step = &started["first_step"];
     let body = json!({"step_id": step["step_id"], "selected_option": step["options"][0]["value"]});
@@ -258,7 +246,9 @@ async fn two_answers_to_one_step_give_one_success_and_one_conflict(backend: Back
 async fn the_step_limit_ends_the_walk_but_not_the_session(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.max_steps = 2).await;
     let eng = app.register("eng@acme.test", "Acme").await;
-    let started = start(&app, &eng, "the parking garage gate is stuck").await;
+    let started = app
+        .start_session(&eng, "the parking garage gate is stuck")
+        .await;
     let id = started["session_id"].as_str().unwrap();
     let path = format!("/ai-sessions/{id}/respond");
     let first = &started["first_step"];
@@ -302,7 +292,7 @@ async fn sessions_are_visible_to_owner_escalation_target_and_admins_only(backend
         .await;
     let viewer = app.add_user(&admin, "viewer@acme.test", "viewer").await;
     let outsider = app.register("admin@globex.test", "Globex").await;
-    let started = start(&app, &owner, OUTLOOK).await;
+    let started = app.start_session(&owner, OUTLOOK).await;
     let id = started["session_id"].as_str().unwrap();
     let detail = format!("/ai-sessions/{id}");
 
@@ -376,7 +366,7 @@ async fn escalation_hands_the_session_to_an_active_colleague(backend: Backend) {
     let senior = app.add_user(&admin, "senior@acme.test", "engineer").await;
     let viewer = app.add_user(&admin, "viewer@acme.test", "viewer").await;
     let outsider = app.register("admin@globex.test", "Globex").await;
-    let started = start(&app, &owner, OUTLOOK).await;
+    let started = app.start_session(&owner, OUTLOOK).await;
     let id = started["session_id"].as_str().unwrap();
     let path = format!("/ai-sessions/{id}/escalate");
 
@@ -438,7 +428,7 @@ async fn escalation_hands_the_session_to_an_active_colleague(backend: Backend) {
 async fn pause_resume_abandon_and_rating_follow_the_state_machine(backend: Backend) {
     let app = spawn_app(backend).await;
     let eng = app.register("eng@acme.test", "Acme").await;
-    let started = start(&app, &eng, OUTLOOK).await;
+    let started = app.start_session(&eng, OUTLOOK).await;
     let id = started["session_id"].as_str().unwrap();
     let act = |what: &str| format!("/ai-sessions/{id}/{what}");
 
@@ -527,7 +517,7 @@ async fn the_list_filters_pages_and_counts(backend: Backend) {
         "wifi keeps dropping in the meeting room",
     ] {
         ids.push(
-            start(&app, &eng, text).await["session_id"]
+            app.start_session(&eng, text).await["session_id"]
                 .as_str()
                 .unwrap()
                 .to_string(),
@@ -607,7 +597,7 @@ async fn starting_sessions_is_rate_limited_per_user(backend: Backend) {
     let admin = app.register("admin@acme.test", "Acme").await;
     let eng = app.add_user(&admin, "eng@acme.test", "engineer").await;
     for _ in 0..5 {
-        start(&app, &eng, OUTLOOK).await;
+        app.start_session(&eng, OUTLOOK).await;
     }
     let resp = app
         .client
@@ -620,7 +610,7 @@ async fn starting_sessions_is_rate_limited_per_user(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
     // Another engineer has an allowance of their own.
-    start(&app, &admin, OUTLOOK).await;
+    app.start_session(&admin, OUTLOOK).await;
     let (_, list) = app.get("/ai-sessions", &eng.token).await;
     assert_eq!(
         list.as_array().unwrap().len(),
@@ -635,7 +625,7 @@ async fn rate_limits_hold_across_two_servers_on_one_database(backend: Backend) {
     let second = spawn_on(url, None, |_| {}).await;
     let eng = first.register("eng@acme.test", "Acme").await;
     for app in [&first, &second, &first, &second, &first] {
-        start(app, &eng, OUTLOOK).await;
+        app.start_session(&eng, OUTLOOK).await;
     }
     for app in [&second, &first] {
         let (status, body) = app

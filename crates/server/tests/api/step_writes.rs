@@ -4,7 +4,6 @@
 //! a guard that fails writes nothing, on both backends.
 
 use chrono::Utc;
-use reqwest::StatusCode;
 use serde_json::json;
 use store::{
     AiUsageRecord, EarlierSteps, QuotaAsk, QuotaGrant, QuotaKeys, StepAdvance, StepClaim,
@@ -23,14 +22,9 @@ stories!(
 /// A session of the offline engine, with the ids of it, its first step and the engineer.
 async fn session(app: &TestApp) -> (Member, Uuid, Uuid) {
     let eng = app.register("eng@acme.test", "Acme").await;
-    let (status, started) = app
-        .post(
-            "/ai-sessions",
-            &eng.token,
-            json!({"intake_type": "free_text", "intake_content": {"text": "Outlook keeps asking for a password"}}),
-        )
+    let started = app
+        .start_session(&eng, "Outlook keeps asking for a password")
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{started}");
     let id = |v: &serde_json::Value| Uuid::parse_str(v.as_str().expect("an id")).expect("uuid");
     let session_id = id(&started["session_id"]);
     let step_id = id(&started["first_step"]["step_id"]);

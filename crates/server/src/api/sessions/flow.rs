@@ -242,11 +242,7 @@ pub async fn respond(
     window: SessionWindow,
     body: RespondIn,
 ) -> Result<Answered, ApiError> {
-    let SessionWindow {
-        session,
-        steps: window,
-        flows_revision,
-    } = window;
+    let session = &window.session;
     if session.status.apply(Transition::Respond).is_none() {
         return Err(ApiError::Conflict(format!(
             "The session is {}, not active",
@@ -256,7 +252,7 @@ pub async fn respond(
     // Only the newest steps are read in full; older ones, when the pilot needs them, from the
     // summary the oldest of them carries (replay.rs), so a step's cost does not grow with the
     // session.
-    let Some(current) = window.last().filter(|s| {
+    let Some(current) = window.steps.last().filter(|s| {
         s.id == body.step_id && s.response.is_none() && s.step_order == session.step_count
     }) else {
         return Err(ApiError::Conflict(
@@ -298,14 +294,7 @@ pub async fn respond(
             ))
         }
     };
-    let result = produce_next(
-        state,
-        user,
-        (&session, &window, flows_revision),
-        answer.clone(),
-        reservation,
-    )
-    .await;
+    let result = produce_next(state, user, &window, answer.clone(), reservation).await;
     let (next, advance, usage, reservation) = match result {
         Ok(done) => done,
         Err(err) => {
@@ -357,10 +346,11 @@ type Produced = (
 async fn produce_next(
     state: &AppState,
     user: &User,
-    (session, window, flows_revision): (&SessionRecord, &[StepRecord], i64),
+    window: &SessionWindow,
     answer: StepAnswer,
     reservation: quota::Reservation,
 ) -> Result<Produced, ApiError> {
+    let (session, steps) = (&window.session, window.steps.as_slice());
     // The session row's count, which the claim checked is the answered step's position.
     let count = session.step_count;
     if count >= state.settings.max_steps {
@@ -375,8 +365,8 @@ async fn produce_next(
         };
         return Ok((None, advance, Vec::new(), reservation));
     }
-    let mut history = earlier_history(state, session.id, window).await?;
-    history.extend(replay::history(window));
+    let mut history = earlier_history(state, session.id, steps).await?;
+    history.extend(replay::history(steps));
     if history.len() as i64 != count {
         return Err(ApiError::Internal(format!(
             "session {} has {} steps on record but step_count {count}",
@@ -392,7 +382,7 @@ async fn produce_next(
     let matched = match session.matched_flow_id {
         Some(id) => state
             .catalog
-            .visible_flow_as_of(session.account_id, id, flows_revision)
+            .visible_flow_as_of(session.account_id, id, window.flows_revision)
             .await
             .map(|flow| MatchedFlow {
                 flow,
@@ -416,7 +406,7 @@ async fn produce_next(
     };
     let (input_tokens, output_tokens) = ledger::tokens(&step.usage);
     // The next step's summary of what came before it: the answered step's, plus that step.
-    let earlier = window
+    let earlier = steps
         .last()
         .and_then(|a| a.earlier.as_ref().map(|e| e.then(&a.output, skipped)));
     let advance = StepAdvance {
