@@ -606,14 +606,7 @@ async fn a_new_flow_is_matchable_at_once_on_every_server_and_sessions_use_it(bac
         "{theirs}"
     );
 
-    let (status, started) = second
-        .post(
-            "/ai-sessions",
-            &acme.token,
-            json!({"intake_type": "free_text", "intake_content": {"text": intake}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let started = second.start_session(&acme, intake).await;
     assert_eq!(started["matched_flow_id"], flow["id"], "{started}");
     let session = started["session_id"].as_str().unwrap();
 
