@@ -86,6 +86,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %sqlx_err, "database unavailable");
                 ApiError::Unavailable("The database is unavailable; try again shortly".into())
             }
+            StoreError::Unavailable(cause) => {
+                tracing::error!(%cause, "database unavailable");
+                ApiError::Unavailable("The database is unavailable; try again shortly".into())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -1,51 +1,104 @@
 //! Statements built with their arguments numbered as they are added, so that several can be
-//! sent as one: on SQLite sqlx runs every statement of a query text on the connection's thread
-//! before answering, and `$N` names the N-th argument of the whole text. One round trip instead
-//! of one per statement matters where the single writer connection is held (see `Store`).
+//! sent as one: `$N` names the N-th argument of the whole batch, whichever statement it is in.
+//! One round trip instead of one per statement matters where the single SQLite writer
+//! connection is held (see `sqlite_writer`); on PostgreSQL the same builders make statements
+//! that run one by one.
 
 use sqlx::any::AnyArguments;
-use sqlx::{Any, Arguments, Encode, Type};
+use sqlx::Arguments;
 
 use crate::{Result, StoreError};
 
-/// Adds one argument to the arguments of a query; kept as a closure so that the arguments of
-/// several batches can be laid end to end (the SQLite writer's group commits).
-type Adder = Box<dyn Fn(&mut AnyArguments<'static>) -> Result<()> + Send>;
+/// One argument, with its type kept for a NULL: PostgreSQL wants `NULL::bigint` for a
+/// bigint column, not a NULL of text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Text(Option<String>),
+    Integer(Option<i64>),
+    Real(Option<f64>),
+}
+
+impl From<String> for Arg {
+    fn from(v: String) -> Arg {
+        Arg::Text(Some(v))
+    }
+}
+
+impl From<&'static str> for Arg {
+    fn from(v: &'static str) -> Arg {
+        Arg::Text(Some(v.to_string()))
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Arg {
+        Arg::Text(v)
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg::Integer(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Arg {
+        Arg::Integer(v)
+    }
+}
+
+impl From<f64> for Arg {
+    fn from(v: f64) -> Arg {
+        Arg::Real(Some(v))
+    }
+}
+
+impl From<Option<f64>> for Arg {
+    fn from(v: Option<f64>) -> Arg {
+        Arg::Real(v)
+    }
+}
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Arg::Text(v) => v.to_sql(),
+            Arg::Integer(v) => v.to_sql(),
+            Arg::Real(v) => v.to_sql(),
+        }
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Batch {
-    adders: Vec<Adder>,
+    args: Vec<Arg>,
 }
 
 impl Batch {
     /// Adds an argument and returns its placeholder.
-    pub fn arg<T>(&mut self, value: T) -> Result<String>
-    where
-        T: 'static + Encode<'static, Any> + Type<Any> + Clone + Send,
-    {
-        self.adders.push(Box::new(move |args| {
-            args.add(value.clone())
-                .map_err(|e| StoreError::Corrupt(format!("argument: {e}")))
-        }));
-        Ok(format!("${}", self.adders.len()))
+    pub fn arg(&mut self, value: impl Into<Arg>) -> Result<String> {
+        self.args.push(value.into());
+        Ok(format!("${}", self.args.len()))
     }
 
-    /// How many arguments the batch has: its placeholders are `$1` to `$len`.
-    pub fn len(&self) -> usize {
-        self.adders.len()
-    }
-
-    /// Appends the arguments to `args`: the batch's placeholders then count from the number
-    /// of arguments `args` had before.
-    pub fn add_to(&self, args: &mut AnyArguments<'static>) -> Result<()> {
-        self.adders.iter().try_for_each(|add| add(args))
+    /// The arguments in order: `$N` is the N-th.
+    pub fn args(&self) -> &[Arg] {
+        &self.args
     }
 
     /// The arguments, for `sqlx::query_with(&sql, args)`.
     pub fn into_args(self) -> Result<AnyArguments<'static>> {
-        let mut args = AnyArguments::default();
-        self.add_to(&mut args)?;
-        Ok(args)
+        let mut out = AnyArguments::default();
+        for arg in self.args {
+            let added = match arg {
+                Arg::Text(v) => out.add(v),
+                Arg::Integer(v) => out.add(v),
+                Arg::Real(v) => out.add(v),
+            };
+            added.map_err(|e| StoreError::Corrupt(format!("argument: {e}")))?;
+        }
+        Ok(out)
     }
 }
 

@@ -12,12 +12,13 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyRow};
+use sqlx::any::AnyConnectOptions;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::batch::Batch;
+use crate::row::BatchRow;
 use crate::sqlite_writer::{Lent, SqliteWriter};
 use crate::{Result, StoreError};
 
@@ -51,9 +52,9 @@ impl Connections {
 
     /// Runs a batch of statements in a transaction of its own, in one round trip: the SQLite
     /// writer only ([`SqliteWriter::batch`]); PostgreSQL takes one statement per query.
-    pub async fn batch(&self, sql: String, args: Batch) -> Result<Vec<AnyRow>> {
+    pub async fn batch(&self, statements: Vec<String>, args: Batch) -> Result<Vec<BatchRow>> {
         match self {
-            Connections::Writer(writer) => writer.batch(sql, args).await,
+            Connections::Writer(writer) => writer.batch(statements, args).await,
             Connections::Pool(_) | Connections::Held(_) => Err(StoreError::Corrupt(
                 "a batch of statements was sent to a database that runs them one by one".into(),
             )),

@@ -13,6 +13,13 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// What SQLite answered a write of the writer thread's own connection.
+    #[error("database error: {0}")]
+    Sqlite(String),
+    /// The database cannot be reached or written for now (busy past the timeout, a full disk,
+    /// I/O, a connection or thread that could not be opened): worth trying again later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -15,6 +15,7 @@ mod error;
 mod flows;
 mod quota_counters;
 mod rate_limits;
+mod row;
 mod sessions;
 mod sqlite_writer;
 mod teams;
@@ -199,10 +200,10 @@ impl Store {
     /// ([`batch::Batch`]), as one transaction in one round trip to the SQLite writer.
     pub(crate) async fn write_batch(
         &self,
-        sql: String,
+        statements: Vec<String>,
         args: batch::Batch,
-    ) -> Result<Vec<sqlx::any::AnyRow>> {
-        self.writer.batch(sql, args).await
+    ) -> Result<Vec<row::BatchRow>> {
+        self.writer.batch(statements, args).await
     }
 }
 

@@ -7,8 +7,8 @@
 //! at a time; PostgreSQL locks the conflicting row and re-checks the condition on its latest
 //! version), so at most `limit` reservations ever succeed in a period.
 
+use crate::row::Columns;
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -131,12 +131,12 @@ impl Store {
     pub(crate) async fn settle_reservation(
         &self,
         keys: &QuotaKeys,
-        rows: &[AnyRow],
+        rows: &[impl Columns],
     ) -> Result<QuotaGrant> {
         let [day, month] = keys.counters();
         let taken = |scope: &str| {
             rows.iter()
-                .any(|r| r.try_get::<&str, _>("scope").is_ok_and(|s| s == scope))
+                .any(|r| r.col::<&str>("scope").is_ok_and(|s| s == scope))
         };
         match (taken(USER_DAY), taken(ACCOUNT_MONTH)) {
             (true, true) => Ok(QuotaGrant::Granted),

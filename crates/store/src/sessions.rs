@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::ai_usage::insert_usage_sql;
 use crate::batch::{guarded_values, statement, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
+use crate::row::Columns;
 use crate::{
     AiUsageRecord, Backend, EarlierSteps, QuotaAsk, QuotaGrant, Result, Store, StoreError,
 };
@@ -137,53 +138,53 @@ fn steps_oldest_first(rows: &[AnyRow]) -> Result<Vec<StepRecord>> {
     rows.iter().rev().map(step_from_row).collect()
 }
 
-fn json_col(row: &AnyRow, name: &str) -> Result<serde_json::Value> {
-    let text: &str = row.try_get(name)?;
+fn json_col(row: &impl Columns, name: &str) -> Result<serde_json::Value> {
+    let text: &str = row.col(name)?;
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
-fn opt_json_col(row: &AnyRow, name: &str) -> Result<Option<serde_json::Value>> {
-    let text: Option<&str> = row.try_get(name)?;
+fn opt_json_col(row: &impl Columns, name: &str) -> Result<Option<serde_json::Value>> {
+    let text: Option<&str> = row.col(name)?;
     text.map(|t| serde_json::from_str(t).map_err(|e| StoreError::Corrupt(format!("{name}: {e}"))))
         .transpose()
 }
 
-fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
-    let status: String = row.try_get("status")?;
+fn session_from_row(row: &impl Columns) -> Result<SessionRecord> {
+    let status: String = row.col("status")?;
     Ok(SessionRecord {
-        id: uuid(&row.try_get::<String, _>("id")?)?,
-        account_id: uuid(&row.try_get::<String, _>("account_id")?)?,
-        user_id: uuid(&row.try_get::<String, _>("user_id")?)?,
-        title: row.try_get("title")?,
+        id: uuid(&row.col::<String>("id")?)?,
+        account_id: uuid(&row.col::<String>("account_id")?)?,
+        user_id: uuid(&row.col::<String>("user_id")?)?,
+        title: row.col("title")?,
         status: SessionStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-        intake_type: row.try_get("intake_type")?,
+        intake_type: row.col("intake_type")?,
         intake_content: json_col(row, "intake_content")?,
-        problem_summary: row.try_get("problem_summary")?,
-        problem_domain: row.try_get("problem_domain")?,
-        confidence_tier: row.try_get("confidence_tier")?,
-        confidence_score: row.try_get("confidence_score")?,
-        matched_flow_id: opt_uuid(row.try_get("matched_flow_id")?)?,
-        matched_flow_name: row.try_get("matched_flow_name")?,
-        match_score: row.try_get("match_score")?,
-        engine: row.try_get("engine")?,
-        step_count: row.try_get("step_count")?,
-        resolution_summary: row.try_get("resolution_summary")?,
-        escalation_reason: row.try_get("escalation_reason")?,
-        escalated_to_id: opt_uuid(row.try_get("escalated_to_id")?)?,
-        rating: row.try_get("rating")?,
-        feedback: row.try_get("feedback")?,
+        problem_summary: row.col("problem_summary")?,
+        problem_domain: row.col("problem_domain")?,
+        confidence_tier: row.col("confidence_tier")?,
+        confidence_score: row.col("confidence_score")?,
+        matched_flow_id: opt_uuid(row.col("matched_flow_id")?)?,
+        matched_flow_name: row.col("matched_flow_name")?,
+        match_score: row.col("match_score")?,
+        engine: row.col("engine")?,
+        step_count: row.col("step_count")?,
+        resolution_summary: row.col("resolution_summary")?,
+        escalation_reason: row.col("escalation_reason")?,
+        escalated_to_id: opt_uuid(row.col("escalated_to_id")?)?,
+        rating: row.col("rating")?,
+        feedback: row.col("feedback")?,
         documentation: opt_json_col(row, "documentation")?,
-        total_input_tokens: row.try_get("total_input_tokens")?,
-        total_output_tokens: row.try_get("total_output_tokens")?,
-        created_at: time(row.try_get("created_at")?)?,
-        updated_at: time(row.try_get("updated_at")?)?,
+        total_input_tokens: row.col("total_input_tokens")?,
+        total_output_tokens: row.col("total_output_tokens")?,
+        created_at: time(row.col("created_at")?)?,
+        updated_at: time(row.col("updated_at")?)?,
         resolved_at: row
-            .try_get::<Option<i64>, _>("resolved_at")?
+            .col::<Option<i64>>("resolved_at")?
             .map(time)
             .transpose()?,
         escalated_at: row
-            .try_get::<Option<i64>, _>("escalated_at")?
+            .col::<Option<i64>>("escalated_at")?
             .map(time)
             .transpose()?,
     })
@@ -576,46 +577,41 @@ impl Store {
             batch.arg(ms(now))?,
             session = batch.arg(session_id.to_string())?,
         );
-        let (claimed, reserved) = match (quota, self.backend()) {
+        let grant = match (quota, self.backend()) {
             (None, _) => {
                 let rows = sqlx::query_with(&claim, batch.into_args()?)
                     .fetch_all(&mut *self.write().await?)
                     .await?;
-                (!rows.is_empty(), Vec::new())
+                return Ok(if rows.is_empty() {
+                    StepClaim::Taken
+                } else {
+                    StepClaim::Claimed
+                });
             }
             (Some(ask), Backend::Sqlite) => {
                 let reserve = ask.reserve_sql(&mut batch, Some("changes() = 1"))?;
-                let rows = self
-                    .write_batch(format!("{claim};\n{reserve}"), batch)
-                    .await?;
+                let rows = self.write_batch(vec![claim, reserve], batch).await?;
                 // The claim returns the step's id, the reservation the scopes it took.
-                let claimed = rows
-                    .first()
-                    .is_some_and(|r| r.try_get::<&str, _>("id").is_ok());
-                (claimed, rows.into_iter().skip(1).collect())
+                if rows.first().is_none_or(|r| r.col::<&str>("id").is_err()) {
+                    return Ok(StepClaim::Taken);
+                }
+                self.settle_reservation(&ask.keys, &rows[1..]).await?
             }
             (Some(ask), Backend::Postgres) => {
                 let rows = sqlx::query_with(&claim, batch.into_args()?)
                     .fetch_all(&mut *self.write().await?)
                     .await?;
                 if rows.is_empty() {
-                    (false, Vec::new())
-                } else {
-                    let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
-                    let taken = sqlx::query_with(&sql, args)
-                        .fetch_all(&mut *self.write().await?)
-                        .await?;
-                    (true, taken)
+                    return Ok(StepClaim::Taken);
                 }
+                let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
+                let taken = sqlx::query_with(&sql, args)
+                    .fetch_all(&mut *self.write().await?)
+                    .await?;
+                self.settle_reservation(&ask.keys, &taken).await?
             }
         };
-        if !claimed {
-            return Ok(StepClaim::Taken);
-        }
-        let Some(ask) = quota else {
-            return Ok(StepClaim::Claimed);
-        };
-        match self.settle_reservation(&ask.keys, &reserved).await? {
+        match grant {
             QuotaGrant::Granted => Ok(StepClaim::Claimed),
             refused => {
                 self.release_step(step_id).await?;
@@ -678,8 +674,7 @@ impl Store {
                 guard,
             )?);
         }
-        let sql = statements.join(";\n");
-        let rows = self.write_batch(sql, batch).await?;
+        let rows = self.write_batch(statements, batch).await?;
         rows.first().map(session_from_row).transpose()
     }
 

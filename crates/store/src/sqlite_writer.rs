@@ -1,22 +1,33 @@
-//! The SQLite writer: one connection, owned by a thread of its own that takes the writes in
-//! the order they come.
+//! The SQLite writer: one thread that takes the writes in the order they come.
 //!
 //! Every write holds SQLite's single write lock, so how long each one holds the writer is what
 //! bounds the rate of writes. Run from a request's task, a write also held it while that task
 //! waited for its turn on a busy runtime, before sending the write and again after its result
 //! came back: about two thirds of the time it was held (docs/benchmarks.md, session 4). This
-//! thread runs nothing else, so the batches of the hot path ([`SqliteWriter::batch`]) hold the
-//! writer only for their own round trip. Other writes borrow the connection
-//! ([`SqliteWriter::lend`]) and send it back when done.
+//! thread runs nothing else.
+//!
+//! The batches of the hot path ([`SqliteWriter::batch`]) run on a connection the thread calls
+//! directly, each statement prepared once and kept: sqlx's SQLite connection runs on a thread
+//! of its own and sends each row back as a message, so a batch through it crossed threads
+//! several times (docs/benchmarks.md, session 5). Other writes, which use sqlx (migrations,
+//! the admin's changes), borrow a second connection ([`SqliteWriter::lend`]) and send it back
+//! when done; the thread runs no batch meanwhile, so the two never contend for the lock.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
-use sqlx::any::{AnyArguments, AnyConnectOptions, AnyRow};
-use sqlx::{AnyConnection, Executor, Row};
+use rusqlite::types::Value;
+use rusqlite::{ErrorCode, OpenFlags};
+use sqlx::any::AnyConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyConnection, ConnectOptions};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::Batch;
 use crate::connections::open_sqlite;
+use crate::row::BatchRow;
 use crate::{Result, StoreError};
 
 enum Job {
@@ -27,9 +38,9 @@ enum Job {
 
 /// A batch waiting for the writer, with where its rows go.
 struct Queued {
-    sql: String,
+    statements: Vec<String>,
     args: Batch,
-    reply: oneshot::Sender<Result<Vec<AnyRow>>>,
+    reply: oneshot::Sender<Result<Vec<BatchRow>>>,
 }
 
 /// The writer connection while a caller has it; [`Lent::give_back`] returns it.
@@ -51,18 +62,26 @@ pub(crate) struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the writer connection (running `setup` on it) on a new thread.
+    /// Opens the writer's connections (running `setup`, PRAGMAs, on each) on a new thread.
     pub async fn start(options: AnyConnectOptions, setup: &'static str) -> Result<SqliteWriter> {
+        let file = SqliteConnectOptions::from_url(&options.database_url)?
+            .get_filename()
+            .to_path_buf();
         let (jobs, queue) = mpsc::unbounded_channel();
         let (opened, opening) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            .map_err(|e| StoreError::Unavailable(format!("the SQLite writer's runtime: {e}")))?;
+        let place = Place {
+            options,
+            file,
+            setup,
+        };
         thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || runtime.block_on(serve(options, setup, queue, opened)))
-            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            .spawn(move || runtime.block_on(serve(place, queue, opened)))
+            .map_err(|e| StoreError::Unavailable(format!("the SQLite writer's thread: {e}")))?;
         match opening.await {
             Ok(Ok(())) => Ok(SqliteWriter { jobs }),
             Ok(Err(err)) => Err(err),
@@ -70,26 +89,30 @@ impl SqliteWriter {
         }
     }
 
-    /// Runs `sql` (several statements, arguments numbered across them) in a transaction of its
-    /// own, opened and committed in the same round trip: `BEGIN IMMEDIATE`, since every batch
-    /// writes. A failure rolls it back. The batch runs to its end even when the caller stops
-    /// waiting, so a request that goes away never leaves it half done.
-    pub async fn batch(&self, sql: String, args: Batch) -> Result<Vec<AnyRow>> {
+    /// Runs `statements` (arguments numbered across them: `$N` is the N-th of `args`) in a
+    /// transaction of their own, and returns the rows they return, in order. A failure undoes
+    /// the whole batch. The batch runs to its end even when the caller stops waiting, so a
+    /// request that goes away never leaves it half done.
+    pub async fn batch(&self, statements: Vec<String>, args: Batch) -> Result<Vec<BatchRow>> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Batch(Queued { sql, args, reply }))
+            .send(Job::Batch(Queued {
+                statements,
+                args,
+                reply,
+            }))
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
-    /// The connection, until the caller gives it back; writes queued meanwhile wait.
+    /// The sqlx connection, until the caller gives it back; writes queued meanwhile wait.
     pub async fn lend(&self) -> Result<Lent> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job::Lend { reply }).map_err(|_| closed())?;
         answer.await.map_err(|_| closed())
     }
 
-    /// Closes the connection once the writes queued before are done.
+    /// Closes the connections once the writes queued before are done.
     pub async fn close(&self) {
         let (done, closed) = oneshot::channel();
         if self.jobs.send(Job::Close { done }).is_ok() {
@@ -102,16 +125,27 @@ fn closed() -> StoreError {
     StoreError::Database(sqlx::Error::PoolClosed)
 }
 
-async fn serve(
+/// Where and how the writer's connections open.
+struct Place {
     options: AnyConnectOptions,
+    file: PathBuf,
     setup: &'static str,
+}
+
+async fn serve(
+    place: Place,
     mut queue: mpsc::UnboundedReceiver<Job>,
     opened: oneshot::Sender<Result<()>>,
 ) {
-    let mut conn = match open_sqlite(&options, setup).await {
-        Ok(conn) => {
+    // sqlx's first: it creates the file when the URL asks for that.
+    let opening = match open_sqlite(&place.options, place.setup).await {
+        Ok(conn) => open_direct(&place.file, place.setup).map(|direct| (conn, direct)),
+        Err(err) => Err(err),
+    };
+    let (mut conn, direct) = match opening {
+        Ok((conn, direct)) => {
             let _ = opened.send(Ok(()));
-            Some(conn)
+            (Some(conn), direct)
         }
         Err(err) => {
             let _ = opened.send(Err(err));
@@ -134,6 +168,9 @@ async fn serve(
                         tracing::warn!(%err, "could not close the SQLite writer connection cleanly");
                     }
                 }
+                if let Err((_, err)) = direct.close() {
+                    tracing::warn!(%err, "could not close the SQLite batch connection cleanly");
+                }
                 let _ = done.send(());
                 return;
             }
@@ -150,22 +187,12 @@ async fn serve(
                         Err(_) => break,
                     }
                 }
-                match ready(conn.take(), &options, setup).await {
-                    Ok(mut current) => {
-                        commit_group(&mut current, group).await;
-                        conn = Some(current);
-                    }
-                    Err(err) => {
-                        for queued in group {
-                            let _ = queued.reply.send(Err(unavailable(&err)));
-                        }
-                    }
-                }
+                commit_group(&direct, group);
             }
             Job::Lend { reply } => {
                 // Dropping the reply, when the connection cannot be opened, tells the borrower
                 // the writer is unavailable.
-                let Ok(current) = ready(conn.take(), &options, setup).await else {
+                let Ok(current) = ready(conn.take(), &place).await else {
                     continue;
                 };
                 let (back, returned) = oneshot::channel();
@@ -182,152 +209,190 @@ async fn serve(
     }
 }
 
-/// The writer connection, opened again when a borrower that panicked lost it.
-async fn ready(
-    conn: Option<AnyConnection>,
-    options: &AnyConnectOptions,
-    setup: &str,
-) -> Result<AnyConnection> {
+/// The sqlx connection, opened again when a borrower that panicked lost it.
+async fn ready(conn: Option<AnyConnection>, place: &Place) -> Result<AnyConnection> {
     match conn {
         Some(conn) => Ok(conn),
-        None => open_sqlite(options, setup).await.inspect_err(|err| {
-            tracing::error!(%err, "could not reopen the SQLite writer connection");
-        }),
+        None => open_sqlite(&place.options, place.setup)
+            .await
+            .inspect_err(|err| {
+                tracing::error!(%err, "could not reopen the SQLite writer connection");
+            }),
     }
 }
 
-/// What each batch of a group is told when the writer connection could not be opened.
-fn unavailable(err: &StoreError) -> StoreError {
-    StoreError::Database(sqlx::Error::Io(std::io::Error::other(format!(
-        "the SQLite writer connection could not be opened: {err}"
-    ))))
+/// How many statements the batch connection keeps prepared: every statement of the hot
+/// path's batches, with room to spare.
+const PREPARED: usize = 128;
+
+/// The connection the batches run on, called from this thread.
+fn open_direct(file: &Path, setup: &str) -> Result<rusqlite::Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(file, flags).map_err(store_error)?;
+    // The PRAGMAs answer with rows (journal_mode does), which `execute_batch` refuses.
+    let mut statements = rusqlite::Batch::new(&conn, setup);
+    while let Some(mut statement) = statements.next().map_err(store_error)? {
+        let mut rows = statement.raw_query();
+        while rows.next().map_err(store_error)?.is_some() {}
+    }
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(store_error)?;
+    conn.set_prepared_statement_cache_capacity(PREPARED);
+    Ok(conn)
 }
 
-/// At most this many batches commit together. Each mix of batches is one query text, which
-/// SQLite prepares once and sqlx then keeps (100 per connection): with two or three kinds of
-/// batch on the hot path, groups of up to four keep every mix in that cache.
-const MAX_GROUP: usize = 4;
+/// At most this many batches commit together: enough to take what queues during one group
+/// at the rates measured, few enough that the first of them does not wait long for the last.
+const MAX_GROUP: usize = 64;
 
-/// Commits the batches of `group` in one transaction, in one round trip, and hands each its
-/// own rows: the writer does as many writes as queued up during the last one instead of one,
-/// which is what lets writes keep up when they queue. When the group fails, the batches run
-/// again one by one, so a batch that fails fails alone.
-async fn commit_group(conn: &mut AnyConnection, group: Vec<Queued>) {
-    if let [one] = group.as_slice() {
-        let result = run_alone(conn, one).await;
-        if let Some(one) = group.into_iter().next() {
-            let _ = one.reply.send(result);
-        }
-        return;
+/// Commits the batches of `group` in one transaction and hands each its own rows: the writer
+/// does as many writes as queued up during the last one instead of one, which is what lets
+/// writes keep up when they queue. Each batch runs on a savepoint of its own, so a batch that
+/// fails is undone alone and the others still commit.
+fn commit_group(conn: &rusqlite::Connection, group: Vec<Queued>) {
+    let results = run_group(conn, &group);
+    for (queued, result) in group.into_iter().zip(results) {
+        let _ = queued.reply.send(result);
     }
-    let together = lay_end_to_end(&group);
-    let result = match together {
-        Ok((sql, args)) => in_transaction(conn, &sql, args).await,
-        Err(err) => Err(err),
+}
+
+fn run_group(conn: &rusqlite::Connection, group: &[Queued]) -> Vec<Result<Vec<BatchRow>>> {
+    let fail_all = |err: rusqlite::Error| {
+        let message = err.to_string();
+        let code = err.sqlite_error_code();
+        group
+            .iter()
+            .map(|_| Err(classify(code, message.clone())))
+            .collect()
     };
-    match result {
-        Ok(rows) => {
-            let mut rows = rows.into_iter();
-            for queued in group {
-                let own = rows
-                    .by_ref()
-                    .take_while(|row| row.try_column(END_OF_BATCH).is_err())
-                    .collect();
-                let _ = queued.reply.send(Ok(own));
-            }
+    if let Err(err) = execute(conn, "BEGIN IMMEDIATE") {
+        return fail_all(err);
+    }
+    let mut results = Vec::with_capacity(group.len());
+    for queued in group {
+        if let Err(err) = execute(conn, "SAVEPOINT flowpilot_batch") {
+            roll_back(conn);
+            return fail_all(err);
         }
-        Err(_) => {
-            for queued in group {
-                let result = run_alone(conn, &queued).await;
-                let _ = queued.reply.send(result);
-            }
+        let result = run_batch(conn, queued);
+        let ended = match &result {
+            Ok(_) => execute(conn, "RELEASE flowpilot_batch"),
+            Err(_) => execute(conn, "ROLLBACK TO flowpilot_batch")
+                .and_then(|()| execute(conn, "RELEASE flowpilot_batch")),
+        };
+        // Some failures (a full disk, an I/O error) end the whole transaction.
+        if let Err(err) = ended {
+            roll_back(conn);
+            return fail_all(err);
+        }
+        results.push(result.map_err(store_error));
+    }
+    match execute(conn, "COMMIT") {
+        Ok(()) => results,
+        Err(err) => {
+            roll_back(conn);
+            fail_all(err)
         }
     }
 }
 
-/// Marks where one batch's rows end in the rows of a group.
-const END_OF_BATCH: &str = "flowpilot_end_of_batch";
-
-/// One query text for the batches of a group, each followed by a row that marks its end,
-/// with their arguments one after the other.
-fn lay_end_to_end(group: &[Queued]) -> Result<(String, AnyArguments<'static>)> {
-    let mut sql = String::new();
-    let mut args = AnyArguments::default();
-    let mut offset = 0;
-    for (i, queued) in group.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(";\n");
-        }
-        sql.push_str(&shift_placeholders(&queued.sql, offset));
-        sql.push_str(&format!(";\nSELECT 1 AS {END_OF_BATCH}"));
-        queued.args.add_to(&mut args)?;
-        offset += queued.args.len();
-    }
-    Ok((sql, args))
-}
-
-async fn run_alone(conn: &mut AnyConnection, queued: &Queued) -> Result<Vec<AnyRow>> {
-    let mut args = AnyArguments::default();
-    queued.args.add_to(&mut args)?;
-    in_transaction(conn, &queued.sql, args).await
-}
-
-/// `$N` becomes `$N+offset` outside quoted literals: the placeholders of a batch that follows
-/// `offset` arguments of others.
-fn shift_placeholders(sql: &str, offset: usize) -> String {
-    if offset == 0 {
-        return sql.to_string();
-    }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        if c == '\'' {
-            quoted = !quoted;
-            out.push(c);
-        } else if c == '$' && !quoted && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-            let mut n = 0usize;
-            while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
-                n = n * 10 + d as usize;
-                chars.next();
-            }
-            out.push('$');
-            out.push_str(&(n + offset).to_string());
-        } else {
-            out.push(c);
+fn roll_back(conn: &rusqlite::Connection) {
+    if !conn.is_autocommit() {
+        if let Err(err) = execute(conn, "ROLLBACK") {
+            tracing::warn!(%err, "could not roll back a failed group of batches");
         }
     }
-    out
 }
 
-async fn in_transaction(
-    conn: &mut AnyConnection,
-    sql: &str,
-    args: AnyArguments<'static>,
-) -> Result<Vec<AnyRow>> {
-    let sql = format!("BEGIN IMMEDIATE;\n{sql};\nCOMMIT");
-    // fetch_all: fetch_one/fetch_optional would stop the batch after its first row.
-    let result = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await;
-    if result.is_err() {
-        // Ends whatever transaction the failure left open; none open is no error here.
-        if let Err(err) = conn.execute("ROLLBACK").await {
-            if !err.to_string().contains("no transaction is active") {
-                tracing::warn!(%err, "could not roll back a failed batch");
-            }
+fn execute(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(|_| ())
+}
+
+/// Runs the statements of one batch, binding each `$N` to the N-th argument.
+fn run_batch(conn: &rusqlite::Connection, queued: &Queued) -> rusqlite::Result<Vec<BatchRow>> {
+    let args = queued.args.args();
+    let mut rows = Vec::new();
+    for sql in &queued.statements {
+        let mut statement = conn.prepare_cached(sql)?;
+        for index in 1..=statement.parameter_count() {
+            let name = statement.parameter_name(index).unwrap_or("?");
+            let arg = name
+                .strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| args.get(n.checked_sub(1)?))
+                .ok_or_else(|| {
+                    rusqlite::Error::InvalidParameterName(format!(
+                        "{name} in a batch of {} arguments",
+                        args.len()
+                    ))
+                })?;
+            statement.raw_bind_parameter(index, arg)?;
+        }
+        let width = statement.column_count();
+        if width == 0 {
+            statement.raw_execute()?;
+            continue;
+        }
+        let names: Arc<[String]> = statement
+            .column_names()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut returned = statement.raw_query();
+        while let Some(row) = returned.next()? {
+            let values = (0..width)
+                .map(|i| row.get::<_, Value>(i))
+                .collect::<rusqlite::Result<_>>()?;
+            rows.push(BatchRow {
+                names: names.clone(),
+                values,
+            });
         }
     }
-    Ok(result?)
+    Ok(rows)
 }
 
+/// The store's error for what SQLite answered.
+fn store_error(err: rusqlite::Error) -> StoreError {
+    let code = err.sqlite_error_code();
+    if let rusqlite::Error::SqliteFailure(failure, _) = &err {
+        if matches!(
+            failure.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        ) {
+            return StoreError::Conflict(err.to_string());
+        }
+    }
+    classify(code, err.to_string())
+}
+
+/// A database that cannot be reached or written for now (busy past the timeout, a full disk,
+/// I/O) is unavailable; anything else is an error in the write.
+fn classify(code: Option<ErrorCode>, message: String) -> StoreError {
+    match code {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen
+            | ErrorCode::ReadOnly,
+        ) => StoreError::Unavailable(message),
+        _ => StoreError::Sqlite(message),
+    }
+}
 #[cfg(test)]
 mod tests {
     use std::future::Future;
     use std::str::FromStr;
     use std::time::Duration;
 
-    use sqlx::Row;
+    use sqlx::Executor;
 
     use super::*;
+    use crate::row::Columns;
 
     async fn writer() -> (tempfile::TempDir, SqliteWriter) {
         sqlx::any::install_default_drivers();
@@ -356,12 +421,11 @@ mod tests {
         rows.into_iter().map(|(b,)| b).collect()
     }
 
-    fn insert(bodies: &[&str]) -> String {
+    fn insert(bodies: &[&str]) -> Vec<String> {
         bodies
             .iter()
             .map(|b| format!("INSERT INTO notes (body) VALUES ('{b}')"))
-            .collect::<Vec<_>>()
-            .join(";\n")
+            .collect()
     }
 
     #[tokio::test]
@@ -447,8 +511,8 @@ mod tests {
                 "INSERT INTO notes (body) VALUES ({}) RETURNING body",
                 args.arg(body)?
             );
-            let rows = writer.batch(sql, args).await?;
-            Ok(rows.iter().map(|r| r.get::<String, _>("body")).collect())
+            let rows = writer.batch(vec![sql], args).await?;
+            rows.iter().map(|r| r.col::<String>("body")).collect()
         })
     }
 
@@ -492,12 +556,31 @@ mod tests {
         assert_eq!(bodies(&writer).await, ["alpha", "gamma"]);
     }
 
-    #[test]
-    fn placeholders_move_past_the_arguments_before_them_but_not_inside_literals() {
-        assert_eq!(
-            shift_placeholders("UPDATE t SET a = $1, b = '$2' WHERE c = $12", 3),
-            "UPDATE t SET a = $4, b = '$2' WHERE c = $15"
-        );
+    #[tokio::test]
+    async fn each_placeholder_names_its_argument_across_the_statements_of_a_batch() {
+        let (_dir, writer) = writer().await;
+        let mut args = Batch::default();
+        let (first, second) = (args.arg("first").unwrap(), args.arg("second").unwrap());
+        let statements = vec![
+            format!("INSERT INTO notes (body) VALUES ({second}) RETURNING body"),
+            format!(
+                "INSERT INTO notes (body) VALUES ({first}), ({second} || ' again') RETURNING body"
+            ),
+        ];
+        let rows = writer.batch(statements, args).await.expect("batch");
+        let returned: Vec<String> = rows.iter().map(|r| r.col("body").unwrap()).collect();
+        assert_eq!(returned, ["second", "first", "second again"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_breaks_a_unique_constraint_is_a_conflict() {
+        let (_dir, writer) = writer().await;
+        writer
+            .batch(insert(&["taken"]), Batch::default())
+            .await
+            .expect("first");
+        let again = writer.batch(insert(&["taken"]), Batch::default()).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     }
 
     #[tokio::test]
