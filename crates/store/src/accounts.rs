@@ -1,10 +1,11 @@
 use chrono::{DateTime, Utc};
 use domain::{Account, Plan};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use uuid::Uuid;
 
+use crate::batch::Arg;
 use crate::codec::{ms, time, uuid};
+use crate::row::Columns;
+use crate::sqlite_direct::query_first;
 use crate::users::{insert_user, NewUser};
 use crate::{Result, Store, StoreError};
 
@@ -24,15 +25,15 @@ pub struct AccountPatch {
 
 const COLUMNS: &str = "id, name, plan, ai_daily_limit, ai_monthly_limit, created_at";
 
-fn account_from_row(row: &AnyRow) -> Result<Account> {
-    let plan: String = row.try_get("plan")?;
+fn account_from_row(row: &impl Columns) -> Result<Account> {
+    let plan: String = row.col("plan")?;
     Ok(Account {
-        id: uuid(&row.try_get::<String, _>("id")?)?,
-        name: row.try_get("name")?,
+        id: uuid(&row.col::<String>("id")?)?,
+        name: row.col("name")?,
         plan: Plan::parse(&plan).ok_or_else(|| StoreError::Corrupt(format!("plan {plan:?}")))?,
-        ai_daily_limit: row.try_get("ai_daily_limit")?,
-        ai_monthly_limit: row.try_get("ai_monthly_limit")?,
-        created_at: time(row.try_get("created_at")?)?,
+        ai_daily_limit: row.col("ai_daily_limit")?,
+        ai_monthly_limit: row.col("ai_monthly_limit")?,
+        created_at: time(row.col("created_at")?)?,
     })
 }
 
@@ -70,7 +71,14 @@ impl Store {
     }
 
     pub async fn account(&self, id: Uuid) -> Result<Account> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
+        let sql = format!("SELECT {COLUMNS} FROM accounts WHERE id = $1");
+        if let Some(direct) = &self.direct {
+            let args = [Arg::from(id.to_string())];
+            return direct
+                .read(|conn| query_first(conn, &sql, &args, |r| account_from_row(r)))?
+                .ok_or(StoreError::NotFound);
+        }
+        let row = sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_one(&mut *self.read().await?)
             .await?;

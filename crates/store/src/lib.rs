@@ -17,6 +17,7 @@ mod quota_counters;
 mod rate_limits;
 mod row;
 mod sessions;
+mod sqlite_direct;
 mod sqlite_writer;
 mod teams;
 mod tokens;
@@ -48,6 +49,7 @@ use sqlx::ConnectOptions;
 
 use checkpointer::Checkpointer;
 use connections::{Conn, Connections, HeldSet};
+use sqlite_direct::DirectReaders;
 use sqlite_writer::SqliteWriter;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -90,6 +92,8 @@ pub struct Store {
     backend: Backend,
     /// SQLite: moves the write-ahead log into the database file off the writer's path.
     checkpointer: Option<Arc<Checkpointer>>,
+    /// SQLite: the hot path's reads, made on the calling thread ([`sqlite_direct`]).
+    direct: Option<Arc<DirectReaders>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -122,6 +126,7 @@ impl Store {
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let mut checkpointer = None;
+        let mut direct = None;
         let (readers, writer) = match backend {
             Backend::Sqlite => {
                 // SQLite has one write lock per database. With writes spread over several
@@ -133,6 +138,10 @@ impl Store {
                 // fails loudly.
                 let writer = SqliteWriter::start(options.clone(), SQLITE_WRITER_SETUP).await?;
                 checkpointer = Some(Arc::new(Checkpointer::start(options.clone())));
+                direct = Some(Arc::new(DirectReaders::new(
+                    sqlite_direct::file_of(&options)?,
+                    SQLITE_READER_SETUP,
+                )));
                 let readers = HeldSet::new(options, 8, SQLITE_READER_SETUP);
                 (Connections::Held(readers), Connections::Writer(writer))
             }
@@ -150,6 +159,7 @@ impl Store {
             writer,
             backend,
             checkpointer,
+            direct,
         };
         // Opens the database now, so a bad path or a locked file fails at start.
         store.ping().await?;
@@ -181,6 +191,9 @@ impl Store {
     pub async fn close(&self) {
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.stop();
+        }
+        if let Some(direct) = &self.direct {
+            direct.close();
         }
         self.readers.close().await;
         self.writer.close().await;

@@ -1,9 +1,10 @@
-//! Reading columns by name from either kind of row the store gets back: sqlx's, or the owned
-//! rows of the SQLite writer's batches ([`BatchRow`]), so one decoder serves both.
+//! Reading columns by name from every kind of row the store gets back: sqlx's, SQLite's own
+//! (the reads and batches that call SQLite directly, `sqlite_direct`) and the owned rows the
+//! writer thread hands back ([`BatchRow`]), so one decoder serves them all.
 
 use std::sync::Arc;
 
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use sqlx::any::AnyRow;
 
 use crate::{Result, StoreError};
@@ -16,7 +17,7 @@ pub(crate) trait Columns {
 /// A Rust type one column decodes to.
 pub(crate) trait FromColumn<'r>: Sized {
     fn from_any(row: &'r AnyRow, name: &str) -> Result<Self>;
-    fn from_value(value: &'r Value, name: &str) -> Result<Self>;
+    fn from_value(value: ValueRef<'r>, name: &str) -> Result<Self>;
 }
 
 impl Columns for AnyRow {
@@ -39,39 +40,50 @@ impl Columns for BatchRow {
             .iter()
             .position(|n| n == name)
             .ok_or_else(|| StoreError::Corrupt(format!("no column {name:?} in the row")))?;
-        T::from_value(&self.values[index], name)
+        T::from_value(ValueRef::from(&self.values[index]), name)
     }
 }
 
-fn mismatched(name: &str, value: &Value, wanted: &str) -> StoreError {
+impl Columns for rusqlite::Row<'_> {
+    fn col<'r, T: FromColumn<'r>>(&'r self, name: &str) -> Result<T> {
+        let value = self
+            .get_ref(name)
+            .map_err(|e| StoreError::Corrupt(format!("column {name:?}: {e}")))?;
+        T::from_value(value, name)
+    }
+}
+
+fn mismatched(name: &str, value: ValueRef<'_>, wanted: &str) -> StoreError {
     StoreError::Corrupt(format!(
         "column {name:?} holds {:?}, not {wanted}",
         value.data_type()
     ))
 }
 
-fn text<'r>(value: &'r Value, name: &str) -> Result<Option<&'r str>> {
+fn text<'r>(value: ValueRef<'r>, name: &str) -> Result<Option<&'r str>> {
     match value {
-        Value::Null => Ok(None),
-        Value::Text(s) => Ok(Some(s)),
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("column {name:?}: {e}"))),
         other => Err(mismatched(name, other, "text")),
     }
 }
 
-fn integer(value: &Value, name: &str) -> Result<Option<i64>> {
+fn integer(value: ValueRef<'_>, name: &str) -> Result<Option<i64>> {
     match value {
-        Value::Null => Ok(None),
-        Value::Integer(i) => Ok(Some(*i)),
+        ValueRef::Null => Ok(None),
+        ValueRef::Integer(i) => Ok(Some(i)),
         other => Err(mismatched(name, other, "an integer")),
     }
 }
 
-fn real(value: &Value, name: &str) -> Result<Option<f64>> {
+fn real(value: ValueRef<'_>, name: &str) -> Result<Option<f64>> {
     match value {
-        Value::Null => Ok(None),
-        Value::Real(r) => Ok(Some(*r)),
+        ValueRef::Null => Ok(None),
+        ValueRef::Real(r) => Ok(Some(r)),
         // A REAL column keeps whole numbers as integers when they fit.
-        Value::Integer(i) => Ok(Some(*i as f64)),
+        ValueRef::Integer(i) => Ok(Some(i as f64)),
         other => Err(mismatched(name, other, "a real number")),
     }
 }
@@ -87,7 +99,7 @@ macro_rules! from_column {
             fn from_any(row: &'r AnyRow, name: &str) -> Result<Self> {
                 Ok(sqlx::Row::try_get(row, name)?)
             }
-            fn from_value(value: &'r Value, name: &str) -> Result<Self> {
+            fn from_value(value: ValueRef<'r>, name: &str) -> Result<Self> {
                 #[allow(clippy::redundant_closure_call)]
                 ($read)(value, name)
             }

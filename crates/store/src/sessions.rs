@@ -10,9 +10,10 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::ai_usage::insert_usage_sql;
-use crate::batch::{guarded_values, statement, Batch};
+use crate::batch::{guarded_values, statement, Arg, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
 use crate::row::Columns;
+use crate::sqlite_direct::{query_all, query_first};
 use crate::{
     AiUsageRecord, Backend, EarlierSteps, QuotaAsk, QuotaGrant, Result, Store, StoreError,
 };
@@ -190,27 +191,27 @@ fn session_from_row(row: &impl Columns) -> Result<SessionRecord> {
     })
 }
 
-fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
+fn step_from_row(row: &impl Columns) -> Result<StepRecord> {
     // The output (the largest column) is parsed straight into its type, borrowing the row's
     // text, without a JSON tree between.
-    let output: StepOutput = serde_json::from_str(row.try_get::<&str, _>("output")?)
+    let output: StepOutput = serde_json::from_str(row.col::<&str>("output")?)
         .map_err(|e| StoreError::Corrupt(format!("step output: {e}")))?;
     let response = response_from_row(row)?;
     Ok(StepRecord {
-        id: uuid(&row.try_get::<String, _>("id")?)?,
-        session_id: uuid(&row.try_get::<String, _>("session_id")?)?,
-        step_order: row.try_get("step_order")?,
+        id: uuid(&row.col::<String>("id")?)?,
+        session_id: uuid(&row.col::<String>("session_id")?)?,
+        step_order: row.col("step_order")?,
         output,
         engine_state: json_col(row, "engine_state")?,
         response,
         earlier: row
-            .try_get::<Option<&str>, _>("earlier")?
+            .col::<Option<&str>>("earlier")?
             .map(|text| {
                 serde_json::from_str(text)
                     .map_err(|e| StoreError::Corrupt(format!("earlier steps: {e}")))
             })
             .transpose()?,
-        created_at: time(row.try_get("created_at")?)?,
+        created_at: time(row.col("created_at")?)?,
     })
 }
 
@@ -226,7 +227,7 @@ struct OutputDigest {
     problem_domain: Option<String>,
 }
 
-fn response_from_row(row: &AnyRow) -> Result<Option<StepResponse>> {
+fn response_from_row(row: &impl Columns) -> Result<Option<StepResponse>> {
     Ok(match opt_json_col(row, "response")? {
         None => None,
         Some(v) => Some(StepResponse {
@@ -239,21 +240,18 @@ fn response_from_row(row: &AnyRow) -> Result<Option<StepResponse>> {
                 .and_then(|x| x.as_str())
                 .map(Into::into),
             skipped: v.get("skipped").and_then(|x| x.as_bool()).unwrap_or(false),
-            responded_at: time(
-                row.try_get::<Option<i64>, _>("responded_at")?
-                    .unwrap_or_default(),
-            )?,
+            responded_at: time(row.col::<Option<i64>>("responded_at")?.unwrap_or_default())?,
         }),
     })
 }
 
-fn digest_from_row(row: &AnyRow, session_id: Uuid) -> Result<StepRecord> {
-    let digest: OutputDigest = serde_json::from_str(row.try_get::<&str, _>("output")?)
+fn digest_from_row(row: &impl Columns, session_id: Uuid) -> Result<StepRecord> {
+    let digest: OutputDigest = serde_json::from_str(row.col::<&str>("output")?)
         .map_err(|e| StoreError::Corrupt(format!("step output: {e}")))?;
     Ok(StepRecord {
-        id: uuid(&row.try_get::<String, _>("id")?)?,
+        id: uuid(&row.col::<String>("id")?)?,
         session_id,
-        step_order: row.try_get("step_order")?,
+        step_order: row.col("step_order")?,
         output: StepOutput::digest(
             digest.step_type,
             digest.problem_summary,
@@ -262,7 +260,7 @@ fn digest_from_row(row: &AnyRow, session_id: Uuid) -> Result<StepRecord> {
         engine_state: serde_json::Value::Null,
         response: response_from_row(row)?,
         earlier: None,
-        created_at: time(row.try_get("created_at")?)?,
+        created_at: time(row.col("created_at")?)?,
     })
 }
 
@@ -440,40 +438,37 @@ impl Store {
     /// the session (docs/benchmarks.md). On SQLite the two reads go as one query; each still reads what was
     /// committed when it ran, as two separate reads would.
     pub async fn session_window(&self, id: Uuid, n: i64) -> Result<SessionWindow> {
-        let (session_row, step_rows) = match self.backend() {
-            Backend::Sqlite => {
-                let rows = sqlx::query(&format!(
-                    "{};\n{}",
-                    session_and_revision_sql(),
-                    latest_steps_sql()
-                ))
-                .bind(id.to_string())
-                .bind(n)
-                .fetch_all(&mut *self.read().await?)
-                .await?;
-                let mut rows = rows.into_iter().peekable();
-                // The session's row is the one that carries the revision; none: no session.
-                let session = rows.next_if(|r| r.try_column("flows_revision").is_ok());
-                (session, rows.collect())
-            }
-            Backend::Postgres => {
-                let mut conn = self.read().await?;
-                let session = sqlx::query(&session_and_revision_sql())
-                    .bind(id.to_string())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let steps = sqlx::query(&latest_steps_sql())
-                    .bind(id.to_string())
-                    .bind(n)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                (session, steps)
-            }
-        };
-        let row = session_row.ok_or(StoreError::NotFound)?;
+        if let Some(direct) = &self.direct {
+            let (session, steps) = (session_and_revision_sql(), latest_steps_sql());
+            return direct.read(|conn| {
+                let found = query_first(conn, &session, &[Arg::from(id.to_string())], |r| {
+                    Ok((session_from_row(r)?, r.col::<i64>("flows_revision")?))
+                })?;
+                let (session, flows_revision) = found.ok_or(StoreError::NotFound)?;
+                let args = [Arg::from(id.to_string()), n.into()];
+                let mut steps = query_all(conn, &steps, &args, |r| step_from_row(r))?;
+                steps.reverse();
+                Ok(SessionWindow {
+                    session,
+                    steps,
+                    flows_revision,
+                })
+            });
+        }
+        let mut conn = self.read().await?;
+        let row = sqlx::query(&session_and_revision_sql())
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let steps = sqlx::query(&latest_steps_sql())
+            .bind(id.to_string())
+            .bind(n)
+            .fetch_all(&mut *conn)
+            .await?;
         Ok(SessionWindow {
             session: session_from_row(&row)?,
-            steps: steps_oldest_first(&step_rows)?,
+            steps: steps_oldest_first(&steps)?,
             flows_revision: row.try_get("flows_revision")?,
         })
     }

@@ -13,21 +13,19 @@
 //! the admin's changes), borrow a second connection ([`SqliteWriter::lend`]) and send it back
 //! when done; the thread runs no batch meanwhile, so the two never contend for the lock.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{ErrorCode, OpenFlags};
 use sqlx::any::AnyConnectOptions;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyConnection, ConnectOptions};
+use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::Batch;
 use crate::connections::open_sqlite;
 use crate::row::BatchRow;
+use crate::sqlite_direct::{self, bind_numbered, classify, store_error};
 use crate::{Result, StoreError};
 
 enum Job {
@@ -64,9 +62,7 @@ pub(crate) struct SqliteWriter {
 impl SqliteWriter {
     /// Opens the writer's connections (running `setup`, PRAGMAs, on each) on a new thread.
     pub async fn start(options: AnyConnectOptions, setup: &'static str) -> Result<SqliteWriter> {
-        let file = SqliteConnectOptions::from_url(&options.database_url)?
-            .get_filename()
-            .to_path_buf();
+        let file = sqlite_direct::file_of(&options)?;
         let (jobs, queue) = mpsc::unbounded_channel();
         let (opened, opening) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -139,7 +135,7 @@ async fn serve(
 ) {
     // sqlx's first: it creates the file when the URL asks for that.
     let opening = match open_sqlite(&place.options, place.setup).await {
-        Ok(conn) => open_direct(&place.file, place.setup).map(|direct| (conn, direct)),
+        Ok(conn) => sqlite_direct::open(&place.file, place.setup).map(|direct| (conn, direct)),
         Err(err) => Err(err),
     };
     let (mut conn, direct) = match opening {
@@ -221,28 +217,6 @@ async fn ready(conn: Option<AnyConnection>, place: &Place) -> Result<AnyConnecti
     }
 }
 
-/// How many statements the batch connection keeps prepared: every statement of the hot
-/// path's batches, with room to spare.
-const PREPARED: usize = 128;
-
-/// The connection the batches run on, called from this thread.
-fn open_direct(file: &Path, setup: &str) -> Result<rusqlite::Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = rusqlite::Connection::open_with_flags(file, flags).map_err(store_error)?;
-    // The PRAGMAs answer with rows (journal_mode does), which `execute_batch` refuses.
-    let mut statements = rusqlite::Batch::new(&conn, setup);
-    while let Some(mut statement) = statements.next().map_err(store_error)? {
-        let mut rows = statement.raw_query();
-        while rows.next().map_err(store_error)?.is_some() {}
-    }
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(store_error)?;
-    conn.set_prepared_statement_cache_capacity(PREPARED);
-    Ok(conn)
-}
-
 /// At most this many batches commit together: enough to take what queues during one group
 /// at the rates measured, few enough that the first of them does not wait long for the last.
 const MAX_GROUP: usize = 64;
@@ -316,20 +290,7 @@ fn run_batch(conn: &rusqlite::Connection, queued: &Queued) -> rusqlite::Result<V
     let mut rows = Vec::new();
     for sql in &queued.statements {
         let mut statement = conn.prepare_cached(sql)?;
-        for index in 1..=statement.parameter_count() {
-            let name = statement.parameter_name(index).unwrap_or("?");
-            let arg = name
-                .strip_prefix('$')
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| args.get(n.checked_sub(1)?))
-                .ok_or_else(|| {
-                    rusqlite::Error::InvalidParameterName(format!(
-                        "{name} in a batch of {} arguments",
-                        args.len()
-                    ))
-                })?;
-            statement.raw_bind_parameter(index, arg)?;
-        }
+        bind_numbered(&mut statement, args)?;
         let width = statement.column_count();
         if width == 0 {
             statement.raw_execute()?;
@@ -354,35 +315,6 @@ fn run_batch(conn: &rusqlite::Connection, queued: &Queued) -> rusqlite::Result<V
     Ok(rows)
 }
 
-/// The store's error for what SQLite answered.
-fn store_error(err: rusqlite::Error) -> StoreError {
-    let code = err.sqlite_error_code();
-    if let rusqlite::Error::SqliteFailure(failure, _) = &err {
-        if matches!(
-            failure.extended_code,
-            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        ) {
-            return StoreError::Conflict(err.to_string());
-        }
-    }
-    classify(code, err.to_string())
-}
-
-/// A database that cannot be reached or written for now (busy past the timeout, a full disk,
-/// I/O) is unavailable; anything else is an error in the write.
-fn classify(code: Option<ErrorCode>, message: String) -> StoreError {
-    match code {
-        Some(
-            ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseLocked
-            | ErrorCode::DiskFull
-            | ErrorCode::SystemIoFailure
-            | ErrorCode::CannotOpen
-            | ErrorCode::ReadOnly,
-        ) => StoreError::Unavailable(message),
-        _ => StoreError::Sqlite(message),
-    }
-}
 #[cfg(test)]
 mod tests {
     use std::future::Future;

@@ -2,7 +2,9 @@ use chrono::{DateTime, Utc};
 use domain::User;
 use uuid::Uuid;
 
+use crate::batch::Arg;
 use crate::codec::ms;
+use crate::sqlite_direct::query_first;
 use crate::users::{user_from_row, USER_COLUMNS};
 use crate::{Result, Store};
 
@@ -36,15 +38,24 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<User>> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {USER_COLUMNS} FROM access_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.is_active = $3"
-        ))
-        .bind(token_hash)
-        .bind(ms(now))
-        .bind(1_i64)
-        .fetch_optional(&mut *self.read().await?)
-        .await?;
+        );
+        if let Some(direct) = &self.direct {
+            let args = [
+                Arg::from(token_hash.to_string()),
+                ms(now).into(),
+                1_i64.into(),
+            ];
+            return direct.read(|conn| query_first(conn, &sql, &args, |r| user_from_row(r)));
+        }
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(ms(now))
+            .bind(1_i64)
+            .fetch_optional(&mut *self.read().await?)
+            .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 

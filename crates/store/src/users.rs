@@ -1,6 +1,6 @@
+use crate::row::Columns;
 use chrono::{DateTime, Utc};
 use domain::{Role, User};
-use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
@@ -37,18 +37,18 @@ pub struct UserWithHash {
 pub(crate) const USER_COLUMNS: &str =
     "u.id, u.email, u.full_name, u.role, u.account_id, u.team_id, u.is_super_admin, u.is_active, u.created_at";
 
-pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
-    let role: String = row.try_get("role")?;
+pub(crate) fn user_from_row(row: &impl Columns) -> Result<User> {
+    let role: String = row.col("role")?;
     Ok(User {
-        id: uuid(&row.try_get::<String, _>("id")?)?,
-        email: row.try_get("email")?,
-        full_name: row.try_get("full_name")?,
+        id: uuid(&row.col::<String>("id")?)?,
+        email: row.col("email")?,
+        full_name: row.col("full_name")?,
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
-        account_id: uuid(&row.try_get::<String, _>("account_id")?)?,
-        team_id: opt_uuid(row.try_get("team_id")?)?,
-        is_super_admin: row.try_get::<i64, _>("is_super_admin")? != 0,
-        is_active: row.try_get::<i64, _>("is_active")? != 0,
-        created_at: time(row.try_get("created_at")?)?,
+        account_id: uuid(&row.col::<String>("account_id")?)?,
+        team_id: opt_uuid(row.col("team_id")?)?,
+        is_super_admin: row.col::<i64>("is_super_admin")? != 0,
+        is_active: row.col::<i64>("is_active")? != 0,
+        created_at: time(row.col("created_at")?)?,
     })
 }
 

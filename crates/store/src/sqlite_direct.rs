@@ -1,0 +1,173 @@
+//! SQLite called directly from the calling thread: the hot path's short reads
+//! ([`DirectReaders`]) and the writer thread's batches (`sqlite_writer`).
+//!
+//! sqlx runs each SQLite connection on a thread of its own and sends every row back as a
+//! message, so a read of twenty rows crossed threads about twenty times; at the bench's
+//! thousand answers a second, those hand-offs were a third of the process's context switches
+//! (docs/benchmarks.md, session 5). The reads that go direct are a handful of indexed lookups
+//! made on every request (the caller's token, the account, a session's newest steps), which
+//! take tens of microseconds: less than a hand-off to another thread and back. Everything
+//! else (lists, search, exports, migrations) still goes through sqlx.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, Row, Statement};
+use sqlx::any::AnyConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::ConnectOptions;
+
+use crate::batch::Arg;
+use crate::{Result, StoreError};
+
+/// The database file a `sqlite://` URL names, as sqlx reads the URL.
+pub(crate) fn file_of(options: &AnyConnectOptions) -> Result<PathBuf> {
+    Ok(SqliteConnectOptions::from_url(&options.database_url)?
+        .get_filename()
+        .to_path_buf())
+}
+
+/// How many statements a connection keeps prepared: every statement of the direct reads and
+/// the hot path's batches, with room to spare.
+const PREPARED: usize = 128;
+
+/// Opens `file` (which must exist) and runs `setup`, its PRAGMAs.
+pub(crate) fn open(file: &Path, setup: &str) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(file, flags).map_err(store_error)?;
+    // The PRAGMAs answer with rows (journal_mode does), which `execute_batch` refuses.
+    let mut statements = rusqlite::Batch::new(&conn, setup);
+    while let Some(mut statement) = statements.next().map_err(store_error)? {
+        let mut rows = statement.raw_query();
+        while rows.next().map_err(store_error)?.is_some() {}
+    }
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(store_error)?;
+    conn.set_prepared_statement_cache_capacity(PREPARED);
+    Ok(conn)
+}
+
+/// Binds each `$N` of `statement` to the N-th of `args`, as sqlx numbers them.
+pub(crate) fn bind_numbered(statement: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
+    for index in 1..=statement.parameter_count() {
+        let name = statement.parameter_name(index).unwrap_or("?");
+        let arg = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| args.get(n.checked_sub(1)?))
+            .ok_or_else(|| {
+                rusqlite::Error::InvalidParameterName(format!(
+                    "{name} with {} arguments",
+                    args.len()
+                ))
+            })?;
+        statement.raw_bind_parameter(index, arg)?;
+    }
+    Ok(())
+}
+
+/// Every row `sql` returns for `args`, each decoded by `decode`.
+pub(crate) fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[Arg],
+    mut decode: impl FnMut(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql).map_err(store_error)?;
+    bind_numbered(&mut statement, args).map_err(store_error)?;
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(store_error)? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// The first row `sql` returns for `args`, decoded by `decode`; `None` when there is none.
+pub(crate) fn query_first<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[Arg],
+    decode: impl FnOnce(&Row<'_>) -> Result<T>,
+) -> Result<Option<T>> {
+    let mut statement = conn.prepare_cached(sql).map_err(store_error)?;
+    bind_numbered(&mut statement, args).map_err(store_error)?;
+    let mut rows = statement.raw_query();
+    match rows.next().map_err(store_error)? {
+        Some(row) => decode(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// At most this many idle reader connections are kept; more are opened when more threads
+/// read at once, and closed after.
+const IDLE_READERS: usize = 16;
+
+/// Query-only connections for the direct reads, each used by one thread at a time.
+pub(crate) struct DirectReaders {
+    file: PathBuf,
+    setup: &'static str,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl DirectReaders {
+    pub fn new(file: PathBuf, setup: &'static str) -> DirectReaders {
+        DirectReaders {
+            file,
+            setup,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `read` on an idle connection, or a new one, on this thread.
+    pub fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open(&self.file, self.setup)?,
+        };
+        let result = read(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+
+    /// Closes the idle connections; reads after this open new ones.
+    pub fn close(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+/// The store's error for what SQLite answered.
+pub(crate) fn store_error(err: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, _) = &err {
+        if matches!(
+            failure.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        ) {
+            return StoreError::Conflict(err.to_string());
+        }
+    }
+    classify(err.sqlite_error_code(), err.to_string())
+}
+
+/// A database that cannot be reached or written for now (busy past the timeout, a full disk,
+/// I/O) is unavailable; anything else is an error in the statement.
+pub(crate) fn classify(code: Option<ErrorCode>, message: String) -> StoreError {
+    match code {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen,
+        ) => StoreError::Unavailable(message),
+        _ => StoreError::Sqlite(message),
+    }
+}
