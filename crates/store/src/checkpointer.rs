@@ -6,16 +6,29 @@
 //! while: under load that was one commit in a few hundred, each stalling every write queued
 //! behind it (docs/benchmarks.md, session 4). The writer opens with `wal_autocheckpoint = 0`
 //! and this task runs passive checkpoints instead, which never block the writer or readers.
+//!
+//! Passive checkpoints alone never let the log start again under a steady load: SQLite writes
+//! from the start of the log again only when a write begins with every frame copied, and
+//! writes kept landing while each checkpoint ran, so the log grew by the whole of what was
+//! written (650 MB in a 14-second bench run, docs/benchmarks.md, session 5). Once the log
+//! passes [`RESTART_FRAMES`], the writer thread copies the few frames left between two of its
+//! writes (`SqliteWriter::restart_log`), and the next write starts the log again.
 
 use std::time::Duration;
 
 use sqlx::any::AnyConnectOptions;
-use sqlx::{AnyConnection, ConnectOptions, Executor};
+use sqlx::{AnyConnection, ConnectOptions, Row};
 use tokio::task::JoinHandle;
+
+use crate::sqlite_writer::SqliteWriter;
 
 /// How often the log is moved into the database file. At full load the writer appends a few
 /// thousand pages a second, so the log stays within some megabytes.
 const INTERVAL: Duration = Duration::from_millis(100);
+
+/// Frames (pages of about 4 kB) in the log past which the writer restarts it: about 16 MB, a
+/// third of a second of writes at the bench's full load.
+const RESTART_FRAMES: i64 = 4096;
 
 /// Runs until aborted; see [`Checkpointer::stop`].
 pub(crate) struct Checkpointer {
@@ -23,9 +36,9 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub fn start(options: AnyConnectOptions) -> Checkpointer {
+    pub fn start(options: AnyConnectOptions, writer: SqliteWriter) -> Checkpointer {
         Checkpointer {
-            task: tokio::spawn(run(options)),
+            task: tokio::spawn(run(options, writer)),
         }
     }
 
@@ -40,7 +53,7 @@ impl Drop for Checkpointer {
     }
 }
 
-async fn run(options: AnyConnectOptions) {
+async fn run(options: AnyConnectOptions, writer: SqliteWriter) {
     let mut conn: Option<AnyConnection> = None;
     let mut ticks = tokio::time::interval(INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -56,9 +69,20 @@ async fn run(options: AnyConnectOptions) {
                 }
             },
         };
-        // PASSIVE copies what no reader still needs and never waits for a lock.
-        match current.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
-            Ok(_) => {}
+        // PASSIVE copies what no reader still needs and never waits for a lock. It answers
+        // whether it was blocked, the frames in the log and the frames copied.
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut *current)
+            .await
+        {
+            Ok(row) => {
+                if row
+                    .try_get::<i64, _>(1)
+                    .is_ok_and(|log| log >= RESTART_FRAMES)
+                {
+                    writer.restart_log().await;
+                }
+            }
             Err(err) => {
                 tracing::warn!(%err, "WAL checkpoint failed; trying again with a new connection");
                 conn = None;

@@ -32,6 +32,10 @@ pub(crate) fn file_of(options: &AnyConnectOptions) -> Result<PathBuf> {
 /// the hot path's batches, with room to spare.
 const PREPARED: usize = 128;
 
+/// How long a statement waits for a lock another process holds (the CLI on a live database)
+/// before it fails: the same as the sqlx connections' `busy_timeout`.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Opens `file` (which must exist) and runs `setup`, its PRAGMAs.
 pub(crate) fn open(file: &Path, setup: &str) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -42,8 +46,7 @@ pub(crate) fn open(file: &Path, setup: &str) -> Result<Connection> {
         let mut rows = statement.raw_query();
         while rows.next().map_err(store_error)?.is_some() {}
     }
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(store_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
     conn.set_prepared_statement_cache_capacity(PREPARED);
     Ok(conn)
 }

@@ -16,6 +16,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use rusqlite::types::Value;
 use sqlx::any::AnyConnectOptions;
@@ -31,6 +32,7 @@ use crate::{Result, StoreError};
 enum Job {
     Batch(Queued),
     Lend { reply: oneshot::Sender<Lent> },
+    RestartLog { done: oneshot::Sender<()> },
     Close { done: oneshot::Sender<()> },
 }
 
@@ -106,6 +108,15 @@ impl SqliteWriter {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job::Lend { reply }).map_err(|_| closed())?;
         answer.await.map_err(|_| closed())
+    }
+
+    /// Copies what is left of the write-ahead log into the database file, between two writes,
+    /// so that the next write starts the log again from its beginning (see `checkpointer`).
+    pub async fn restart_log(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.jobs.send(Job::RestartLog { done }).is_ok() {
+            let _ = finished.await;
+        }
     }
 
     /// Closes the connections once the writes queued before are done.
@@ -185,6 +196,10 @@ async fn serve(
                 }
                 commit_group(&direct, group);
             }
+            Job::RestartLog { done } => {
+                restart_log(&direct);
+                let _ = done.send(());
+            }
             Job::Lend { reply } => {
                 // Dropping the reply, when the connection cannot be opened, tells the borrower
                 // the writer is unavailable.
@@ -214,6 +229,31 @@ async fn ready(conn: Option<AnyConnection>, place: &Place) -> Result<AnyConnecti
             .inspect_err(|err| {
                 tracing::error!(%err, "could not reopen the SQLite writer connection");
             }),
+    }
+}
+
+/// How long a log restart waits for readers still reading what it copies. Readers of the hot
+/// path take well under a millisecond; a long read (an export) is not waited for: the log is
+/// restarted the next time instead.
+const RESTART_WAIT: Duration = Duration::from_millis(5);
+
+/// A RESTART checkpoint on the writer's own connection: nothing can be written while it runs,
+/// so the log is fully copied when it ends and the next write starts it again from its
+/// beginning. The background checkpointer has copied nearly all of it already; this copies
+/// the frames written since.
+fn restart_log(conn: &rusqlite::Connection) {
+    let restarted = conn.busy_timeout(RESTART_WAIT).and_then(|()| {
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+            row.get::<_, i64>(0)
+        })
+    });
+    match restarted {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("the WAL restart waited too long for a reader; next time"),
+        Err(err) => tracing::warn!(%err, "could not restart the WAL"),
+    }
+    if let Err(err) = conn.busy_timeout(sqlite_direct::BUSY_TIMEOUT) {
+        tracing::warn!(%err, "could not set the writer's busy timeout back");
     }
 }
 
