@@ -12,7 +12,8 @@
 //! writes kept landing while each checkpoint ran, so the log grew by the whole of what was
 //! written (650 MB in a 14-second bench run, docs/benchmarks.md, session 5). Once the log
 //! passes [`RESTART_FRAMES`], the writer thread copies the few frames left between two of its
-//! writes (`SqliteWriter::restart_log`), and the next write starts the log again.
+//! writes (`SqliteWriter::restart_log`), and the next write starts the log again; the writer's
+//! `journal_size_limit` then cuts the file back.
 
 use std::time::Duration;
 
@@ -26,9 +27,11 @@ use crate::sqlite_writer::SqliteWriter;
 /// thousand pages a second, so the log stays within some megabytes.
 const INTERVAL: Duration = Duration::from_millis(100);
 
-/// Frames (pages of about 4 kB) in the log past which the writer restarts it: about 16 MB, a
-/// third of a second of writes at the bench's full load.
-const RESTART_FRAMES: i64 = 4096;
+/// Frames (pages of about 4 kB) in the log past which the writer restarts it: about 128 MB.
+/// Each restart pauses the writer for a sync of the database file (5 to 15 ms on the bench
+/// machine); at the bench's 1,000 answers a second, which write about 48 MB of log a second,
+/// this is one pause every few seconds, and far rarer at the loads a team makes.
+const RESTART_FRAMES: i64 = 32768;
 
 /// Runs until aborted; see [`Checkpointer::stop`].
 pub(crate) struct Checkpointer {

@@ -103,6 +103,12 @@ pub(crate) fn query_first<T>(
     }
 }
 
+/// How long a direct read waits for a lock before the database counts as unavailable (503).
+/// WAL readers wait only in rare moments (another connection recovering the log); the wait
+/// holds one of the runtime's threads, so it is kept short rather than the writers' ten
+/// seconds.
+const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// At most this many idle reader connections are kept; more are opened when more threads
 /// read at once, and closed after.
 const IDLE_READERS: usize = 16;
@@ -128,7 +134,11 @@ impl DirectReaders {
         let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
         let conn = match idle {
             Some(conn) => conn,
-            None => open(&self.file, self.setup)?,
+            None => {
+                let conn = open(&self.file, self.setup)?;
+                conn.busy_timeout(READ_BUSY_TIMEOUT).map_err(store_error)?;
+                conn
+            }
         };
         let result = read(&conn);
         if let Ok(mut idle) = self.idle.lock() {
