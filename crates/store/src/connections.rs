@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use sqlx::any::AnyConnectOptions;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor};
+use sqlx::{Any, AnyConnection, AnyPool};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::batch::Batch;
 use crate::row::BatchRow;
+use crate::sqlite_open::open_sqlite;
 use crate::sqlite_writer::{Lent, SqliteWriter};
 use crate::{Result, StoreError};
 
@@ -127,13 +128,6 @@ impl HeldSet {
             }
         }
     }
-}
-
-/// A new SQLite connection with `setup` (its PRAGMAs) run on it.
-pub(crate) async fn open_sqlite(options: &AnyConnectOptions, setup: &str) -> Result<AnyConnection> {
-    let mut conn = options.connect().await?;
-    conn.execute(setup).await?;
-    Ok(conn)
 }
 
 /// A connection lent out by [`Connections`]; it goes back when dropped.

@@ -1,3 +1,4 @@
+use rusqlite::ErrorCode;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -33,5 +34,36 @@ impl From<sqlx::Error> for StoreError {
             }
             _ => StoreError::Database(err),
         }
+    }
+}
+
+/// What SQLite answered the connections the store calls directly.
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(failure, _) = &err {
+            if matches!(
+                failure.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ) {
+                return StoreError::Conflict(err.to_string());
+            }
+        }
+        sqlite_failure(err.sqlite_error_code(), err.to_string())
+    }
+}
+
+/// A database that cannot be reached or written for now (busy past the timeout, a full disk,
+/// I/O) is unavailable; anything else is an error in the statement.
+pub(crate) fn sqlite_failure(code: Option<ErrorCode>, message: String) -> StoreError {
+    match code {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen,
+        ) => StoreError::Unavailable(message),
+        _ => StoreError::Sqlite(message),
     }
 }

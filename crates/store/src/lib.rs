@@ -18,6 +18,7 @@ mod rate_limits;
 mod row;
 mod sessions;
 mod sqlite_direct;
+mod sqlite_open;
 mod sqlite_writer;
 mod teams;
 mod tokens;
@@ -142,7 +143,7 @@ impl Store {
                     writer.clone(),
                 )));
                 direct = Some(Arc::new(DirectReaders::new(
-                    sqlite_direct::file_of(&options)?,
+                    sqlite_open::file_of(&options)?,
                     SQLITE_READER_SETUP,
                 )));
                 let readers = HeldSet::new(options, 8, SQLITE_READER_SETUP);

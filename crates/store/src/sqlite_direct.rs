@@ -9,47 +9,15 @@
 //! take tens of microseconds: less than a hand-off to another thread and back. Everything
 //! else (lists, search, exports, migrations) still goes through sqlx.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, Row, Statement};
-use sqlx::any::AnyConnectOptions;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::ConnectOptions;
+use rusqlite::{Connection, Row, Statement};
 
 use crate::batch::Arg;
-use crate::{Result, StoreError};
-
-/// The database file a `sqlite://` URL names, as sqlx reads the URL.
-pub(crate) fn file_of(options: &AnyConnectOptions) -> Result<PathBuf> {
-    Ok(SqliteConnectOptions::from_url(&options.database_url)?
-        .get_filename()
-        .to_path_buf())
-}
-
-/// How many statements a connection keeps prepared: every statement of the direct reads and
-/// the hot path's batches, with room to spare.
-const PREPARED: usize = 128;
-
-/// How long a statement waits for a lock another process holds (the CLI on a live database)
-/// before it fails: the same as the sqlx connections' `busy_timeout`.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Opens `file` (which must exist) and runs `setup`, its PRAGMAs.
-pub(crate) fn open(file: &Path, setup: &str) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(file, flags).map_err(store_error)?;
-    // The PRAGMAs answer with rows (journal_mode does), which `execute_batch` refuses.
-    let mut statements = rusqlite::Batch::new(&conn, setup);
-    while let Some(mut statement) = statements.next().map_err(store_error)? {
-        let mut rows = statement.raw_query();
-        while rows.next().map_err(store_error)?.is_some() {}
-    }
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
-    conn.set_prepared_statement_cache_capacity(PREPARED);
-    Ok(conn)
-}
+use crate::sqlite_open::open_direct;
+use crate::Result;
 
 /// Binds each `$N` of `statement` to the N-th of `args`, as sqlx numbers them.
 pub(crate) fn bind_numbered(statement: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
@@ -77,11 +45,11 @@ pub(crate) fn query_all<T>(
     args: &[Arg],
     mut decode: impl FnMut(&Row<'_>) -> Result<T>,
 ) -> Result<Vec<T>> {
-    let mut statement = conn.prepare_cached(sql).map_err(store_error)?;
-    bind_numbered(&mut statement, args).map_err(store_error)?;
+    let mut statement = conn.prepare_cached(sql)?;
+    bind_numbered(&mut statement, args)?;
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(store_error)? {
+    while let Some(row) = rows.next()? {
         out.push(decode(row)?);
     }
     Ok(out)
@@ -94,10 +62,10 @@ pub(crate) fn query_first<T>(
     args: &[Arg],
     decode: impl FnOnce(&Row<'_>) -> Result<T>,
 ) -> Result<Option<T>> {
-    let mut statement = conn.prepare_cached(sql).map_err(store_error)?;
-    bind_numbered(&mut statement, args).map_err(store_error)?;
+    let mut statement = conn.prepare_cached(sql)?;
+    bind_numbered(&mut statement, args)?;
     let mut rows = statement.raw_query();
-    match rows.next().map_err(store_error)? {
+    match rows.next()? {
         Some(row) => decode(row).map(Some),
         None => Ok(None),
     }
@@ -135,8 +103,8 @@ impl DirectReaders {
         let conn = match idle {
             Some(conn) => conn,
             None => {
-                let conn = open(&self.file, self.setup)?;
-                conn.busy_timeout(READ_BUSY_TIMEOUT).map_err(store_error)?;
+                let conn = open_direct(&self.file, self.setup)?;
+                conn.busy_timeout(READ_BUSY_TIMEOUT)?;
                 conn
             }
         };
@@ -154,33 +122,5 @@ impl DirectReaders {
         if let Ok(mut idle) = self.idle.lock() {
             idle.clear();
         }
-    }
-}
-
-/// The store's error for what SQLite answered.
-pub(crate) fn store_error(err: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(failure, _) = &err {
-        if matches!(
-            failure.extended_code,
-            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        ) {
-            return StoreError::Conflict(err.to_string());
-        }
-    }
-    classify(err.sqlite_error_code(), err.to_string())
-}
-
-/// A database that cannot be reached or written for now (busy past the timeout, a full disk,
-/// I/O) is unavailable; anything else is an error in the statement.
-pub(crate) fn classify(code: Option<ErrorCode>, message: String) -> StoreError {
-    match code {
-        Some(
-            ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseLocked
-            | ErrorCode::DiskFull
-            | ErrorCode::SystemIoFailure
-            | ErrorCode::CannotOpen,
-        ) => StoreError::Unavailable(message),
-        _ => StoreError::Sqlite(message),
     }
 }

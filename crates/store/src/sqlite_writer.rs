@@ -23,9 +23,10 @@ use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::Batch;
-use crate::connections::open_sqlite;
+use crate::error::sqlite_failure;
 use crate::row::BatchRow;
-use crate::sqlite_direct::{self, bind_numbered, classify, store_error};
+use crate::sqlite_direct::bind_numbered;
+use crate::sqlite_open::{file_of, open_direct, open_sqlite};
 use crate::{Result, StoreError};
 
 enum Job {
@@ -63,7 +64,7 @@ pub(crate) struct SqliteWriter {
 impl SqliteWriter {
     /// Opens the writer's connections (running `setup`, PRAGMAs, on each) on a new thread.
     pub async fn start(options: AnyConnectOptions, setup: &'static str) -> Result<SqliteWriter> {
-        let file = sqlite_direct::file_of(&options)?;
+        let file = file_of(&options)?;
         let (jobs, queue) = mpsc::unbounded_channel();
         let (opened, opening) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -145,7 +146,7 @@ async fn serve(
 ) {
     // sqlx's first: it creates the file when the URL asks for that.
     let opening = match open_sqlite(&place.options, place.setup).await {
-        Ok(conn) => sqlite_direct::open(&place.file, place.setup).map(|direct| (conn, direct)),
+        Ok(conn) => open_direct(&place.file, place.setup).map(|direct| (conn, direct)),
         Err(err) => Err(err),
     };
     let (mut conn, direct) = match opening {
@@ -269,7 +270,7 @@ fn run_group(conn: &rusqlite::Connection, group: &[Queued]) -> Vec<Result<Vec<Ba
         let code = err.sqlite_error_code();
         group
             .iter()
-            .map(|_| Err(classify(code, message.clone())))
+            .map(|_| Err(sqlite_failure(code, message.clone())))
             .collect()
     };
     if let Err(err) = execute(conn, "BEGIN IMMEDIATE") {
@@ -287,12 +288,13 @@ fn run_group(conn: &rusqlite::Connection, group: &[Queued]) -> Vec<Result<Vec<Ba
             Err(_) => execute(conn, "ROLLBACK TO flowpilot_batch")
                 .and_then(|()| execute(conn, "RELEASE flowpilot_batch")),
         };
-        // Some failures (a full disk, an I/O error) end the whole transaction.
+        // Some failures (a full disk, an I/O error) end the whole transaction, and with it
+        // every batch of the group; the batch's own error says why.
         if let Err(err) = ended {
             roll_back(conn);
-            return fail_all(err);
+            return fail_all(result.err().unwrap_or(err));
         }
-        results.push(result.map_err(store_error));
+        results.push(result.map_err(StoreError::from));
     }
     match execute(conn, "COMMIT") {
         Ok(()) => results,
