@@ -126,3 +126,32 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use store::StoreError;
+
+    use super::ApiError;
+
+    #[test]
+    fn a_database_that_cannot_answer_for_now_is_a_503_and_other_store_failures_a_500() {
+        let status = |err: StoreError| ApiError::from(err).status();
+        assert_eq!(
+            status(StoreError::Unavailable("database is locked".into())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(StoreError::Database(store::SqlxError::PoolTimedOut)),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(StoreError::Conflict("users.email".into())),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(StoreError::Sqlite("no such table: nowhere".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

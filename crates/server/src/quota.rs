@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use domain::{Account, AiLimits, User};
 use serde::Serialize;
 use serde_json::json;
-use store::{AiUsageCounts, QuotaAsk, QuotaGrant, QuotaKeys, Store};
+use store::{AiUsageCounts, QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit, Store};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -175,15 +175,11 @@ impl Ask {
     }
 
     /// The 429 of api.md for a limit that refused the call (`grant` is never `Granted`).
-    pub async fn refused(&self, state: &AppState, grant: QuotaGrant) -> ApiError {
-        let period = match grant {
-            QuotaGrant::MonthlyExhausted => Period::Monthly,
-            QuotaGrant::DailyExhausted | QuotaGrant::Granted => Period::Daily,
-        };
+    pub async fn refused(&self, state: &AppState, limit: QuotaLimit) -> ApiError {
         match state.store.ai_calls_counted(&self.counters.keys).await {
             Ok(counts) => exceeded(
                 &status_of(&self.account, self.limits, counts, self.now),
-                period,
+                limit,
                 self.now,
             ),
             Err(err) => err.into(),
@@ -202,7 +198,7 @@ pub async fn reserve(
     let ask = Ask::new(state, user, now).await?;
     match state.store.reserve_ai_call(&ask.counters).await? {
         QuotaGrant::Granted => Ok(ask.granted(state)),
-        refused => Err(ask.refused(state, refused).await),
+        QuotaGrant::Exhausted(limit) => Err(ask.refused(state, limit).await),
     }
 }
 
@@ -214,17 +210,11 @@ pub async fn count(state: &AppState, user: &User, now: DateTime<Utc>) {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Period {
-    Daily,
-    Monthly,
-}
-
 /// The 429 of api.md for a used-up limit.
-fn exceeded(status: &QuotaStatus, period: Period, now: DateTime<Utc>) -> ApiError {
-    let (name, reset_at) = match period {
-        Period::Daily => ("daily", status.daily_reset_at),
-        Period::Monthly => ("monthly", status.monthly_reset_at),
+fn exceeded(status: &QuotaStatus, limit: QuotaLimit, now: DateTime<Utc>) -> ApiError {
+    let (name, reset_at) = match limit {
+        QuotaLimit::Daily => ("daily", status.daily_reset_at),
+        QuotaLimit::Monthly => ("monthly", status.monthly_reset_at),
     };
     ApiError::TooManyRequests {
         retry_after: (reset_at - now).num_seconds().max(1) as u64,

@@ -67,3 +67,34 @@ pub(crate) fn sqlite_failure(code: Option<ErrorCode>, message: String) -> StoreE
         _ => StoreError::Sqlite(message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_sqlite_answers_maps_to_conflict_unavailable_or_a_database_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("e.db");
+        let one = rusqlite::Connection::open(&file).expect("open");
+        one.execute_batch("CREATE TABLE t (name TEXT PRIMARY KEY); INSERT INTO t VALUES ('a')")
+            .expect("set up");
+
+        let twice = one.execute("INSERT INTO t VALUES ('a')", []).unwrap_err();
+        assert!(matches!(StoreError::from(twice), StoreError::Conflict(_)));
+
+        // Another process holds the write lock and this connection does not wait.
+        let two = rusqlite::Connection::open(&file).expect("open");
+        two.busy_timeout(std::time::Duration::ZERO)
+            .expect("timeout");
+        one.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let busy = two.execute_batch("BEGIN IMMEDIATE").unwrap_err();
+        assert!(matches!(StoreError::from(busy), StoreError::Unavailable(_)));
+        one.execute_batch("COMMIT").expect("unlock");
+
+        let wrong = one
+            .execute("INSERT INTO nowhere VALUES (1)", [])
+            .unwrap_err();
+        assert!(matches!(StoreError::from(wrong), StoreError::Sqlite(_)));
+    }
+}

@@ -29,7 +29,7 @@ pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 pub use earlier_steps::EarlierSteps;
 pub use error::StoreError;
 pub use flows::BuiltinLoad;
-pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys};
+pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit};
 pub use rate_limits::WindowHit;
 pub use sessions::{
     Closing, SessionFilter, SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord,

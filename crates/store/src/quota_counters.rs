@@ -47,10 +47,17 @@ impl QuotaKeys {
 pub enum QuotaGrant {
     /// Both counters took the call.
     Granted,
-    /// The user's daily limit is used up; nothing was counted.
-    DailyExhausted,
-    /// The account's monthly limit is used up; nothing was counted.
-    MonthlyExhausted,
+    /// This limit is used up; nothing was counted.
+    Exhausted(QuotaLimit),
+}
+
+/// Which limit refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaLimit {
+    /// The user's daily limit.
+    Daily,
+    /// The account's monthly limit.
+    Monthly,
 }
 
 /// One call to count against both counters, each within its limit (`None`: unlimited, still
@@ -65,11 +72,11 @@ pub struct QuotaAsk {
 impl QuotaAsk {
     /// The refusal when a limit is zero or less: the upsert would count a first call
     /// without looking at the limit.
-    pub(crate) fn refused_outright(&self) -> Option<QuotaGrant> {
+    pub(crate) fn refused_outright(&self) -> Option<QuotaLimit> {
         if self.daily_limit.is_some_and(|l| l <= 0) {
-            Some(QuotaGrant::DailyExhausted)
+            Some(QuotaLimit::Daily)
         } else if self.monthly_limit.is_some_and(|l| l <= 0) {
-            Some(QuotaGrant::MonthlyExhausted)
+            Some(QuotaLimit::Monthly)
         } else {
             None
         }
@@ -116,8 +123,8 @@ impl Store {
     /// Counts one call against both counters if neither would go over its limit. Either both
     /// counters take the call or neither keeps it.
     pub async fn reserve_ai_call(&self, ask: &QuotaAsk) -> Result<QuotaGrant> {
-        if let Some(refused) = ask.refused_outright() {
-            return Ok(refused);
+        if let Some(limit) = ask.refused_outright() {
+            return Ok(QuotaGrant::Exhausted(limit));
         }
         let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
         let rows = sqlx::query_with(&sql, args)
@@ -151,11 +158,11 @@ impl Store {
                 if month_taken {
                     self.give_back(&month).await?;
                 }
-                Ok(if day_taken {
-                    QuotaGrant::MonthlyExhausted
+                Ok(QuotaGrant::Exhausted(if day_taken {
+                    QuotaLimit::Monthly
                 } else {
-                    QuotaGrant::DailyExhausted
-                })
+                    QuotaLimit::Daily
+                }))
             }
         }
     }
@@ -309,7 +316,7 @@ mod tests {
         for t in tries {
             match t.await.unwrap().unwrap() {
                 QuotaGrant::Granted => granted += 1,
-                other => assert_eq!(other, QuotaGrant::DailyExhausted),
+                other => assert_eq!(other, QuotaGrant::Exhausted(QuotaLimit::Daily)),
             }
         }
         assert_eq!(granted, 3);
@@ -331,7 +338,7 @@ mod tests {
                 .reserve_ai_call(&ask(keys, Some(5), Some(1)))
                 .await
                 .unwrap(),
-            QuotaGrant::MonthlyExhausted
+            QuotaGrant::Exhausted(QuotaLimit::Monthly)
         );
         assert_eq!(store.ai_calls_counted(&keys).await.unwrap(), counts(1, 1));
     }
@@ -344,7 +351,7 @@ mod tests {
                 .reserve_ai_call(&ask(keys, Some(0), None))
                 .await
                 .unwrap(),
-            QuotaGrant::DailyExhausted,
+            QuotaGrant::Exhausted(QuotaLimit::Daily),
             "a zero limit refuses the very first call"
         );
         assert_eq!(store.ai_calls_counted(&keys).await.unwrap(), counts(0, 0));

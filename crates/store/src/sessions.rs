@@ -15,7 +15,8 @@ use crate::codec::{ms, opt_uuid, time, uuid};
 use crate::row::Columns;
 use crate::sqlite_direct::{query_all, query_first};
 use crate::{
-    AiUsageRecord, Backend, EarlierSteps, QuotaAsk, QuotaGrant, Result, Store, StoreError,
+    AiUsageRecord, Backend, EarlierSteps, QuotaAsk, QuotaGrant, QuotaLimit, Result, Store,
+    StoreError,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -305,7 +306,7 @@ pub enum StepClaim {
     /// holds it. Nothing was counted.
     Taken,
     /// The quota refused the call; the step is not held and nothing was counted.
-    OverQuota(QuotaGrant),
+    OverQuota(QuotaLimit),
 }
 
 /// What answering a step writes (see [`Store::answer_step`]).
@@ -608,9 +609,9 @@ impl Store {
         };
         match grant {
             QuotaGrant::Granted => Ok(StepClaim::Claimed),
-            refused => {
+            QuotaGrant::Exhausted(limit) => {
                 self.release_step(step_id).await?;
-                Ok(StepClaim::OverQuota(refused))
+                Ok(StepClaim::OverQuota(limit))
             }
         }
     }

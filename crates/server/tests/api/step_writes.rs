@@ -6,8 +6,8 @@
 use chrono::Utc;
 use serde_json::json;
 use store::{
-    AiUsageRecord, EarlierSteps, QuotaAsk, QuotaGrant, QuotaKeys, StepAdvance, StepClaim,
-    StepRecord, StepResponse,
+    AiUsageRecord, EarlierSteps, QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit, StepAdvance,
+    StepClaim, StepRecord, StepResponse,
 };
 use uuid::Uuid;
 
@@ -72,7 +72,7 @@ async fn a_claim_reserves_the_next_call_and_a_refused_one_leaves_the_step_free(b
 
     assert_eq!(
         claim(Some(ask(Some(0)))).await,
-        StepClaim::OverQuota(QuotaGrant::DailyExhausted),
+        StepClaim::OverQuota(QuotaLimit::Daily),
         "a zero limit refuses at once"
     );
     assert_eq!(
@@ -84,7 +84,7 @@ async fn a_claim_reserves_the_next_call_and_a_refused_one_leaves_the_step_free(b
     );
     assert_eq!(
         claim(Some(ask(Some(1)))).await,
-        StepClaim::OverQuota(QuotaGrant::DailyExhausted),
+        StepClaim::OverQuota(QuotaLimit::Daily),
         "the limit is used up"
     );
     assert_eq!(counted().await, (1, 1), "a refused call counts nowhere");

@@ -287,7 +287,7 @@ pub async fn respond(
                 "This step is being answered by another request".into(),
             ))
         }
-        (StepClaim::OverQuota(grant), Some(ask)) => return Err(ask.refused(state, grant).await),
+        (StepClaim::OverQuota(limit), Some(ask)) => return Err(ask.refused(state, limit).await),
         (StepClaim::OverQuota(_), None) => {
             return Err(ApiError::Internal(
                 "the quota refused a step that asked for no provider call".into(),
