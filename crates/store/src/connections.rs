@@ -17,11 +17,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::batch::Batch;
-use crate::row::BatchRow;
 use crate::sqlite_open::open_sqlite;
 use crate::sqlite_writer::{Lent, SqliteWriter};
-use crate::{Result, StoreError};
+use crate::Result;
 
 /// How long a request waits for a connection before it gives up with an error.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,17 +46,6 @@ impl Connections {
                     held: Some(Held::Lent(lent)),
                 })
             }
-        }
-    }
-
-    /// Runs a batch of statements in a transaction of its own, in one round trip: the SQLite
-    /// writer only ([`SqliteWriter::batch`]); PostgreSQL takes one statement per query.
-    pub async fn batch(&self, statements: Vec<String>, args: Batch) -> Result<Vec<BatchRow>> {
-        match self {
-            Connections::Writer(writer) => writer.batch(statements, args).await,
-            Connections::Pool(_) | Connections::Held(_) => Err(StoreError::Corrupt(
-                "a batch of statements was sent to a database that runs them one by one".into(),
-            )),
         }
     }
 

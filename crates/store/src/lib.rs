@@ -95,6 +95,9 @@ pub struct Store {
     checkpointer: Option<Arc<Checkpointer>>,
     /// SQLite: the hot path's reads, made on the calling thread ([`sqlite_direct`]).
     direct: Option<Arc<DirectReaders>>,
+    /// SQLite: the writer thread, for the hot path's batches ([`SqliteWriter::batch`]);
+    /// PostgreSQL runs the same statements one by one.
+    batches: Option<SqliteWriter>,
 }
 
 impl std::fmt::Debug for Store {
@@ -128,6 +131,7 @@ impl Store {
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let mut checkpointer = None;
         let mut direct = None;
+        let mut batches = None;
         let (readers, writer) = match backend {
             Backend::Sqlite => {
                 // SQLite has one write lock per database. With writes spread over several
@@ -147,6 +151,7 @@ impl Store {
                     SQLITE_READER_SETUP,
                 )));
                 let readers = HeldSet::new(options, 8, SQLITE_READER_SETUP);
+                batches = Some(writer.clone());
                 (Connections::Held(readers), Connections::Writer(writer))
             }
             Backend::Postgres => {
@@ -164,6 +169,7 @@ impl Store {
             backend,
             checkpointer,
             direct,
+            batches,
         };
         // Opens the database now, so a bad path or a locked file fails at start.
         store.ping().await?;
@@ -211,16 +217,6 @@ impl Store {
     /// The connection every write and every transaction goes to.
     pub(crate) async fn write(&self) -> Result<Conn> {
         self.writer.acquire().await
-    }
-
-    /// Runs `sql`, several statements with their arguments numbered across them
-    /// ([`batch::Batch`]), as one transaction in one round trip to the SQLite writer.
-    pub(crate) async fn write_batch(
-        &self,
-        statements: Vec<String>,
-        args: batch::Batch,
-    ) -> Result<Vec<row::BatchRow>> {
-        self.writer.batch(statements, args).await
     }
 }
 

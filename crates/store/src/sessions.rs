@@ -14,9 +14,9 @@ use crate::batch::{guarded_values, statement, Arg, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
 use crate::row::Columns;
 use crate::sqlite_direct::{query_all, query_first};
+use crate::sqlite_writer::SqliteWriter;
 use crate::{
-    AiUsageRecord, Backend, EarlierSteps, QuotaAsk, QuotaGrant, QuotaLimit, Result, Store,
-    StoreError,
+    AiUsageRecord, EarlierSteps, QuotaAsk, QuotaGrant, QuotaLimit, Result, Store, StoreError,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -263,6 +263,32 @@ fn digest_from_row(row: &impl Columns, session_id: Uuid) -> Result<StepRecord> {
         earlier: None,
         created_at: time(row.col("created_at")?)?,
     })
+}
+
+/// SQLite: the statements go as one batch with its transaction, each after the answer
+/// guarded by `changes()` (the rows the one before it changed), so a step answered
+/// meanwhile writes nothing. The single writer connection is held for one round trip
+/// instead of one per statement (docs/benchmarks.md).
+async fn answer_in_one_batch(
+    writer: &SqliteWriter,
+    a: &Answering<'_>,
+) -> Result<Option<SessionRecord>> {
+    let guard = Some("changes() = 1");
+    let mut batch = Batch::default();
+    let mut statements = vec![a.answer_sql(&mut batch)?, a.advance_sql(&mut batch, guard)?];
+    if let Some(step) = a.next {
+        statements.push(insert_step_sql(&mut batch, step, guard)?);
+    }
+    for rec in a.usage {
+        statements.push(insert_usage_sql(
+            &mut batch,
+            rec,
+            a.response.responded_at,
+            guard,
+        )?);
+    }
+    let rows = writer.batch(statements, batch).await?;
+    rows.first().map(session_from_row).transpose()
 }
 
 /// `'active', 'paused'`: statuses are a closed set of identifiers, never user input.
@@ -573,7 +599,7 @@ impl Store {
             batch.arg(ms(now))?,
             session = batch.arg(session_id.to_string())?,
         );
-        let grant = match (quota, self.backend()) {
+        let grant = match (quota, &self.batches) {
             (None, _) => {
                 let rows = sqlx::query_with(&claim, batch.into_args()?)
                     .fetch_all(&mut *self.write().await?)
@@ -584,16 +610,16 @@ impl Store {
                     StepClaim::Claimed
                 });
             }
-            (Some(ask), Backend::Sqlite) => {
+            (Some(ask), Some(writer)) => {
                 let reserve = ask.reserve_sql(&mut batch, Some("changes() = 1"))?;
-                let rows = self.write_batch(vec![claim, reserve], batch).await?;
+                let rows = writer.batch(vec![claim, reserve], batch).await?;
                 // The claim returns the step's id, the reservation the scopes it took.
                 if rows.first().is_none_or(|r| r.col::<&str>("id").is_err()) {
                     return Ok(StepClaim::Taken);
                 }
                 self.settle_reservation(&ask.keys, &rows[1..]).await?
             }
-            (Some(ask), Backend::Postgres) => {
+            (Some(ask), None) => {
                 let rows = sqlx::query_with(&claim, batch.into_args()?)
                     .fetch_all(&mut *self.write().await?)
                     .await?;
@@ -645,33 +671,10 @@ impl Store {
             advance,
             usage,
         };
-        match self.backend() {
-            Backend::Sqlite => self.answer_in_one_batch(&answering).await,
-            Backend::Postgres => self.answer_statement_by_statement(&answering).await,
+        match &self.batches {
+            Some(writer) => answer_in_one_batch(writer, &answering).await,
+            None => self.answer_statement_by_statement(&answering).await,
         }
-    }
-
-    /// SQLite: the statements go as one batch with its transaction, each after the answer
-    /// guarded by `changes()` (the rows the one before it changed), so a step answered
-    /// meanwhile writes nothing. The single writer connection is held for one round trip
-    /// instead of one per statement (docs/benchmarks.md).
-    async fn answer_in_one_batch(&self, a: &Answering<'_>) -> Result<Option<SessionRecord>> {
-        let guard = Some("changes() = 1");
-        let mut batch = Batch::default();
-        let mut statements = vec![a.answer_sql(&mut batch)?, a.advance_sql(&mut batch, guard)?];
-        if let Some(step) = a.next {
-            statements.push(insert_step_sql(&mut batch, step, guard)?);
-        }
-        for rec in a.usage {
-            statements.push(insert_usage_sql(
-                &mut batch,
-                rec,
-                a.response.responded_at,
-                guard,
-            )?);
-        }
-        let rows = self.write_batch(statements, batch).await?;
-        rows.first().map(session_from_row).transpose()
     }
 
     /// PostgreSQL: one statement at a time in a transaction, stopping when the answer finds
