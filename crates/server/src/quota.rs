@@ -174,7 +174,7 @@ impl Ask {
         }
     }
 
-    /// The 429 of api.md for a limit that refused the call (`grant` is never `Granted`).
+    /// The 429 of api.md for the limit that refused the call.
     pub async fn refused(&self, state: &AppState, limit: QuotaLimit) -> ApiError {
         match state.store.ai_calls_counted(&self.counters.keys).await {
             Ok(counts) => exceeded(

@@ -18,46 +18,26 @@ pub(crate) enum Arg {
     Real(Option<f64>),
 }
 
-impl From<String> for Arg {
-    fn from(v: String) -> Arg {
-        Arg::Text(Some(v))
-    }
+/// Each Rust type an argument is built from, and the kind of argument it makes.
+macro_rules! arg_from {
+    ($($ty:ty => $make:expr),* $(,)?) => {$(
+        impl From<$ty> for Arg {
+            fn from(v: $ty) -> Arg {
+                #[allow(clippy::redundant_closure_call)]
+                ($make)(v)
+            }
+        }
+    )*};
 }
 
-impl From<&'static str> for Arg {
-    fn from(v: &'static str) -> Arg {
-        Arg::Text(Some(v.to_string()))
-    }
-}
-
-impl From<Option<String>> for Arg {
-    fn from(v: Option<String>) -> Arg {
-        Arg::Text(v)
-    }
-}
-
-impl From<i64> for Arg {
-    fn from(v: i64) -> Arg {
-        Arg::Integer(Some(v))
-    }
-}
-
-impl From<Option<i64>> for Arg {
-    fn from(v: Option<i64>) -> Arg {
-        Arg::Integer(v)
-    }
-}
-
-impl From<f64> for Arg {
-    fn from(v: f64) -> Arg {
-        Arg::Real(Some(v))
-    }
-}
-
-impl From<Option<f64>> for Arg {
-    fn from(v: Option<f64>) -> Arg {
-        Arg::Real(v)
-    }
+arg_from! {
+    String => |v| Arg::Text(Some(v)),
+    &'static str => |v: &str| Arg::Text(Some(v.to_string())),
+    Option<String> => Arg::Text,
+    i64 => |v| Arg::Integer(Some(v)),
+    Option<i64> => Arg::Integer,
+    f64 => |v| Arg::Real(Some(v)),
+    Option<f64> => Arg::Real,
 }
 
 impl rusqlite::ToSql for Arg {

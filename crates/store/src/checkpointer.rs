@@ -11,9 +11,9 @@
 //! from the start of the log again only when a write begins with every frame copied, and
 //! writes kept landing while each checkpoint ran, so the log grew by the whole of what was
 //! written (650 MB in a 14-second bench run, docs/benchmarks.md, session 5). Once the log
-//! passes [`RESTART_FRAMES`], the writer thread copies the few frames left between two of its
-//! writes (`SqliteWriter::restart_log`), and the next write starts the log again; the writer's
-//! `journal_size_limit` then cuts the file back.
+//! passes [`RESTART_FRAMES`], the writer thread copies what this task's last pass left between
+//! two of its writes (`SqliteWriter::restart_log`), and the next write starts the log again;
+//! the writer's `journal_size_limit` then cuts the file back.
 
 use std::time::Duration;
 
@@ -23,8 +23,8 @@ use tokio::task::JoinHandle;
 
 use crate::sqlite_writer::SqliteWriter;
 
-/// How often the log is moved into the database file. At full load the writer appends a few
-/// thousand pages a second, so the log stays within some megabytes.
+/// How often the log is moved into the database file. At full load the writer appends about
+/// twelve thousand pages a second, so what is not yet copied stays within some megabytes.
 const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Frames (pages of about 4 kB) in the log past which the writer restarts it: about 128 MB.

@@ -14,7 +14,7 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
-    /// What SQLite answered a write of the writer thread's own connection.
+    /// What SQLite answered a connection the store calls directly (`sqlite_direct`).
     #[error("database error: {0}")]
     Sqlite(String),
     /// The database cannot be reached or written for now (busy past the timeout, a full disk,

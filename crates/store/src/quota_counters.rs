@@ -7,13 +7,13 @@
 //! at a time; PostgreSQL locks the conflicting row and re-checks the condition on its latest
 //! version), so at most `limit` reservations ever succeed in a period.
 
-use crate::row::Columns;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
 use crate::batch::{statement, Batch};
 use crate::codec::ms;
+use crate::row::Columns;
 use crate::{AiUsageCounts, Result, Store};
 
 const USER_DAY: &str = "user_day";

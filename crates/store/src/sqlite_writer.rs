@@ -235,9 +235,9 @@ async fn ready(conn: Option<AnyConnection>, place: &Place) -> Result<AnyConnecti
 /// A passive checkpoint on the writer's own connection, between two writes: nothing is written
 /// while it runs, so unless a reader that began before it still reads the log, it copies every
 /// frame, and the next write starts the log again from its beginning. The background
-/// checkpointer has copied nearly all of it already; this copies the frames written since,
-/// and syncs the database file (5 to 15 ms on the bench machine's disk, which is why it waits
-/// for the log to grow large).
+/// checkpointer's last pass copied the rest; this copies the frames written since (at most
+/// its 100 ms interval's worth) and syncs the database file (5 to 15 ms on the bench
+/// machine's disk, which is why it waits for the log to grow large).
 fn restart_log(conn: &rusqlite::Connection) {
     let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
@@ -458,12 +458,13 @@ mod tests {
     #[tokio::test]
     async fn a_connection_lost_by_its_borrower_is_opened_again() {
         let (_dir, writer) = writer().await;
-        // A borrower that panics drops the connection without giving it back.
+        // A borrower that panics drops the connection without giving it back; `bodies` below
+        // borrows it again.
         drop(writer.lend().await.expect("lend"));
         writer
             .batch(insert(&["still writing"]), Batch::default())
             .await
-            .expect("batch on a reopened connection");
+            .expect("batches do not need the lent connection");
         assert_eq!(bodies(&writer).await, ["still writing"]);
     }
 

@@ -1,10 +1,10 @@
-use crate::row::Columns;
 use chrono::{DateTime, Utc};
 use domain::{Role, User};
 use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
 use crate::codec::{flag, ms, opt_uuid, time, uuid};
+use crate::row::Columns;
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone)]
