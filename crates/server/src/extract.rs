@@ -1,12 +1,14 @@
-//! Request extractors whose failures answer in the API's error shape: 400 for malformed JSON,
-//! 413 for bodies over the limit, 422 with FastAPI-style `loc/msg/type` items otherwise.
+//! Request extractors whose failures answer in the API's error shape: 400 for malformed JSON
+//! or a malformed path, 413 for bodies over the limit, 415 for a body that is not JSON, 422
+//! with FastAPI-style `loc/msg/type` items otherwise (a NUL character in any text included).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use domain::validation::FieldError;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -17,18 +19,71 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(1024 * 1024, |l| l.0);
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(limit)
-            } else {
-                ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
-            }
-        })?;
+        let says_json = is_json(req.headers());
+        let bytes = read_body(req, state).await?;
+        // No body at all is a missing body (422), whatever the headers say.
+        if !says_json && !bytes.is_empty() {
+            return Err(ApiError::UnsupportedMediaType(
+                "Send the body as JSON, with Content-Type: application/json".into(),
+            ));
+        }
         parse_json_body(&bytes).map(ApiJson)
+    }
+}
+
+/// The body, up to the configured limit.
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let limit = req
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(1024 * 1024, |l| l.0);
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(limit)
+        } else {
+            ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
+        }
+    })
+}
+
+/// The media type a request's `Content-Type` names, lower case and without parameters.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+/// `application/json`, or a JSON-based type such as `application/problem+json`.
+fn is_json(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|m| {
+        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+    })
+}
+
+/// A path parameter (an id) deserialised into `T`; a malformed one is a 400 in the error shape.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|rejection| ApiError::BadRequest(path_message(&rejection.body_text())))
+    }
+}
+
+/// axum's "Invalid URL: Cannot parse `id` with value `x` to a `u128`" says what failed in
+/// its own terms; an id is what the client sent.
+fn path_message(axum_text: &str) -> String {
+    let value = axum_text
+        .split("with value `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next());
+    match value {
+        Some(value) => format!("'{value}' is not a valid id: ids are UUIDs"),
+        None => format!("The path is not valid: {axum_text}"),
     }
 }
 
@@ -46,7 +101,46 @@ pub fn parse_json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError>
     }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
+    refuse_nul(&value, vec!["body".into()])?;
     deserialize_value(value, "body")
+}
+
+/// PostgreSQL cannot store a NUL character (U+0000) in text and SQLite can, so the same input
+/// would be kept on one backend and fail on the other: it is refused on both, wherever it
+/// comes in, with every place it occurs located.
+pub fn refuse_nul(value: &Value, at: Vec<Value>) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    find_nul(value, at, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn find_nul(value: &Value, at: Vec<Value>, errors: &mut Vec<FieldError>) {
+    match value {
+        Value::String(text) if text.contains('\0') => errors.push(FieldError {
+            loc: at,
+            msg: "Text must not contain NUL characters (\\u0000)".into(),
+            kind: "string_nul".into(),
+        }),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let mut loc = at.clone();
+                loc.push(index.into());
+                find_nul(item, loc, errors);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                let mut loc = at.clone();
+                loc.push(key.clone().into());
+                find_nul(item, loc, errors);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Deserialises a JSON value, turning the first error into a located 422 item.
@@ -107,7 +201,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         for (k, v) in pairs {
             map.insert(k, serde_json::Value::String(v));
         }
-        deserialize_value(serde_json::Value::Object(map), "query").map(ApiQuery)
+        let value = serde_json::Value::Object(map);
+        refuse_nul(&value, vec!["query".into()])?;
+        deserialize_value(value, "query").map(ApiQuery)
     }
 }
 
@@ -232,6 +328,32 @@ mod tests {
             vec![serde_json::json!("body"), serde_json::json!("email")]
         );
         assert_eq!(errs[0].kind, "type_error");
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_the_body_is_refused_where_it_is() {
+        let errs = field_errors(
+            parse_json_body::<serde_json::Value>(
+                br#"{"email": "a@b.co", "tags": ["ok", "b\u0000d"], "n": {"x": "\u0000"}}"#,
+            )
+            .unwrap_err(),
+        );
+        let mut locs: Vec<String> = errs
+            .iter()
+            .map(|e| serde_json::json!(e.loc).to_string())
+            .collect();
+        locs.sort();
+        assert_eq!(locs, [r#"["body","n","x"]"#, r#"["body","tags",1]"#]);
+        assert!(errs.iter().all(|e| e.kind == "string_nul"));
+        assert!(parse_json_body::<serde_json::Value>(br#"{"text": "a\\u0000b"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_id_is_named_in_the_message() {
+        assert_eq!(
+            path_message("Invalid URL: Cannot parse `id` with value `abc` to a `u128`"),
+            "'abc' is not a valid id: ids are UUIDs"
+        );
     }
 
     #[test]

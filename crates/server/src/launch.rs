@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
     openapi.info.version = env!("CARGO_PKG_VERSION").to_string();
     let openapi = Arc::new(openapi);
     let body_limit = state.settings.max_body_bytes;
+    let trusted: Arc<[ipnet::IpNet]> = state.settings.trusted_proxies.clone().into();
 
     api_router
         .route("/api/openapi.json", get(move || {
@@ -90,6 +91,9 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a request handler panicked");
             ApiError::Internal("handler panicked".into()).into_response()
         }))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            crate::client_addr::resolve(trusted.clone(), req, next)
+        }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
@@ -97,7 +101,7 @@ pub fn router(state: AppState) -> Router {
                 .get(&REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), client = tracing::field::Empty)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

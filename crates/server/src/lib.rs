@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod catalog;
+pub mod client_addr;
 pub mod embedding;
 pub mod error;
 pub mod extract;

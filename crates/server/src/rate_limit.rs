@@ -11,6 +11,7 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Login,
+    SignUp,
     SessionCreate,
     SessionWrite,
     SessionRead,
@@ -20,6 +21,7 @@ impl Action {
     fn name(self) -> &'static str {
         match self {
             Action::Login => "login",
+            Action::SignUp => "signup",
             Action::SessionCreate => "session_create",
             Action::SessionWrite => "session_write",
             Action::SessionRead => "session_read",
@@ -29,6 +31,7 @@ impl Action {
     pub fn per_minute(self) -> i64 {
         match self {
             Action::Login => 10,
+            Action::SignUp => 10,
             Action::SessionCreate => 5,
             Action::SessionWrite => 15,
             Action::SessionRead => 30,

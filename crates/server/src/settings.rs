@@ -67,6 +67,8 @@ pub struct Settings {
     pub embedding_model_dir: Option<PathBuf>,
     pub match_threshold: f64,
     pub max_body_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (`client_addr`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub log: String,
 }
 
@@ -103,6 +105,7 @@ impl Default for Settings {
             embedding_model_dir: None,
             match_threshold: 0.5,
             max_body_bytes: 1024 * 1024,
+            trusted_proxies: Vec::new(),
             log: "info".into(),
         }
     }
@@ -252,6 +255,14 @@ impl Settings {
         if let Some(x) = get("FLOWPILOT_MAX_BODY_BYTES") {
             s.max_body_bytes = parse_positive::<usize>("FLOWPILOT_MAX_BODY_BYTES", x)?;
         }
+        if let Some(x) = get("FLOWPILOT_TRUSTED_PROXIES") {
+            s.trusted_proxies =
+                crate::client_addr::parse_trusted(x).map_err(|bad| SettingsError::Invalid {
+                    name: "FLOWPILOT_TRUSTED_PROXIES".into(),
+                    value: bad,
+                    expected: "comma-separated IP addresses or CIDRs (10.0.0.0/8)",
+                })?;
+        }
         if let Some(x) = get("RUST_LOG") {
             s.log = x.into();
         }
@@ -359,6 +370,16 @@ impl Settings {
             (
                 "FLOWPILOT_MAX_BODY_BYTES".into(),
                 self.max_body_bytes.to_string(),
+            ),
+            (
+                "FLOWPILOT_TRUSTED_PROXIES".into(),
+                if self.trusted_proxies.is_empty() {
+                    "(none)".into()
+                } else {
+                    let list: Vec<String> =
+                        self.trusted_proxies.iter().map(|n| n.to_string()).collect();
+                    list.join(", ")
+                },
             ),
             ("RUST_LOG".into(), self.log.clone()),
         ]

@@ -74,12 +74,26 @@ impl Batch {
             let added = match arg {
                 Arg::Text(v) => out.add(v),
                 Arg::Integer(v) => out.add(v),
-                Arg::Real(v) => out.add(v),
+                Arg::Real(Some(v)) => out.add(v),
+                Arg::Real(None) => out.add(null_double()),
             };
             added.map_err(|e| StoreError::Corrupt(format!("argument: {e}")))?;
         }
         Ok(out)
     }
+}
+
+/// A NULL that PostgreSQL takes as `double precision`.
+///
+/// sqlx 0.8's `Any` driver hands a NULL `f64` to PostgreSQL as a NULL `f32` (it swaps the two
+/// float kinds when it converts a NULL). PostgreSQL then prepares the statement with a `real`
+/// parameter, the connection caches that statement, and every later call that binds a real
+/// `f64` there sends eight bytes for a four-byte parameter ("incorrect binary data format"),
+/// until the connection closes. Binding the NULL as an `f32` comes out as the `f64` it should
+/// be; `postgres_takes_a_null_real_then_a_real_on_one_connection` (below) fails the day
+/// sqlx corrects the swap.
+fn null_double() -> Option<f32> {
+    None
 }
 
 /// One statement built alone: its text and its arguments.
@@ -98,5 +112,59 @@ pub(crate) fn guarded_values(placeholders: &[String], guard: Option<&str>) -> St
     match guard {
         Some(guard) => format!("SELECT {list} WHERE {guard}"),
         None => format!("VALUES ({list})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, Row};
+
+    use super::*;
+
+    /// Runs against the database of `FLOWPILOT_TEST_POSTGRES_URL`; says so when it is unset.
+    #[tokio::test]
+    async fn postgres_takes_a_null_real_then_a_real_on_one_connection() {
+        let Some(url) = std::env::var("FLOWPILOT_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            eprintln!("*** PostgreSQL SKIPPED: set FLOWPILOT_TEST_POSTGRES_URL to run it ***");
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+        sqlx::query("CREATE TEMPORARY TABLE scores (n BIGINT, score DOUBLE PRECISION, note TEXT)")
+            .execute(&mut conn)
+            .await
+            .expect("table");
+        let rows: [(i64, Option<f64>, Option<String>); 3] = [
+            (1, None, None),
+            (2, Some(0.75), Some("matched".into())),
+            (3, None, None),
+        ];
+        // The same statement text each time, so the connection's prepared statement is reused.
+        for (n, score, note) in rows.clone() {
+            let (sql, args) = statement(|b| {
+                Ok(format!(
+                    "INSERT INTO scores (n, score, note) VALUES ({}, {}, {})",
+                    b.arg(n)?,
+                    b.arg(score)?,
+                    b.arg(note)?
+                ))
+            })
+            .expect("statement");
+            sqlx::query_with(&sql, args)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("row {n}: {e}"));
+        }
+        let stored: Vec<(i64, Option<f64>)> = sqlx::query("SELECT n, score FROM scores ORDER BY n")
+            .fetch_all(&mut conn)
+            .await
+            .expect("read")
+            .iter()
+            .map(|r| (r.get::<i64, _>(0), r.get::<Option<f64>, _>(1)))
+            .collect();
+        assert_eq!(stored, vec![(1, None), (2, Some(0.75)), (3, None)]);
     }
 }

@@ -304,6 +304,45 @@ fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// A new session's row. Built like the batches so that every nullable value is bound with
+/// its type (see `batch::Arg`), which PostgreSQL needs for a NULL score.
+fn insert_session_sql(b: &mut Batch, s: &SessionRecord) -> Result<String> {
+    let values = [
+        b.arg(s.id.to_string())?,
+        b.arg(s.account_id.to_string())?,
+        b.arg(s.user_id.to_string())?,
+        b.arg(s.title.clone())?,
+        b.arg(s.status.as_str())?,
+        b.arg(s.intake_type.clone())?,
+        b.arg(to_text(&s.intake_content)?)?,
+        b.arg(s.problem_summary.clone())?,
+        b.arg(s.problem_domain.clone())?,
+        b.arg(s.confidence_tier.clone())?,
+        b.arg(s.confidence_score)?,
+        b.arg(s.matched_flow_id.map(|i| i.to_string()))?,
+        b.arg(s.matched_flow_name.clone())?,
+        b.arg(s.match_score)?,
+        b.arg(s.engine.clone())?,
+        b.arg(s.step_count)?,
+        b.arg(s.resolution_summary.clone())?,
+        b.arg(s.escalation_reason.clone())?,
+        b.arg(s.escalated_to_id.map(|i| i.to_string()))?,
+        b.arg(s.rating)?,
+        b.arg(s.feedback.clone())?,
+        b.arg(s.documentation.as_ref().map(to_text).transpose()?)?,
+        b.arg(s.total_input_tokens)?,
+        b.arg(s.total_output_tokens)?,
+        b.arg(ms(s.created_at))?,
+        b.arg(ms(s.updated_at))?,
+        b.arg(s.resolved_at.map(ms))?,
+        b.arg(s.escalated_at.map(ms))?,
+    ];
+    Ok(format!(
+        "INSERT INTO ai_sessions ({SESSION_COLUMNS}) {}",
+        guarded_values(&values, None)
+    ))
+}
+
 /// A step's row; with `guard`, written only when the guard holds.
 fn insert_step_sql(b: &mut Batch, step: &StepRecord, guard: Option<&str>) -> Result<String> {
     let values = [
@@ -400,40 +439,8 @@ impl Store {
     pub async fn create_session(&self, s: &SessionRecord, first: &StepRecord) -> Result<()> {
         let mut conn = self.write().await?;
         let mut tx = conn.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO ai_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
-        ))
-        .bind(s.id.to_string())
-        .bind(s.account_id.to_string())
-        .bind(s.user_id.to_string())
-        .bind(&s.title)
-        .bind(s.status.as_str())
-        .bind(&s.intake_type)
-        .bind(to_text(&s.intake_content)?)
-        .bind(&s.problem_summary)
-        .bind(&s.problem_domain)
-        .bind(&s.confidence_tier)
-        .bind(s.confidence_score)
-        .bind(s.matched_flow_id.map(|i| i.to_string()))
-        .bind(&s.matched_flow_name)
-        .bind(s.match_score)
-        .bind(&s.engine)
-        .bind(s.step_count)
-        .bind(&s.resolution_summary)
-        .bind(&s.escalation_reason)
-        .bind(s.escalated_to_id.map(|i| i.to_string()))
-        .bind(s.rating)
-        .bind(&s.feedback)
-        .bind(s.documentation.as_ref().map(to_text).transpose()?)
-        .bind(s.total_input_tokens)
-        .bind(s.total_output_tokens)
-        .bind(ms(s.created_at))
-        .bind(ms(s.updated_at))
-        .bind(s.resolved_at.map(ms))
-        .bind(s.escalated_at.map(ms))
-        .execute(&mut *tx)
-        .await?;
+        let (sql, args) = statement(|b| insert_session_sql(b, s))?;
+        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         let (sql, args) = statement(|b| insert_step_sql(b, first, None))?;
         sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         tx.commit().await?;

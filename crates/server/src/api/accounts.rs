@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::{Account, FieldError, Plan, ValidationErrors};
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::api::dto::ErrorBody;
 use crate::auth::{CurrentUser, SuperAdmin};
 use crate::error::ApiResult;
-use crate::extract::{double_option, ApiJson};
+use crate::extract::{double_option, ApiJson, ApiPath};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -47,20 +47,31 @@ impl From<Account> for AccountOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AccountPatchIn {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<PlanName>)]
     pub plan: Option<Plan>,
     /// null clears the override.
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub ai_daily_limit: Option<Option<i64>>,
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub ai_monthly_limit: Option<Option<i64>>,
+}
+
+/// A plan as the API spells it (documentation only: handlers parse [`Plan`]).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum PlanName {
+    Free,
+    Pro,
+    Team,
+    Enterprise,
 }
 
 /// The caller's account.
 #[utoipa::path(get, path = "/accounts/me", tag = "accounts", security(("bearer" = [])), responses(
-    (status = 200, body = AccountOut), (status = 401, body = ErrorBody)))]
+    (status = 200, body = AccountOut)))]
 pub async fn my_account(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -73,11 +84,11 @@ pub async fn my_account(
 /// Changes an account's plan and AI limit overrides (super admins only).
 #[utoipa::path(patch, path = "/accounts/{id}", tag = "accounts", security(("bearer" = [])), request_body = AccountPatchIn,
     params(("id" = Uuid, Path, description = "Account id")), responses(
-    (status = 200, body = AccountOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 200, body = AccountOut), (status = 403, body = ErrorBody, description = "Not a super admin")))]
 pub async fn update_account(
     State(state): State<AppState>,
     SuperAdmin(admin): SuperAdmin,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AccountPatchIn>,
 ) -> ApiResult<Json<AccountOut>> {
     let mut errors = ValidationErrors::new();

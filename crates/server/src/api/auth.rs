@@ -1,8 +1,6 @@
 //! Sign-up, sign-in, sign-out and "who am I".
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{Duration, Utc};
@@ -15,6 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::dto::{ErrorBody, UserOut};
 use crate::auth::{accounts, token, CurrentUser};
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -29,10 +28,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterIn {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// 10 to 128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub account_name: String,
 }
 
@@ -91,9 +93,11 @@ pub async fn issue_token(state: &AppState, user: domain::User) -> ApiResult<Auth
 /// Creates an account and its admin, and signs the admin in.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterIn, responses(
     (status = 201, body = AuthOut), (status = 403, body = ErrorBody, description = "Sign-up is closed"),
-    (status = 409, body = ErrorBody, description = "The email is taken"), (status = 422, body = ErrorBody)))]
+    (status = 409, body = ErrorBody, description = "The email is taken"),
+    (status = 429, body = ErrorBody, description = "Too many sign-ups from this client address; see Retry-After")))]
 pub async fn register(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<RegisterIn>,
 ) -> ApiResult<(StatusCode, Json<AuthOut>)> {
     if !state.settings.allow_signup {
@@ -108,6 +112,7 @@ pub async fn register(
     errors.into_result()?;
 
     let registration = accounts::Registration {
+        client,
         email: &body.email,
         password: body.password,
         full_name: &body.full_name,
@@ -123,20 +128,21 @@ pub async fn register(
 
 /// Signs in with email and password; at most 10 attempts a minute per client IP and per email.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginIn, responses(
-    (status = 200, body = AuthOut), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 200, body = AuthOut),
+    (status = 401, body = ErrorBody, description = "Unknown email, wrong password or a deactivated user"),
     (status = 429, body = ErrorBody, description = "Too many attempts; see Retry-After")))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<LoginIn>,
 ) -> ApiResult<Json<AuthOut>> {
-    let user = accounts::authenticate(&state, peer.ip(), &body.email, body.password).await?;
+    let user = accounts::authenticate(&state, client, &body.email, body.password).await?;
     Ok(Json(issue_token(&state, user).await?))
 }
 
 /// Revokes the token used for this request.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])), responses(
-    (status = 204, description = "Signed out"), (status = 401, body = ErrorBody)))]
+    (status = 204, description = "Signed out")))]
 pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> ApiResult<StatusCode> {
     state
         .store
@@ -147,7 +153,7 @@ pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> ApiR
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])), responses(
-    (status = 200, body = UserOut), (status = 401, body = ErrorBody)))]
+    (status = 200, body = UserOut)))]
 pub async fn me(current: CurrentUser) -> Json<UserOut> {
     Json(current.user.into())
 }

@@ -6,6 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::quota::QuotaStatus;
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserOut {
     pub id: Uuid,
@@ -39,7 +41,47 @@ impl From<User> for UserOut {
 /// The `{"detail": ...}` body of every error.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// A message, or for 422 a list of `{loc, msg, type}`, or for quota 429 an object.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ErrorDetail)]
     pub detail: serde_json::Value,
+}
+
+/// What an error's `detail` holds: a message; for 422 the fields that failed; for a used-up
+/// AI quota (429) the limit and when it resets. Documentation only: handlers build the value.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ErrorDetail {
+    Message(String),
+    Fields(Vec<FieldErrorOut>),
+    Quota(QuotaExceeded),
+}
+
+/// One failed field, located FastAPI-style: `["body", "email"]`, `["query", "limit"]`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = FieldError)]
+#[allow(dead_code)]
+pub struct FieldErrorOut {
+    pub loc: Vec<LocSegment>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A field name, or the index of an item in a list.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum LocSegment {
+    Name(String),
+    Index(u64),
+}
+
+/// The `detail` of the AI-quota 429 (api.md "AI quota").
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct QuotaExceeded {
+    /// `AI limit exceeded (daily)` or `AI limit exceeded (monthly)`.
+    pub message: String,
+    pub reset_at: DateTime<Utc>,
+    pub quota: QuotaStatus,
 }

@@ -10,18 +10,23 @@ pub mod sessions;
 pub mod teams;
 pub mod users;
 
+use utoipa::Modify;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::openapi::StandardResponses;
 use crate::state::AppState;
 
 /// Every `/api/v1` route, with the OpenAPI description collected from the handlers.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let mut routes = OpenApiRouter::new()
         .merge(auth::routes())
         .merge(users::routes())
         .merge(teams::routes())
         .merge(accounts::routes())
         .merge(quota::routes())
         .merge(sessions::routes())
-        .merge(flows::routes())
+        .merge(flows::routes());
+    // Here and not in `ApiDoc`'s modifiers: those run before any route is added to it.
+    StandardResponses.modify(routes.get_openapi_mut());
+    routes
 }

@@ -3,7 +3,6 @@ use axum::Json;
 use chrono::Utc;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::api::dto::ErrorBody;
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::quota::{self, QuotaStatus};
@@ -15,7 +14,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The caller's AI usage against their limits (null limit: unlimited).
 #[utoipa::path(get, path = "/ai-quota", tag = "quota", security(("bearer" = [])), responses(
-    (status = 200, body = QuotaStatus), (status = 401, body = ErrorBody)))]
+    (status = 200, body = QuotaStatus)))]
 pub async fn ai_quota(
     State(state): State<AppState>,
     current: CurrentUser,

@@ -21,6 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TeamIn {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -32,7 +33,7 @@ pub struct TeamOut {
 
 /// The teams of the caller's account.
 #[utoipa::path(get, path = "/teams", tag = "teams", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<TeamOut>), (status = 401, body = ErrorBody)))]
+    (status = 200, body = Vec<TeamOut>)))]
 pub async fn list_teams(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -54,7 +55,8 @@ pub async fn list_teams(
 
 /// Creates a team in the admin's account.
 #[utoipa::path(post, path = "/teams", tag = "teams", security(("bearer" = [])), request_body = TeamIn, responses(
-    (status = 201, body = TeamOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 201, body = TeamOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
+    (status = 409, body = ErrorBody, description = "A team with this name exists")))]
 pub async fn create_team(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,

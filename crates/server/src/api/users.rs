@@ -1,6 +1,6 @@
 //! The account's users: list, create and change (admins only for changes).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
@@ -16,7 +16,7 @@ use crate::api::auth::check_credentials;
 use crate::api::dto::{ErrorBody, UserOut};
 use crate::auth::{password, AdminUser, CurrentUser};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{double_option, ApiJson};
+use crate::extract::{double_option, ApiJson, ApiPath};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -27,29 +27,43 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateUserIn {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: String,
-    #[schema(value_type = String, example = "engineer")]
+    #[schema(value_type = RoleName, example = "engineer")]
     pub role: Role,
     pub team_id: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateUserIn {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<RoleName>)]
     pub role: Option<Role>,
     pub is_active: Option<bool>,
     /// null removes the user from their team.
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub team_id: Option<Option<Uuid>>,
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: Option<String>,
+}
+
+/// A role as the API spells it (documentation only: handlers parse [`Role`]).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RoleName {
+    Viewer,
+    Engineer,
+    Admin,
 }
 
 /// The users of the caller's account.
 #[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<UserOut>), (status = 401, body = ErrorBody)))]
+    (status = 200, body = Vec<UserOut>)))]
 pub async fn list_users(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -81,7 +95,8 @@ async fn check_team(
 
 /// Adds a user to the admin's account.
 #[utoipa::path(post, path = "/users", tag = "users", security(("bearer" = [])), request_body = CreateUserIn, responses(
-    (status = 201, body = UserOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 201, body = UserOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
+    (status = 409, body = ErrorBody, description = "The email is taken")))]
 pub async fn create_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -118,11 +133,12 @@ pub async fn create_user(
 /// Changes a user of the admin's account. Admins cannot demote or deactivate themselves.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])), request_body = UpdateUserIn,
     params(("id" = Uuid, Path, description = "User id")), responses(
-    (status = 200, body = UserOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 200, body = UserOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
+    (status = 422, body = ErrorBody, description = "A field is invalid, or an admin demotes or deactivates themself")))]
 pub async fn update_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<UpdateUserIn>,
 ) -> ApiResult<Json<UserOut>> {
     let target = match state.store.user(id).await {

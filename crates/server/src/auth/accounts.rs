@@ -9,10 +9,13 @@ use store::{NewAccount, NewUser, StoreError};
 
 use crate::auth::password;
 use crate::error::ApiError;
+use crate::rate_limit::Action;
 use crate::state::AppState;
 
 /// A new account and its first user, as typed (fields are trimmed and normalised here).
 pub struct Registration<'a> {
+    /// Where the sign-up came from: sign-ups are limited per client address.
+    pub client: IpAddr,
     pub email: &'a str,
     pub password: String,
     pub full_name: &'a str,
@@ -20,8 +23,13 @@ pub struct Registration<'a> {
 }
 
 /// Creates the account with the user as its admin; `None` when the email is taken.
-/// The fields must already have been checked.
+/// The fields must already have been checked. Sign-ups need no account, so each client
+/// address gets a few a minute (`Action::SignUp`).
 pub async fn register(state: &AppState, r: Registration<'_>) -> Result<Option<User>, ApiError> {
+    state
+        .limiter
+        .check(Action::SignUp, &format!("ip:{}", r.client), Utc::now())
+        .await?;
     let password_hash = password::hash(r.password).await?;
     let created = state
         .store

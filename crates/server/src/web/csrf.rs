@@ -114,6 +114,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
             tracing::warn!("form refused: missing or wrong CSRF token");
             return Err(WebError::Csrf);
         }
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| WebError::BadRequest)?;
+        if fields.iter().any(|(_, value)| value.contains('\0')) {
+            return Err(WebError::NulText);
+        }
         serde_urlencoded::from_bytes(&bytes)
             .map(CsrfForm)
             .map_err(|_| WebError::BadRequest)

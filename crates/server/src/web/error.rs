@@ -20,6 +20,8 @@ pub enum WebError {
     Csrf,
     /// A form body that is not a url-encoded form.
     BadRequest,
+    /// A field holds a NUL character, which no text is stored with (see `extract::refuse_nul`).
+    NulText,
     TooLarge,
     Api(ApiError),
 }
@@ -63,6 +65,13 @@ impl IntoResponse for WebError {
                 StatusCode::BAD_REQUEST,
                 "This form could not be read",
                 "Go back, reload the page and try again.".to_string(),
+            ),
+            WebError::NulText => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "This form holds a character FlowPilot cannot keep",
+                "A field contains a NUL character (U+0000), often from text copied out of a binary \
+                 file. Remove it and send the form again."
+                    .to_string(),
             ),
             WebError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -21,13 +21,14 @@ impl Params {
         )
     }
 
-    /// The trimmed value of `key`; absent and blank are both `None`.
+    /// The trimmed value of `key`; absent and blank are both `None`, and so is a value with a
+    /// NUL character, which no filter can match (no text is stored with one).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.is_empty() && !v.contains('\0'))
     }
 
     /// A checkbox: present with any value but an explicit "no".

@@ -1,10 +1,10 @@
 //! `/login`: sign in with email and password, under the same per-IP and per-email attempt
 //! limits as `POST /api/v1/auth/login`.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
@@ -12,6 +12,7 @@ use domain::User;
 use serde::Deserialize;
 
 use crate::auth::accounts;
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
@@ -91,7 +92,7 @@ impl From<ApiError> for Refusal {
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     csrf: CsrfToken,
     CsrfForm(form): CsrfForm<LoginForm>,
@@ -112,7 +113,7 @@ pub async fn submit(
             None,
         ));
     }
-    match authenticate(&state, peer, &form).await {
+    match authenticate(&state, client, &form).await {
         Ok(user) => sign_in(&state, user, &headers, &form.next).await,
         Err(Refusal::Limited(seconds)) => {
             let alert = format!("Too many attempts, try again in {seconds} seconds.");
@@ -140,12 +141,8 @@ pub async fn submit(
 }
 
 /// The API's sign-in rules, shared with it.
-async fn authenticate(
-    state: &AppState,
-    peer: SocketAddr,
-    form: &LoginForm,
-) -> Result<User, Refusal> {
-    accounts::authenticate(state, peer.ip(), &form.email, form.password.clone())
+async fn authenticate(state: &AppState, client: IpAddr, form: &LoginForm) -> Result<User, Refusal> {
+    accounts::authenticate(state, client, &form.email, form.password.clone())
         .await
         .map_err(|err| match err {
             ApiError::Unauthorized(message) => Refusal::Denied(format!("{message}.")),

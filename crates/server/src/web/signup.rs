@@ -1,6 +1,8 @@
 //! `/signup`: a new account and its admin, by the rules of `POST /api/v1/auth/register`
 //! (the same checks, password hashing and store call), then signed in.
 
+use std::net::IpAddr;
+
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -10,6 +12,7 @@ use serde::Deserialize;
 
 use crate::api::auth::check_credentials;
 use crate::auth::accounts;
+use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
@@ -97,6 +100,7 @@ pub async fn show(
 
 pub async fn submit(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     csrf: CsrfToken,
     CsrfForm(form): CsrfForm<SignupForm>,
@@ -114,7 +118,7 @@ pub async fn submit(
             errors,
         ));
     }
-    match create_admin(&state, &form).await? {
+    match create_admin(&state, client, &form).await? {
         Some(user) => {
             tracing::info!(user_id = %user.id, account_id = %user.account_id, "account registered from the web");
             sign_in(&state, user, &headers, &form.next).await
@@ -159,8 +163,13 @@ fn check(form: &SignupForm) -> FieldErrors {
 }
 
 /// The new admin, or `None` when the email is taken.
-async fn create_admin(state: &AppState, form: &SignupForm) -> Result<Option<User>, WebError> {
+async fn create_admin(
+    state: &AppState,
+    client: IpAddr,
+    form: &SignupForm,
+) -> Result<Option<User>, WebError> {
     let registration = accounts::Registration {
+        client,
         email: &form.email,
         password: form.password.clone(),
         full_name: &form.full_name,

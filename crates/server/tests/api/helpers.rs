@@ -37,6 +37,7 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub store: Store,
+    pub database_url: String,
     _dir: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -142,6 +143,7 @@ pub async fn spawn_on(
         base,
         client,
         store,
+        database_url,
         _dir: dir,
         shutdown: Some(tx),
     }
@@ -211,6 +213,21 @@ impl TestApp {
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PATCH, path, Some(token), Some(body))
             .await
+    }
+
+    /// Runs `sql` on the server's database from a connection of its own: for stories that
+    /// make the database fail on purpose.
+    pub async fn run_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
+            .await
+            .expect("connect to the test database");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.close().await.ok();
     }
 
     /// Registers a new account; its admin is returned signed in.

@@ -10,6 +10,8 @@ mod ai_sessions;
 mod auth;
 mod errors;
 mod flows;
+mod openapi;
+mod hardening;
 mod operations;
 mod redaction;
 mod sessions;

@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use domain::flow::limits;
 use domain::flow::{Flow, FlowNode};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOf, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -60,43 +62,150 @@ impl From<Flow> for FlowOut {
     }
 }
 
-/// What create and update accept (documentation only: handlers parse `FlowDefinition`).
-#[derive(Debug, ToSchema)]
+/// What create and update accept (documentation only: handlers parse `FlowDefinition`,
+/// whose `validate()` enforces these limits and the graph rules of flows.md).
+#[derive(Debug, Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct FlowIn {
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
-    #[schema(default = "")]
-    pub description: Option<String>,
+    #[schema(required = false, default = "", max_length = 5000)]
+    pub description: String,
+    /// Lower-case letters, digits, `_` and `-`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[a-z0-9][a-z0-9_-]*$")]
     pub domain: String,
-    pub tags: Option<Vec<String>>,
-    /// `published` (default) or `draft`.
-    pub status: Option<String>,
+    #[schema(required = false, schema_with = tags_schema)]
+    pub tags: Vec<String>,
+    #[schema(required = false, default = "published", value_type = FlowStatusName)]
+    pub status: String,
     /// The id of the first node.
     pub start: String,
-    #[schema(value_type = Object)]
+    /// Node id → node: `question`, `action`, `solution` or `escalate`.
+    #[schema(schema_with = nodes_schema)]
     pub nodes: BTreeMap<String, serde_json::Value>,
 }
 
+/// One flow or a list of them (documentation only: the import reads the body itself).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ImportIn {
+    One(FlowIn),
+    Many(Vec<FlowIn>),
+}
+
+// The limits below are the ones `FlowDefinition::validate` enforces, read from the same
+// constants so the document cannot promise more or less than the handlers accept.
+
+fn text(min: usize, max: usize) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+}
+
+fn list_of(item: ObjectBuilder, max: usize) -> ArrayBuilder {
+    ArrayBuilder::new().items(item).max_items(Some(max))
+}
+
+fn tags_schema() -> ArrayBuilder {
+    list_of(text(1, limits::TAG), limits::MAX_TAGS)
+}
+
+fn nodes_schema() -> ObjectBuilder {
+    let node_id = text(1, limits::NODE_ID).pattern(Some("^[A-Za-z0-9_-]+$"));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .max_properties(Some(limits::MAX_NODES))
+        .property_names(Some(node_id))
+        .additional_properties(Some(Schema::OneOf(node_schema())))
+}
+
+/// One node, told apart by `type`.
+fn node_schema() -> OneOf {
+    let node = |kind: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([kind])),
+            )
+            .required("type")
+            .property("text", text(1, limits::NODE_TEXT))
+            .required("text")
+            .property("help", text(0, limits::HELP))
+    };
+    let option = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("label", text(1, limits::LABEL))
+        .required("label")
+        .property("value", text(1, limits::LABEL))
+        .required("value")
+        .property("next", ObjectBuilder::new().schema_type(Type::String))
+        .required("next");
+    let options = list_of(option, limits::MAX_OPTIONS).min_items(Some(limits::MIN_OPTIONS));
+    let node_ref = || ObjectBuilder::new().schema_type(Type::String);
+    OneOfBuilder::new()
+        .item(node("question").property("options", options))
+        .item(
+            node("action")
+                .property("expected_outcome", text(0, limits::NODE_TEXT))
+                .property("next", node_ref())
+                .required("next")
+                .property("on_failure", node_ref()),
+        )
+        .item(node("solution").property(
+            "follow_up",
+            list_of(text(1, limits::NODE_TEXT), limits::MAX_FOLLOW_UPS),
+        ))
+        .item(node("escalate"))
+        .build()
+}
+
+/// A flow's status as the API spells it (documentation only: handlers parse it).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum FlowStatusName {
+    Published,
+    Draft,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Case-insensitive substring of the title, description or a tag.
     pub q: Option<String>,
     pub domain: Option<String>,
-    /// `published` or `draft`.
+    #[param(value_type = Option<FlowStatusName>, inline)]
     pub status: Option<String>,
+    /// Default 0.
     #[serde(default, deserialize_with = "query_value::opt_i64")]
-    #[param(value_type = Option<i64>)]
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub skip: Option<i64>,
-    /// 1..100, default 20.
+    /// Default 20.
     #[serde(default, deserialize_with = "query_value::opt_i64")]
-    #[param(value_type = Option<i64>)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// `json` (default) or `yaml`.
+    /// Default `json`.
+    #[param(value_type = Option<ExportFormat>, inline)]
     pub format: Option<String>,
+}
+
+/// How the export is answered (documentation only: the handler parses it).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ExportFormat {
+    Json,
+    Yaml,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,9 +216,11 @@ pub struct ImportOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MatchIn {
+    #[schema(min_length = 1, max_length = 10000)]
     pub text: String,
     pub domain: Option<String>,
-    /// 1..20, default 3.
+    /// Default 3.
+    #[schema(minimum = 1, maximum = 20)]
     pub limit: Option<i64>,
 }
 

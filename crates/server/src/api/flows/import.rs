@@ -4,13 +4,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, StatusCode};
 use domain::flow::{parse_flow_documents, FlowDefinition, FlowFormat, FlowParseError};
 use domain::validation::FieldError;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::extract::{deserialize_value, BodyLimit};
+use crate::extract::{deserialize_value, media_type, read_body, refuse_nul};
 
 /// The raw body and the format its `Content-Type` names. `ApiJson` cannot be used: it
 /// parses JSON only, and import also takes YAML.
@@ -23,35 +22,33 @@ impl<S: Send + Sync> FromRequest<S> for ImportBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let format = format_of(
-            req.headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-        );
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(1024 * 1024, |l| l.0);
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(limit)
-            } else {
-                ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
-            }
-        })?;
-        Ok(ImportBody { bytes, format })
+        let format = format_of(media_type(req.headers()).as_deref());
+        let bytes = read_body(req, state).await?;
+        match format {
+            Some(format) => Ok(ImportBody { bytes, format }),
+            // No body at all is a missing body (422), whatever the headers say.
+            None if bytes.is_empty() => Ok(ImportBody {
+                bytes,
+                format: FlowFormat::Json,
+            }),
+            None => Err(ApiError::UnsupportedMediaType(
+                "Send the flows as JSON (Content-Type: application/json) or YAML \
+                 (Content-Type: application/yaml)"
+                    .into(),
+            )),
+        }
     }
 }
 
-/// YAML only when asked for; anything else (including no header) is read as JSON, the API's form.
-fn format_of(content_type: Option<&str>) -> FlowFormat {
-    let mime = content_type
-        .and_then(|ct| ct.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    match mime.as_str() {
-        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => FlowFormat::Yaml,
-        _ => FlowFormat::Json,
+/// The format a media type names; `None` for anything that is neither JSON nor YAML.
+fn format_of(media_type: Option<&str>) -> Option<FlowFormat> {
+    match media_type? {
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
+            Some(FlowFormat::Yaml)
+        }
+        "application/json" => Some(FlowFormat::Json),
+        m if m.starts_with("application/") && m.ends_with("+json") => Some(FlowFormat::Json),
+        _ => None,
     }
 }
 
@@ -78,6 +75,11 @@ pub fn parse(body: &ImportBody) -> Result<Vec<FlowDefinition>, ApiError> {
     }
     let mut errors = Vec::new();
     for (index, flow) in flows.iter().enumerate() {
+        // YAML's "\0" escape reaches here; JSON's was refused while parsing.
+        let text = serde_json::to_value(flow).map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Err(ApiError::Validation(found)) = refuse_nul(&text, vec!["body".into()]) {
+            errors.extend(found.into_iter().map(|e| at_index(e, index)));
+        }
         if let Err(invalid) = flow.validate() {
             errors.extend(invalid.0.into_iter().map(|e| at_index(e, index)));
         }
@@ -93,6 +95,7 @@ pub fn parse(body: &ImportBody) -> Result<Vec<FlowDefinition>, ApiError> {
 fn parse_json(bytes: &[u8]) -> Result<Vec<FlowDefinition>, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
+    refuse_nul(&value, vec!["body".into()])?;
     let items = match value {
         Value::Array(items) => items,
         object @ Value::Object(_) => vec![object],
@@ -154,14 +157,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_yaml_content_types_read_yaml() {
-        assert_eq!(
-            format_of(Some("application/yaml; charset=utf-8")),
-            FlowFormat::Yaml
-        );
-        assert_eq!(format_of(Some("text/x-yaml")), FlowFormat::Yaml);
-        assert_eq!(format_of(Some("application/json")), FlowFormat::Json);
-        assert_eq!(format_of(None), FlowFormat::Json);
+    fn json_and_yaml_media_types_are_read_and_others_are_not() {
+        assert_eq!(format_of(Some("application/yaml")), Some(FlowFormat::Yaml));
+        assert_eq!(format_of(Some("text/x-yaml")), Some(FlowFormat::Yaml));
+        assert_eq!(format_of(Some("application/json")), Some(FlowFormat::Json));
+        assert_eq!(format_of(Some("text/plain")), None);
+        assert_eq!(format_of(None), None);
     }
 
     #[test]

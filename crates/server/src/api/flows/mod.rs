@@ -6,7 +6,7 @@ mod import;
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::api::dto::ErrorBody;
 use crate::auth::{CurrentUser, WorkingUser};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use dto::*;
 use import::ImportBody;
@@ -42,7 +42,7 @@ const MAX_MATCH_TEXT: usize = 10_000;
 /// title. `q` is a case-insensitive substring of the title, description or a tag (a filter
 /// for browsing; ranking by relevance is `POST /flows/match`).
 #[utoipa::path(get, path = "/flows", tag = "flows", security(("bearer" = [])), params(ListQuery), responses(
-    (status = 200, body = Vec<FlowOut>, headers(("X-Total-Count" = i64))), (status = 422, body = ErrorBody)))]
+    (status = 200, body = Vec<FlowOut>, headers(("X-Total-Count" = i64, description = "Flows matching the filter")))))]
 pub async fn list_flows(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -110,7 +110,7 @@ fn mentions(def: &FlowDefinition, needle: &str) -> bool {
 
 /// Adds a flow to the caller's account library.
 #[utoipa::path(post, path = "/flows", tag = "flows", security(("bearer" = [])), request_body = FlowIn, responses(
-    (status = 201, body = FlowOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 201, body = FlowOut), (status = 403, body = ErrorBody, description = "Viewers cannot change the library")))]
 pub async fn create_flow(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
@@ -126,11 +126,11 @@ pub async fn create_flow(
 
 /// One flow of the account or of the built-in library.
 #[utoipa::path(get, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = FlowOut), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = FlowOut)))]
 pub async fn get_flow(
     State(state): State<AppState>,
     current: CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<FlowOut>> {
     let flow = visible(&state, &current.user, id).await?;
     Ok(Json(flow.into()))
@@ -155,11 +155,12 @@ async fn writable(state: &AppState, user: &User, id: Uuid) -> ApiResult<Flow> {
 
 /// Replaces a flow's definition; its version goes up by one.
 #[utoipa::path(put, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = FlowIn,
-    responses((status = 200, body = FlowOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = FlowOut),
+    (status = 403, body = ErrorBody, description = "A built-in flow, or neither the flow's creator nor an account admin")))]
 pub async fn update_flow(
     State(state): State<AppState>,
     current: CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(def): ApiJson<FlowDefinition>,
 ) -> ApiResult<Json<FlowOut>> {
     let user = current.user;
@@ -178,11 +179,12 @@ pub async fn update_flow(
 
 /// Deletes a flow. Sessions that matched it keep its name in their history.
 #[utoipa::path(delete, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"),
+    (status = 403, body = ErrorBody, description = "A built-in flow, or not an account admin")))]
 pub async fn delete_flow(
     State(state): State<AppState>,
     current: CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     let user = current.user;
     writable(&state, &user, id).await?;
@@ -198,9 +200,8 @@ pub async fn delete_flow(
 /// Imports flows into the caller's account, all or nothing: a JSON array (or one object),
 /// or YAML with `Content-Type: application/yaml` (one document, several, or a list).
 #[utoipa::path(post, path = "/flows/import", tag = "flows", security(("bearer" = [])),
-    request_body(content((Vec<FlowIn> = "application/json"), (String = "application/yaml"))),
-    responses((status = 201, body = ImportOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    request_body(content((ImportIn = "application/json"), (ImportIn = "application/yaml"))),
+    responses((status = 201, body = ImportOut), (status = 403, body = ErrorBody, description = "Viewers cannot change the library")))]
 pub async fn import_flows(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
@@ -222,7 +223,8 @@ pub async fn import_flows(
 
 /// The account's own flows (not the built-in ones) as definitions, ready to import again.
 #[utoipa::path(get, path = "/flows/export", tag = "flows", security(("bearer" = [])), params(ExportQuery),
-    responses((status = 200, description = "A JSON array or a YAML list of flow definitions"), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "A JSON array, or with `format=yaml` a YAML list, of flow definitions",
+        content((Vec<FlowIn> = "application/json"), (Vec<FlowIn> = "application/yaml")))))]
 pub async fn export_flows(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -258,7 +260,7 @@ pub async fn export_flows(
 /// Ranks the visible published flows against a problem description, best first; only
 /// flows above the match threshold are returned, each with the signals behind its score.
 #[utoipa::path(post, path = "/flows/match", tag = "flows", security(("bearer" = [])), request_body = MatchIn,
-    responses((status = 200, body = Vec<MatchOut>), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<MatchOut>)))]
 pub async fn match_flows(
     State(state): State<AppState>,
     current: CurrentUser,

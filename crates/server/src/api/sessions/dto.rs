@@ -10,41 +10,67 @@ use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntakeContentIn {
+    /// Needed by `free_text` and `combined`.
+    #[schema(min_length = 1, max_length = 10000)]
     pub text: Option<String>,
+    /// Needed by `log_paste` and `combined`.
+    #[schema(min_length = 1, max_length = 200000)]
     pub log: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StartIn {
-    /// `free_text`, `log_paste` or `combined`.
+    #[schema(value_type = IntakeType)]
     pub intake_type: String,
     pub intake_content: IntakeContentIn,
+    #[schema(max_length = 200)]
     pub title: Option<String>,
 }
 
+/// What the intake holds (documentation only: the handler checks the string).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum IntakeType {
+    FreeText,
+    LogPaste,
+    Combined,
+}
+
+/// At least one of `selected_option`, `free_text_input` and `skipped`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RespondIn {
     pub step_id: Uuid,
+    /// The `value` of one of the step's options.
     pub selected_option: Option<String>,
+    /// Only where the step allows free text.
+    #[schema(min_length = 1, max_length = 5000)]
     pub free_text_input: Option<String>,
+    /// Only where the step allows skipping.
     pub skipped: Option<bool>,
 }
 
+/// Without a summary, `used_suggested_resolution: true` takes the latest suggested one.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResolveIn {
+    #[schema(max_length = 5000)]
     pub resolution_summary: Option<String>,
     pub used_suggested_resolution: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EscalateIn {
+    #[schema(min_length = 1, max_length = 2000)]
     pub escalation_reason: String,
+    /// An active engineer or admin of the same account, not the caller.
     pub escalated_to_id: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RateIn {
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i64,
+    #[schema(max_length = 2000)]
     pub feedback: Option<String>,
 }
 

@@ -294,16 +294,33 @@ pub async fn respond(
             ))
         }
     };
-    let result = produce_next(state, user, &window, answer.clone(), reservation).await;
-    let (next, advance, usage, reservation) = match result {
-        Ok(done) => done,
-        Err(err) => {
-            if let Err(release) = state.store.release_step(current.id).await {
-                tracing::warn!(%release, "could not release a step claim");
-            }
-            return Err(err);
+    // From here on, a way out that does not store the answer lets go of the claim, so the
+    // same request can be sent again at once (api.md: a failed call changes nothing).
+    let claim = HeldClaim::new(state, current.id);
+    match answer_claimed(state, user, &window, current.id, answer, reservation).await {
+        Ok(answered) => {
+            claim.answered();
+            Ok(answered)
         }
-    };
+        Err(err) => {
+            claim.release().await;
+            Err(err)
+        }
+    }
+}
+
+/// Produces the next step after the answer to the claimed step and stores both.
+async fn answer_claimed(
+    state: &AppState,
+    user: &User,
+    window: &SessionWindow,
+    step_id: Uuid,
+    answer: StepAnswer,
+    reservation: quota::Reservation,
+) -> Result<Answered, ApiError> {
+    let session = &window.session;
+    let (next, advance, usage, reservation) =
+        produce_next(state, user, window, answer.clone(), reservation).await?;
     let response = StepResponse {
         selected_option: answer.selected_option,
         free_text_input: answer.free_text_input,
@@ -315,7 +332,7 @@ pub async fn respond(
         .store
         .answer_step(
             session.id,
-            current.id,
+            step_id,
             &response,
             next.as_ref(),
             &advance,
@@ -332,6 +349,55 @@ pub async fn respond(
         state.catalog.record_match(*flow_id).await;
     }
     Ok(Answered { session, next })
+}
+
+/// A step claimed by this request. Dropped before it is answered or released (a client that
+/// went away mid-call) it is released in the background; releasing touches only a step that
+/// is still unanswered.
+struct HeldClaim {
+    store: Option<store::Store>,
+    step_id: Uuid,
+}
+
+impl HeldClaim {
+    fn new(state: &AppState, step_id: Uuid) -> Self {
+        HeldClaim {
+            store: Some(state.store.clone()),
+            step_id,
+        }
+    }
+
+    fn answered(mut self) {
+        self.store = None;
+    }
+
+    /// Releases the claim before the failure is answered, so a retry finds the step free.
+    async fn release(mut self) {
+        if let Some(store) = self.store.take() {
+            if let Err(err) = store.release_step(self.step_id).await {
+                tracing::warn!(%err, "could not release a step claim");
+            }
+        }
+    }
+}
+
+impl Drop for HeldClaim {
+    fn drop(&mut self) {
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        let step_id = self.step_id;
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(err) = store.release_step(step_id).await {
+                        tracing::warn!(%err, "could not release a step claim");
+                    }
+                });
+            }
+            Err(_) => tracing::error!("a step claim was dropped outside a runtime"),
+        }
+    }
 }
 
 type Produced = (

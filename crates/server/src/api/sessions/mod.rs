@@ -8,7 +8,7 @@ mod flow;
 mod ledger;
 mod replay;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::api::dto::ErrorBody;
 use crate::auth::{CurrentUser, WorkingUser};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{query_value, ApiJson, ApiQuery};
+use crate::extract::{query_value, ApiJson, ApiPath, ApiQuery};
 use crate::rate_limit::Action;
 use crate::state::AppState;
 use dto::*;
@@ -44,8 +44,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Starts a session: matches the intake to a flow and produces the first step.
 #[utoipa::path(post, path = "/ai-sessions", tag = "sessions", security(("bearer" = [])), request_body = StartIn, responses(
-    (status = 201, body = StartOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
-    (status = 429, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 201, body = StartOut), (status = 403, body = ErrorBody, description = "Viewers cannot start sessions"),
+    (status = 429, body = ErrorBody, description = "Over the create limit, or the AI quota is used up"),
+    (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn start_session(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
@@ -74,12 +75,13 @@ pub async fn start_session(
 /// Answers the latest step and returns the next one.
 #[utoipa::path(post, path = "/ai-sessions/{id}/respond", tag = "sessions", security(("bearer" = [])), request_body = RespondIn,
     params(("id" = Uuid, Path)), responses(
-    (status = 200, body = RespondOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-    (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
+    (status = 200, body = RespondOut), (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 409, body = ErrorBody, description = "The session is not active, the step is not the latest unanswered one, or the step limit is reached"),
+    (status = 429, body = ErrorBody, description = "Over the write limit, or the AI quota is used up"), (status = 502, body = ErrorBody)))]
 pub async fn respond(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RespondIn>,
 ) -> ApiResult<Json<RespondOut>> {
     let answered = actions::respond(&state, &user, id, body).await?;
@@ -96,11 +98,14 @@ pub async fn respond(
 
 /// Resolves the session and returns its documentation.
 #[utoipa::path(post, path = "/ai-sessions/{id}/resolve", tag = "sessions", security(("bearer" = [])), request_body = ResolveIn,
-    params(("id" = Uuid, Path)), responses((status = 200, body = ClosedOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = ClosedOut),
+    (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 409, body = ErrorBody, description = "The session is neither active nor paused"),
+    (status = 429, body = ErrorBody, description = "Over the write limit")))]
 pub async fn resolve(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ResolveIn>,
 ) -> ApiResult<Json<ClosedOut>> {
     let doc = actions::resolve(&state, &user, id, body).await?;
@@ -113,11 +118,14 @@ pub async fn resolve(
 
 /// Escalates the session to a colleague with a hand-off package.
 #[utoipa::path(post, path = "/ai-sessions/{id}/escalate", tag = "sessions", security(("bearer" = [])), request_body = EscalateIn,
-    params(("id" = Uuid, Path)), responses((status = 200, body = ClosedOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = ClosedOut),
+    (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 409, body = ErrorBody, description = "The session is neither active nor paused"),
+    (status = 429, body = ErrorBody, description = "Over the write limit")))]
 pub async fn escalate(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<EscalateIn>,
 ) -> ApiResult<Json<ClosedOut>> {
     let doc = actions::escalate(&state, &user, id, body).await?;
@@ -129,23 +137,40 @@ pub async fn escalate(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// One of active, paused, resolved, escalated, abandoned.
+    #[param(value_type = Option<SessionStatusName>, inline)]
     pub status: Option<String>,
+    /// Only the sessions escalated to the caller.
     #[serde(default, deserialize_with = "query_value::opt_bool")]
     #[param(value_type = Option<bool>)]
     pub escalated_to_me: Option<bool>,
+    /// Default 0.
     #[serde(default, deserialize_with = "query_value::opt_i64")]
-    #[param(value_type = Option<i64>)]
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub skip: Option<i64>,
+    /// Default 20.
     #[serde(default, deserialize_with = "query_value::opt_i64")]
-    #[param(value_type = Option<i64>)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+}
+
+/// A session's status as the API spells it (documentation only: the handler parses it).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SessionStatusName {
+    Active,
+    Paused,
+    Resolved,
+    Escalated,
+    Abandoned,
 }
 
 /// Sessions the caller may see, newest first; `X-Total-Count` carries the total.
 #[utoipa::path(get, path = "/ai-sessions", tag = "sessions", security(("bearer" = [])), params(ListQuery), responses(
-    (status = 200, body = Vec<SessionSummary>, headers(("X-Total-Count" = i64))), (status = 422, body = ErrorBody)))]
+    (status = 200, body = Vec<SessionSummary>, headers(("X-Total-Count" = i64, description = "Sessions matching the filter"))),
+    (status = 429, body = ErrorBody, description = "Over the read limit")))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -203,11 +228,11 @@ pub async fn list_sessions(
 
 /// A session with all its steps.
 #[utoipa::path(get, path = "/ai-sessions/{id}", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = SessionDetail), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SessionDetail), (status = 429, body = ErrorBody, description = "Over the read limit")))]
 pub async fn session_detail(
     State(state): State<AppState>,
     current: CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SessionDetail>> {
     let (s, steps) = actions::detail(&state, &current.user, id).await?;
     Ok(Json(SessionDetail {
@@ -227,18 +252,32 @@ pub async fn session_detail(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DocQuery {
-    /// `markdown` answers `text/markdown`.
+    /// `markdown` answers `text/markdown`; default `json`.
+    #[param(value_type = Option<DocFormat>, inline)]
     pub format: Option<String>,
+}
+
+/// How the documentation is answered (documentation only: the handler parses it).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DocFormat {
+    Json,
+    Markdown,
 }
 
 /// The documentation (or hand-off package) of a closed session.
 #[utoipa::path(get, path = "/ai-sessions/{id}/documentation", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path), DocQuery),
-    responses((status = 200, description = "The documentation as JSON, or text/markdown"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The documentation as JSON, or as markdown with `format=markdown`",
+        content((Object = "application/json"), (String = "text/markdown"))),
+    (status = 404, body = ErrorBody, description = "Not found, not visible to this user, or no documentation yet"),
+    (status = 429, body = ErrorBody, description = "Over the read limit")))]
 pub async fn documentation(
     State(state): State<AppState>,
     current: CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<DocQuery>,
 ) -> ApiResult<Response> {
     let (_, doc) = actions::documentation(&state, &current.user, id).await?;
@@ -258,11 +297,13 @@ pub async fn documentation(
 
 /// Rates a closed session (again overwrites).
 #[utoipa::path(post, path = "/ai-sessions/{id}/rate", tag = "sessions", security(("bearer" = [])), request_body = RateIn, params(("id" = Uuid, Path)),
-    responses((status = 204, description = "Rated"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204, description = "Rated"), (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 409, body = ErrorBody, description = "The session is still active or paused"),
+    (status = 429, body = ErrorBody, description = "Over the write limit")))]
 pub async fn rate(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RateIn>,
 ) -> ApiResult<StatusCode> {
     actions::rate(&state, &user, id, body).await?;
@@ -281,33 +322,36 @@ async fn move_to(
 
 /// Pauses an active session.
 #[utoipa::path(post, path = "/ai-sessions/{id}/pause", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = SessionSummary), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = SessionSummary), (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 409, body = ErrorBody, description = "The session's status does not allow this")))]
 pub async fn pause(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SessionSummary>> {
     move_to(&state, &user, id, Transition::Pause).await
 }
 
 /// Resumes a paused session.
 #[utoipa::path(post, path = "/ai-sessions/{id}/resume", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = SessionSummary), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = SessionSummary), (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 409, body = ErrorBody, description = "The session's status does not allow this")))]
 pub async fn resume(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SessionSummary>> {
     move_to(&state, &user, id, Transition::Resume).await
 }
 
 /// Abandons an open session.
 #[utoipa::path(post, path = "/ai-sessions/{id}/abandon", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = SessionSummary), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = SessionSummary), (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 409, body = ErrorBody, description = "The session's status does not allow this")))]
 pub async fn abandon(
     State(state): State<AppState>,
     WorkingUser(user): WorkingUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SessionSummary>> {
     move_to(&state, &user, id, Transition::Abandon).await
 }
