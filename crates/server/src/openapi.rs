@@ -151,7 +151,11 @@ fn usual_description(status: &str) -> Option<&'static str> {
 
 fn complete(status: &str, response: &mut Response) {
     if response.description.is_empty() {
-        let reason = || StatusCode::from_bytes(status.as_bytes()).ok()?.canonical_reason();
+        let reason = || {
+            StatusCode::from_bytes(status.as_bytes())
+                .ok()?
+                .canonical_reason()
+        };
         if let Some(usual) = usual_description(status).or_else(reason) {
             response.description = usual.into();
         }

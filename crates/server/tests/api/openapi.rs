@@ -54,6 +54,10 @@ fn parameters<'a>(op: &'a Value, place: &str) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
+fn authenticated(op: &Value) -> bool {
+    op["security"].as_array().is_some_and(|s| !s.is_empty())
+}
+
 fn statuses(op: &Value) -> Vec<String> {
     op["responses"]
         .as_object()
@@ -100,7 +104,7 @@ async fn every_operation_lists_the_statuses_its_shape_implies(backend: Backend) 
     for (method, path, op) in operations(&doc) {
         let listed = statuses(&op);
         let mut implied = Vec::new();
-        if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+        if authenticated(&op) {
             implied.push("401");
         }
         if op.get("requestBody").is_some() {
@@ -144,7 +148,7 @@ async fn every_authenticated_operation_answers_401_without_a_token(backend: Back
     let doc = document(&app).await;
     let mut checked = 0;
     for (method, path, op) in operations(&doc) {
-        if !op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+        if !authenticated(&op) {
             continue;
         }
         let url = format!(
@@ -229,7 +233,12 @@ async fn request_schemas_carry_the_limits_the_handlers_enforce(backend: Backend)
         ("MatchIn", "text", "maxLength", json!(10_000)),
         ("MatchIn", "limit", "maximum", json!(20)),
         ("FlowIn", "title", "maxLength", json!(limits::TITLE)),
-        ("FlowIn", "description", "maxLength", json!(limits::DESCRIPTION)),
+        (
+            "FlowIn",
+            "description",
+            "maxLength",
+            json!(limits::DESCRIPTION),
+        ),
         ("FlowIn", "domain", "maxLength", json!(limits::DOMAIN)),
         ("FlowIn", "tags", "maxItems", json!(limits::MAX_TAGS)),
         ("FlowIn", "nodes", "maxProperties", json!(limits::MAX_NODES)),
