@@ -1,14 +1,15 @@
-//! FlowPilot's LLM adapters: the `LlmProvider` implementations for each wire format, the
-//! structured-output contracts and how replies are parsed, validated and repaired, redaction
-//! of secrets before text leaves the network, and a cost estimate for the usage ledger.
+//! FlowPilot's LLM contract: the structured-output contracts and how replies are parsed,
+//! validated and repaired, the structured call loop over the `LlmProvider` port, redaction of
+//! secrets before text leaves the network, and a cost estimate for the usage ledger.
+//! No HTTP here: the wire formats live in `flowpilot-providers`, so the engine (and any tool
+//! that only checks replies against the contract) depends on the contract alone.
 
 pub mod contract;
-pub mod http;
 pub mod parse;
 pub mod pricing;
-pub mod providers;
 pub mod redact;
 pub mod structured;
+pub mod text;
 
 pub use contract::{
     documentation_schema, escalation_schema, step_schema, DocumentationReply, EscalationReply,
@@ -16,9 +17,5 @@ pub use contract::{
 };
 pub use parse::{extract_json, parse_documentation, parse_escalation, parse_step};
 pub use pricing::estimate_cost_usd;
-pub use providers::{
-    build_provider, AnthropicProvider, GeminiProvider, OpenAiProvider, ProviderConfig,
-    ProviderKind, ProviderSettings, DEFAULT_TIMEOUT,
-};
 pub use redact::Redactor;
 pub use structured::{call_structured, repair_request, StructuredError};

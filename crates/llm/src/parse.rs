@@ -249,7 +249,7 @@ pub fn parse_escalation(text: &str) -> Result<EscalationReply, Vec<String>> {
 /// A wrong value as quoted back to the model: enough to recognise it, short enough that a
 /// runaway field does not blow up the repair prompt.
 fn show(value: &Value) -> String {
-    crate::http::truncate(&value.to_string(), 80)
+    crate::text::truncate(&value.to_string(), 80)
 }
 
 /// Field checks over one JSON object that collect errors instead of stopping at the first.

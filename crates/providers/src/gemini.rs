@@ -203,7 +203,7 @@ fn parse_reply(body: &Value, configured_model: &str) -> Result<LlmReply, LlmErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract;
+    use llm::contract;
 
     #[test]
     fn converts_the_step_schema() {

@@ -1,144 +1,26 @@
-//! Provider adapters, one wire format each, and the factory that picks one by configuration.
+//! FlowPilot's LLM providers: the `LlmProvider` implementations for each wire format (OpenAI
+//! compatible, Anthropic, Gemini) over HTTP, and the factory that picks one by configuration.
+//! The step contract, parsing and repair, redaction and pricing are `flowpilot-llm`'s and
+//! carry no HTTP stack; only the edge that wires the providers in links this crate.
 
 pub mod anthropic;
+pub mod config;
 pub mod gemini;
+pub mod http;
 pub mod openai;
 
-use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use domain::llm::{ChatRole, LlmError, LlmProvider};
 
 pub use anthropic::AnthropicProvider;
+pub use config::{ProviderConfig, ProviderKind, ProviderSettings, DEFAULT_TIMEOUT};
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
-
-/// Per provider call (config.md `FLOWPILOT_LLM_TIMEOUT_SECS`).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Sampling temperature for every provider: low, because steps should be reproducible and
 /// follow the contract, not creative.
 pub(crate) const TEMPERATURE: f64 = 0.2;
-
-/// What one provider needs to make calls.
-#[derive(Clone)]
-pub struct ProviderConfig {
-    pub api_key: Option<String>,
-    pub base_url: String,
-    pub model: String,
-    pub timeout: Duration,
-}
-
-// Hand-written so that a config printed in a log or a panic never shows the key.
-impl fmt::Debug for ProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderConfig")
-            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl ProviderConfig {
-    /// The key, unless it is unset or blank (an empty environment variable means "no key").
-    pub(crate) fn key(&self) -> Option<&str> {
-        self.api_key
-            .as_deref()
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProviderKind {
-    OpenAi,
-    Anthropic,
-    Gemini,
-}
-
-impl ProviderKind {
-    pub const ALL: [ProviderKind; 3] = [Self::OpenAi, Self::Anthropic, Self::Gemini];
-
-    /// The name used in configuration, in `LlmProvider::name()` and in the pricing table.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::Gemini => "gemini",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
-    }
-
-    pub fn default_base_url(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "https://api.openai.com/v1",
-            ProviderKind::Anthropic => "https://api.anthropic.com",
-            ProviderKind::Gemini => "https://generativelanguage.googleapis.com",
-        }
-    }
-
-    pub fn default_model(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "gpt-4.1-mini",
-            ProviderKind::Anthropic => "claude-sonnet-4-5",
-            ProviderKind::Gemini => "gemini-2.5-flash",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Settings as configuration gives them: anything unset falls back to the kind's default.
-#[derive(Clone, Default)]
-pub struct ProviderSettings {
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub model: Option<String>,
-    /// `None` means `DEFAULT_TIMEOUT`.
-    pub timeout: Option<Duration>,
-}
-
-impl fmt::Debug for ProviderSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderSettings")
-            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl ProviderSettings {
-    /// The complete configuration for `kind`, defaults filled in; blank values count as unset.
-    pub fn resolve(&self, kind: ProviderKind) -> ProviderConfig {
-        fn given(value: &Option<String>) -> Option<String> {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        }
-        ProviderConfig {
-            api_key: given(&self.api_key),
-            base_url: given(&self.base_url).unwrap_or_else(|| kind.default_base_url().into()),
-            model: given(&self.model).unwrap_or_else(|| kind.default_model().into()),
-            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
-        }
-    }
-}
 
 /// Builds the provider `kind` with `settings`. Fails only when the HTTP client cannot be
 /// built (no TLS backend), which is a startup error.
@@ -172,32 +54,6 @@ pub(crate) fn role_name(role: ChatRole) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn settings_fall_back_to_the_kind_defaults() {
-        let settings = ProviderSettings {
-            api_key: Some("  ".into()),
-            base_url: None,
-            model: Some("".into()),
-            timeout: None,
-        };
-        let config = settings.resolve(ProviderKind::Gemini);
-        assert_eq!(config.api_key, None);
-        assert_eq!(config.base_url, "https://generativelanguage.googleapis.com");
-        assert_eq!(config.model, "gemini-2.5-flash");
-        assert_eq!(config.timeout, DEFAULT_TIMEOUT);
-    }
-
-    #[test]
-    fn debug_output_hides_the_key() {
-        let settings = ProviderSettings {
-            api_key: Some("sk-very-secret".into()),
-            ..Default::default()
-        };
-        assert!(!format!("{settings:?}").contains("very-secret"));
-        let config = settings.resolve(ProviderKind::OpenAi);
-        assert!(!format!("{config:?}").contains("very-secret"));
-    }
 
     #[test]
     fn builds_each_kind_under_its_name() {

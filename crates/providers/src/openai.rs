@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
+use llm::text::truncate;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Value};
 
@@ -82,7 +83,7 @@ fn parse_reply(body: &Value, configured_model: &str) -> Result<LlmReply, LlmErro
         if !refusal.trim().is_empty() {
             return Err(LlmError::InvalidResponse(format!(
                 "the model refused: {}",
-                http::truncate(refusal.trim(), 200)
+                truncate(refusal.trim(), 200)
             )));
         }
     }

@@ -5,7 +5,8 @@ mod support;
 use std::time::Duration;
 
 use domain::llm::{LlmError, LlmProvider};
-use flowpilot_llm::{parse_step, AnthropicProvider};
+use flowpilot_providers::AnthropicProvider;
+use llm::parse_step;
 use serde_json::{json, Value};
 use support::{closed_port_url, config, step_request, valid_step, FakeServer, Scripted};
 
@@ -67,7 +68,7 @@ async fn forces_the_contract_tool_and_reads_its_input() {
     let tools = sent.body["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 1);
     assert_eq!(tools[0]["name"], "flowpilot_step");
-    assert_eq!(tools[0]["input_schema"], flowpilot_llm::step_schema());
+    assert_eq!(tools[0]["input_schema"], llm::step_schema());
     assert_eq!(
         sent.body["tool_choice"],
         json!({"type": "tool", "name": "flowpilot_step"})

@@ -5,7 +5,8 @@ mod support;
 use std::time::Duration;
 
 use domain::llm::{ChatMessage, ChatRole, LlmError, LlmProvider};
-use flowpilot_llm::{parse_step, GeminiProvider};
+use flowpilot_providers::GeminiProvider;
+use llm::parse_step;
 use serde_json::{json, Value};
 use support::{closed_port_url, config, step_request, valid_step, FakeServer, Scripted};
 

@@ -5,7 +5,8 @@ mod support;
 use std::time::Duration;
 
 use domain::llm::{LlmError, LlmProvider};
-use flowpilot_llm::{parse_step, OpenAiProvider};
+use flowpilot_providers::OpenAiProvider;
+use llm::parse_step;
 use serde_json::{json, Value};
 use support::{closed_port_url, config, step_request, valid_step, FakeServer, Scripted};
 
@@ -57,10 +58,7 @@ async fn sends_a_strict_json_schema_request_and_reads_content_and_usage() {
     assert_eq!(format["type"], "json_schema");
     assert_eq!(format["json_schema"]["name"], "flowpilot_step");
     assert_eq!(format["json_schema"]["strict"], true);
-    assert_eq!(
-        format["json_schema"]["schema"],
-        flowpilot_llm::step_schema()
-    );
+    assert_eq!(format["json_schema"]["schema"], llm::step_schema());
     assert_eq!(sent.body["max_tokens"], 800);
 }
 

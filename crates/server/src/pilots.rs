@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::{LlmPilot, OfflinePilot, Pilot};
-use llm::{build_provider, ProviderKind, ProviderSettings};
+use providers::{build_provider, ProviderKind, ProviderSettings};
 
 use crate::catalog::Catalog;
 use crate::launch::LaunchError;
