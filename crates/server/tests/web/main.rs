@@ -367,6 +367,26 @@ async fn signup_mistakes_are_shown_next_to_their_fields() {
 }
 
 #[tokio::test]
+async fn a_nul_character_in_a_form_is_refused_with_a_page_that_says_so() {
+    let b = Browser::open().await;
+    b.get("/signup").await;
+    let page = b
+        .submit(
+            "/signup",
+            &[
+                ("full_name", "Ada\u{0}Lovelace"),
+                ("account_name", "Ada IT"),
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("NUL character"), "{}", page.body);
+    assert!(!account_exists(&b, "ada@example.com").await);
+}
+
+#[tokio::test]
 async fn an_email_already_in_use_is_said_next_to_the_field() {
     let b = Browser::open().await;
     b.app.register("taken@example.com", "Taken").await;
