@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use utoipa::openapi::header::Header;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Object, OpenApi as OpenApiDoc, Ref, RefOr, Type};
+use utoipa::openapi::{Content, Object, OpenApi as OpenApiDoc, Ref, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::dto::ErrorBody;
@@ -38,14 +39,17 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Adds to every operation the error responses its shape implies, and gives every error
-/// response its usual description and headers (`Retry-After` on 429, `WWW-Authenticate` on
-/// 401). It runs on the API router's document, once every operation is in it: `ApiDoc`'s own
-/// modifiers run before the routes are collected.
+/// Adds to every operation the error responses its shape implies, gives every response its
+/// usual description and headers (`Retry-After` on 429, `WWW-Authenticate` on 401), and links
+/// each creation (`POST /things` answering 201) to the operations on what it created
+/// (`/things/{id}...`), so clients and the fuzzer can follow one to the other. It runs on the
+/// API router's document, once every operation is in it: `ApiDoc`'s own modifiers run before
+/// the routes are collected.
 pub struct StandardResponses;
 
 impl Modify for StandardResponses {
     fn modify(&self, openapi: &mut OpenApiDoc) {
+        link_creations(openapi);
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
                 for (status, reasons) in implied(operation) {
@@ -63,6 +67,69 @@ impl Modify for StandardResponses {
             }
         }
     }
+}
+
+/// `POST /things` answering 201 with an object carrying `id` (or `session_id`, for a started
+/// session) links to every operation on `/things/{id}` and below, passing that id.
+fn link_creations(openapi: &mut OpenApiDoc) {
+    let Some(components) = &openapi.components else {
+        return;
+    };
+    let schemas = &components.schemas;
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for (path, item) in &mut openapi.paths.paths {
+        for operation in operations(item) {
+            if let Some(id) = &operation.operation_id {
+                targets.push((path.clone(), id.clone()));
+            }
+        }
+    }
+    for (path, item) in &mut openapi.paths.paths {
+        let Some(RefOr::T(created)) = item
+            .post
+            .as_mut()
+            .and_then(|post| post.responses.responses.get_mut("201"))
+        else {
+            continue;
+        };
+        let Some(field) = id_field(created, schemas) else {
+            continue;
+        };
+        let object = format!("{path}/{{id}}");
+        for (target_path, target) in &targets {
+            let under = target_path
+                .strip_prefix(&object)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            if under {
+                created.links.entry(target.clone()).or_insert_with(|| {
+                    RefOr::T(
+                        LinkBuilder::new()
+                            .operation_id(target)
+                            .parameter("id", format!("$response.body#/{field}"))
+                            .build(),
+                    )
+                });
+            }
+        }
+    }
+}
+
+/// The field of a response's JSON object that holds the id of what it describes.
+fn id_field(
+    response: &Response,
+    schemas: &BTreeMap<String, RefOr<Schema>>,
+) -> Option<&'static str> {
+    let schema = response.content.get("application/json")?.schema.as_ref()?;
+    let schema = match schema {
+        RefOr::Ref(r) => schemas.get(r.ref_location.rsplit('/').next()?)?,
+        inline => inline,
+    };
+    let RefOr::T(Schema::Object(object)) = schema else {
+        return None;
+    };
+    ["id", "session_id"]
+        .into_iter()
+        .find(|f| object.properties.contains_key(*f))
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
@@ -149,7 +216,29 @@ fn usual_description(status: &str) -> Option<&'static str> {
     })
 }
 
+/// utoipa 5.5 writes a link's `operationId`, `operationRef` and `requestBody` in snake case,
+/// which no OpenAPI reader knows; the specification's names go out through the link's
+/// extensions, which serialize flattened into it.
+fn spell_links(response: &mut Response) {
+    for link in response.links.values_mut() {
+        let RefOr::T(link) = link else { continue };
+        let extensions = link.extensions.get_or_insert_with(Default::default);
+        for (name, value) in [
+            ("operationId", std::mem::take(&mut link.operation_id)),
+            ("operationRef", std::mem::take(&mut link.operation_ref)),
+        ] {
+            if !value.is_empty() {
+                extensions.insert(name.into(), value.into());
+            }
+        }
+        if let Some(body) = link.request_body.take() {
+            extensions.insert("requestBody".into(), body);
+        }
+    }
+}
+
 fn complete(status: &str, response: &mut Response) {
+    spell_links(response);
     if response.description.is_empty() {
         let reason = || {
             StatusCode::from_bytes(status.as_bytes())

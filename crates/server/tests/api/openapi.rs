@@ -18,6 +18,7 @@ stories!(
     error_detail_is_a_message_a_field_list_or_an_object,
     request_schemas_carry_the_limits_the_handlers_enforce,
     rate_limited_operations_list_429_with_retry_after,
+    links_name_operations_of_the_document,
 );
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -302,4 +303,42 @@ async fn rate_limited_operations_list_429_with_retry_after(backend: Backend) {
             "{method} {path}: {response}"
         );
     }
+}
+
+/// Links (creation → the operations on what it created, a step → the next) are written with
+/// the specification's names and point at operations that exist.
+async fn links_name_operations_of_the_document(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let doc = document(&app).await;
+    let mut ids: Vec<String> = operations(&doc)
+        .iter()
+        .filter_map(|(_, _, op)| op["operationId"].as_str().map(String::from))
+        .collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "operationIds are not unique");
+    let mut links = 0;
+    for (method, path, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().expect("responses") {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                let target = link["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    ids.iter().any(|id| id == target),
+                    "{method} {path} {status} link {name}: {link}"
+                );
+                assert!(link.get("operation_id").is_none(), "{link}");
+                links += 1;
+            }
+        }
+    }
+    let started = &doc["paths"]["/api/v1/ai-sessions"]["post"]["responses"]["201"]["links"];
+    for target in ["respond", "session_detail", "resolve", "pause"] {
+        assert!(started[target].is_object(), "start links to {target}");
+    }
+    assert_eq!(
+        started["respond"]["requestBody"]["step_id"],
+        "$response.body#/first_step/step_id"
+    );
+    assert!(links >= 15, "only {links} links");
 }

@@ -44,7 +44,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Starts a session: matches the intake to a flow and produces the first step.
 #[utoipa::path(post, path = "/ai-sessions", tag = "sessions", security(("bearer" = [])), request_body = StartIn, responses(
-    (status = 201, body = StartOut), (status = 403, body = ErrorBody, description = "Viewers cannot start sessions"),
+    (status = 201, body = StartOut, links(("respond" = (operation_id = "respond",
+        parameters(("id" = "$response.body#/session_id")),
+        request_body = json!({"step_id": "$response.body#/first_step/step_id"}),
+        description = "Answer the first step")))),
+    (status = 403, body = ErrorBody, description = "Viewers cannot start sessions"),
     (status = 429, body = ErrorBody, description = "Over the create limit, or the AI quota is used up"),
     (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn start_session(
@@ -75,7 +79,11 @@ pub async fn start_session(
 /// Answers the latest step and returns the next one.
 #[utoipa::path(post, path = "/ai-sessions/{id}/respond", tag = "sessions", security(("bearer" = [])), request_body = RespondIn,
     params(("id" = Uuid, Path)), responses(
-    (status = 200, body = RespondOut), (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 200, body = RespondOut, links(("respond" = (operation_id = "respond",
+        parameters(("id" = "$request.path.id")),
+        request_body = json!({"step_id": "$response.body#/next_step/step_id"}),
+        description = "Answer the next step")))),
+    (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
     (status = 409, body = ErrorBody, description = "The session is not active, the step is not the latest unanswered one, or the step limit is reached"),
     (status = 429, body = ErrorBody, description = "Over the write limit, or the AI quota is used up"), (status = 502, body = ErrorBody)))]
 pub async fn respond(
@@ -322,7 +330,8 @@ async fn move_to(
 
 /// Pauses an active session.
 #[utoipa::path(post, path = "/ai-sessions/{id}/pause", tag = "sessions", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = SessionSummary), (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    responses((status = 200, body = SessionSummary, links(("resume" = (operation_id = "resume",
+        parameters(("id" = "$request.path.id")), description = "Resume the paused session")))), (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
     (status = 409, body = ErrorBody, description = "The session's status does not allow this")))]
 pub async fn pause(
     State(state): State<AppState>,
