@@ -34,8 +34,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             result
         }
         Command::Config => {
-            for (name, value) in settings.describe() {
-                println!("{name} = {value}");
+            for ((name, value), (_, doc)) in settings
+                .describe()
+                .into_iter()
+                .zip(Settings::documentation())
+            {
+                println!("# {doc}\n{name} = {value}");
             }
             Ok(())
         }

@@ -40,14 +40,14 @@ impl ProviderChoice {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ProviderEndpoint {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
     pub model: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Settings {
     pub bind: String,
     pub database_url: String,
@@ -123,6 +123,10 @@ pub enum SettingsError {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
+    #[error(
+        "the configuration file {path} has no setting {key:?} (`flowpilot config` lists them)"
+    )]
+    UnknownKey { path: PathBuf, key: String },
     #[error("{name}={value:?} is not valid: {expected}")]
     Invalid {
         name: String,
@@ -155,11 +159,22 @@ impl Settings {
                     source: Box::new(source),
                 })?;
             for (key, value) in parsed.0 {
+                let name = env_name_for_file_key(&key);
+                // A misspelt key would otherwise leave its setting at the default, silently.
+                if !TABLE
+                    .iter()
+                    .any(|row| row.name == name || row.aliases.contains(&name.as_str()))
+                {
+                    return Err(SettingsError::UnknownKey {
+                        path: path.to_path_buf(),
+                        key,
+                    });
+                }
                 let value = match value {
                     toml::Value::String(s) => s,
                     other => other.to_string(),
                 };
-                values.insert(env_name_for_file_key(&key), value);
+                values.insert(name, value);
             }
         }
         for (k, v) in env {
@@ -178,93 +193,21 @@ impl Settings {
 
     fn from_values(v: &BTreeMap<String, String>) -> Result<Settings, SettingsError> {
         let mut s = Settings::default();
-        let get = |k: &str| v.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
-        if let Some(x) = get("FLOWPILOT_BIND") {
-            s.bind = x.into();
-        }
-        if let Some(x) = get("FLOWPILOT_DATABASE_URL") {
-            s.database_url = x.into();
-        }
-        if let Some(x) = get("FLOWPILOT_ALLOW_SIGNUP") {
-            s.allow_signup = parse_bool("FLOWPILOT_ALLOW_SIGNUP", x)?;
-        }
-        if let Some(x) = get("FLOWPILOT_TOKEN_TTL_HOURS") {
-            s.token_ttl_hours = parse_positive("FLOWPILOT_TOKEN_TTL_HOURS", x)?;
-        }
-        if let Some(x) = get("FLOWPILOT_LLM_PROVIDER") {
-            s.llm_provider = ProviderChoice::parse(x).ok_or_else(|| SettingsError::Invalid {
-                name: "FLOWPILOT_LLM_PROVIDER".into(),
-                value: x.into(),
-                expected: "one of auto, offline, openai, anthropic, gemini",
-            })?;
-        }
-        s.openai.api_key = get("OPENAI_API_KEY").map(Into::into);
-        s.openai.base_url = get("OPENAI_BASE_URL").map(Into::into);
-        if let Some(x) = get("FLOWPILOT_OPENAI_MODEL") {
-            s.openai.model = x.into();
-        }
-        s.anthropic.api_key = get("ANTHROPIC_API_KEY").map(Into::into);
-        s.anthropic.base_url = get("ANTHROPIC_BASE_URL").map(Into::into);
-        if let Some(x) = get("FLOWPILOT_ANTHROPIC_MODEL") {
-            s.anthropic.model = x.into();
-        }
-        s.gemini.api_key = get("GEMINI_API_KEY")
-            .or_else(|| get("GOOGLE_AI_API_KEY"))
-            .map(Into::into);
-        s.gemini.base_url = get("GEMINI_BASE_URL").map(Into::into);
-        if let Some(x) = get("FLOWPILOT_GEMINI_MODEL") {
-            s.gemini.model = x.into();
-        }
-        if let Some(x) = get("FLOWPILOT_LLM_TIMEOUT_SECS") {
-            s.llm_timeout_secs = parse_positive("FLOWPILOT_LLM_TIMEOUT_SECS", x)?;
-        }
-        if let Some(x) = get("FLOWPILOT_MAX_STEPS") {
-            s.max_steps = parse_positive("FLOWPILOT_MAX_STEPS", x)?;
-        }
-        if let Some(x) = get("FLOWPILOT_REDACT") {
-            s.redact = parse_bool("FLOWPILOT_REDACT", x)?;
-        }
-        if let Some(x) = get("FLOWPILOT_RATE_LIMITS") {
-            s.rate_limits = parse_bool("FLOWPILOT_RATE_LIMITS", x)?;
-        }
-        if let Some(x) = get("FLOWPILOT_DEFAULT_PLAN") {
-            s.default_plan = Plan::parse(x).ok_or_else(|| SettingsError::Invalid {
-                name: "FLOWPILOT_DEFAULT_PLAN".into(),
-                value: x.into(),
-                expected: "one of free, pro, team, enterprise",
-            })?;
-        }
-        if let Some(x) = get("FLOWPILOT_AI_DAILY_LIMIT") {
-            s.ai_daily_limit = Some(parse_non_negative("FLOWPILOT_AI_DAILY_LIMIT", x)?);
-        }
-        if let Some(x) = get("FLOWPILOT_AI_MONTHLY_LIMIT") {
-            s.ai_monthly_limit = Some(parse_non_negative("FLOWPILOT_AI_MONTHLY_LIMIT", x)?);
-        }
-        s.embedding_model_dir = get("FLOWPILOT_EMBEDDING_MODEL_DIR").map(PathBuf::from);
-        if let Some(x) = get("FLOWPILOT_MATCH_THRESHOLD") {
-            s.match_threshold = x
-                .parse::<f64>()
-                .ok()
-                .filter(|t| (0.0..=1.0).contains(t))
-                .ok_or_else(|| SettingsError::Invalid {
-                    name: "FLOWPILOT_MATCH_THRESHOLD".into(),
-                    value: x.into(),
-                    expected: "a number between 0 and 1",
+        for row in TABLE {
+            let value = std::iter::once(row.name)
+                .chain(row.aliases.iter().copied())
+                .find_map(|name| v.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()));
+            if let Some(value) = value {
+                (row.read)(&mut s, value).map_err(|expected| SettingsError::Invalid {
+                    name: row.name.into(),
+                    value: if row.secret {
+                        "***".into()
+                    } else {
+                        value.into()
+                    },
+                    expected,
                 })?;
-        }
-        if let Some(x) = get("FLOWPILOT_MAX_BODY_BYTES") {
-            s.max_body_bytes = parse_positive::<usize>("FLOWPILOT_MAX_BODY_BYTES", x)?;
-        }
-        if let Some(x) = get("FLOWPILOT_TRUSTED_PROXIES") {
-            s.trusted_proxies =
-                crate::client_addr::parse_trusted(x).map_err(|bad| SettingsError::Invalid {
-                    name: "FLOWPILOT_TRUSTED_PROXIES".into(),
-                    value: bad,
-                    expected: "comma-separated IP addresses or CIDRs (10.0.0.0/8)",
-                })?;
-        }
-        if let Some(x) = get("RUST_LOG") {
-            s.log = x.into();
+            }
         }
         Ok(s)
     }
@@ -297,149 +240,412 @@ impl Settings {
 
     /// The effective configuration as `NAME = value` lines, secrets replaced by `***`.
     pub fn describe(&self) -> Vec<(String, String)> {
-        let secret =
-            |s: &Option<String>| s.as_ref().map_or("(unset)".to_string(), |_| "***".into());
-        let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "(unset)".into());
-        let limit = |l: Option<i64>| l.map_or("(plan default)".into(), |v| v.to_string());
-        vec![
-            ("FLOWPILOT_BIND".into(), self.bind.clone()),
-            (
-                "FLOWPILOT_DATABASE_URL".into(),
-                store::redact_url(&self.database_url),
-            ),
-            (
-                "FLOWPILOT_ALLOW_SIGNUP".into(),
-                self.allow_signup.to_string(),
-            ),
-            (
-                "FLOWPILOT_TOKEN_TTL_HOURS".into(),
-                self.token_ttl_hours.to_string(),
-            ),
-            (
-                "FLOWPILOT_LLM_PROVIDER".into(),
-                format!(
-                    "{} (effective: {})",
-                    self.llm_provider.as_str(),
-                    self.resolved_provider().as_str()
-                ),
-            ),
-            ("OPENAI_API_KEY".into(), secret(&self.openai.api_key)),
-            ("OPENAI_BASE_URL".into(), opt(&self.openai.base_url)),
-            ("FLOWPILOT_OPENAI_MODEL".into(), self.openai.model.clone()),
-            ("ANTHROPIC_API_KEY".into(), secret(&self.anthropic.api_key)),
-            ("ANTHROPIC_BASE_URL".into(), opt(&self.anthropic.base_url)),
-            (
-                "FLOWPILOT_ANTHROPIC_MODEL".into(),
-                self.anthropic.model.clone(),
-            ),
-            ("GEMINI_API_KEY".into(), secret(&self.gemini.api_key)),
-            ("GEMINI_BASE_URL".into(), opt(&self.gemini.base_url)),
-            ("FLOWPILOT_GEMINI_MODEL".into(), self.gemini.model.clone()),
-            (
-                "FLOWPILOT_LLM_TIMEOUT_SECS".into(),
-                self.llm_timeout_secs.to_string(),
-            ),
-            ("FLOWPILOT_MAX_STEPS".into(), self.max_steps.to_string()),
-            ("FLOWPILOT_REDACT".into(), self.redact.to_string()),
-            (
-                "FLOWPILOT_RATE_LIMITS".into(),
-                if self.rate_limits { "on" } else { "off" }.into(),
-            ),
-            (
-                "FLOWPILOT_DEFAULT_PLAN".into(),
-                self.default_plan.as_str().into(),
-            ),
-            (
-                "FLOWPILOT_AI_DAILY_LIMIT".into(),
-                limit(self.ai_daily_limit),
-            ),
-            (
-                "FLOWPILOT_AI_MONTHLY_LIMIT".into(),
-                limit(self.ai_monthly_limit),
-            ),
-            (
-                "FLOWPILOT_EMBEDDING_MODEL_DIR".into(),
-                self.embedding_model_dir
-                    .as_ref()
-                    .map_or("(auto)".into(), |p| p.display().to_string()),
-            ),
-            (
-                "FLOWPILOT_MATCH_THRESHOLD".into(),
-                self.match_threshold.to_string(),
-            ),
-            (
-                "FLOWPILOT_MAX_BODY_BYTES".into(),
-                self.max_body_bytes.to_string(),
-            ),
-            (
-                "FLOWPILOT_TRUSTED_PROXIES".into(),
-                if self.trusted_proxies.is_empty() {
-                    "(none)".into()
-                } else {
-                    let list: Vec<String> =
-                        self.trusted_proxies.iter().map(|n| n.to_string()).collect();
-                    list.join(", ")
-                },
-            ),
-            ("RUST_LOG".into(), self.log.clone()),
-        ]
+        TABLE
+            .iter()
+            .map(|row| (row.name.to_string(), row.shown(self)))
+            .collect()
+    }
+
+    /// What each setting means, by name, in the order of [`Settings::describe`].
+    pub fn documentation() -> impl Iterator<Item = (&'static str, &'static str)> {
+        TABLE.iter().map(|row| (row.name, row.doc))
     }
 }
 
+/// What `{:?}` prints, in logs and panics included: the table's rows, secrets redacted.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for row in TABLE {
+            map.entry(&row.name, &row.shown(self));
+        }
+        map.finish()
+    }
+}
+
+/// One setting: the variable that sets it, what it means, how its text is read into
+/// [`Settings`] and shown back, and whether it is a secret (never shown, never logged).
+struct Row {
+    name: &'static str,
+    /// Older or alternative names, read when `name` is unset.
+    aliases: &'static [&'static str],
+    doc: &'static str,
+    secret: bool,
+    /// Reads the trimmed, non-empty value; `Err` says what was expected.
+    read: fn(&mut Settings, &str) -> Result<(), &'static str>,
+    show: fn(&Settings) -> String,
+}
+
+impl Row {
+    fn shown(&self, s: &Settings) -> String {
+        let value = (self.show)(s);
+        match (self.secret, value.as_str()) {
+            (true, UNSET) => value,
+            (true, _) => "***".into(),
+            (false, _) => value,
+        }
+    }
+}
+
+const UNSET: &str = "(unset)";
+
+fn optional(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| UNSET.into())
+}
+
+fn limit(l: Option<i64>) -> String {
+    l.map_or("(plan default)".into(), |v| v.to_string())
+}
+
+/// Every setting, in the order `flowpilot config` prints them. The TOML file's keys are these
+/// names in lower case, without the `FLOWPILOT_` prefix (see [`env_name_for_file_key`]).
+const TABLE: &[Row] = &[
+    Row {
+        name: "FLOWPILOT_BIND",
+        aliases: &[],
+        doc: "listen address",
+        secret: false,
+        read: |s, v| {
+            s.bind = v.into();
+            Ok(())
+        },
+        show: |s| s.bind.clone(),
+    },
+    Row {
+        name: "FLOWPILOT_DATABASE_URL",
+        aliases: &[],
+        doc: "sqlite://PATH (created if missing) or postgres://…",
+        secret: false,
+        read: |s, v| {
+            s.database_url = v.into();
+            Ok(())
+        },
+        // Not a secret as a whole, but its password is.
+        show: |s| store::redact_url(&s.database_url),
+    },
+    Row {
+        name: "FLOWPILOT_ALLOW_SIGNUP",
+        aliases: &[],
+        doc: "whether /auth/register is open",
+        secret: false,
+        read: |s, v| {
+            s.allow_signup = parse_bool(v)?;
+            Ok(())
+        },
+        show: |s| s.allow_signup.to_string(),
+    },
+    Row {
+        name: "FLOWPILOT_TOKEN_TTL_HOURS",
+        aliases: &[],
+        doc: "access token lifetime",
+        secret: false,
+        read: |s, v| {
+            s.token_ttl_hours = parse_positive(v)?;
+            Ok(())
+        },
+        show: |s| s.token_ttl_hours.to_string(),
+    },
+    Row {
+        name: "FLOWPILOT_LLM_PROVIDER",
+        aliases: &[],
+        doc: "offline, openai, anthropic or gemini; auto picks the first configured",
+        secret: false,
+        read: |s, v| {
+            s.llm_provider = ProviderChoice::parse(v)
+                .ok_or("one of auto, offline, openai, anthropic, gemini")?;
+            Ok(())
+        },
+        show: |s| {
+            format!(
+                "{} (effective: {})",
+                s.llm_provider.as_str(),
+                s.resolved_provider().as_str()
+            )
+        },
+    },
+    Row {
+        name: "OPENAI_API_KEY",
+        aliases: &[],
+        doc: "OpenAI's API key",
+        secret: true,
+        read: |s, v| {
+            s.openai.api_key = Some(v.into());
+            Ok(())
+        },
+        show: |s| optional(&s.openai.api_key),
+    },
+    Row {
+        name: "OPENAI_BASE_URL",
+        aliases: &[],
+        doc: "an OpenAI-compatible server (enough alone for a local one)",
+        secret: false,
+        read: |s, v| {
+            s.openai.base_url = Some(v.into());
+            Ok(())
+        },
+        show: |s| optional(&s.openai.base_url),
+    },
+    Row {
+        name: "FLOWPILOT_OPENAI_MODEL",
+        aliases: &[],
+        doc: "the OpenAI model",
+        secret: false,
+        read: |s, v| {
+            s.openai.model = v.into();
+            Ok(())
+        },
+        show: |s| s.openai.model.clone(),
+    },
+    Row {
+        name: "ANTHROPIC_API_KEY",
+        aliases: &[],
+        doc: "Anthropic's API key",
+        secret: true,
+        read: |s, v| {
+            s.anthropic.api_key = Some(v.into());
+            Ok(())
+        },
+        show: |s| optional(&s.anthropic.api_key),
+    },
+    Row {
+        name: "ANTHROPIC_BASE_URL",
+        aliases: &[],
+        doc: "Anthropic's API address",
+        secret: false,
+        read: |s, v| {
+            s.anthropic.base_url = Some(v.into());
+            Ok(())
+        },
+        show: |s| optional(&s.anthropic.base_url),
+    },
+    Row {
+        name: "FLOWPILOT_ANTHROPIC_MODEL",
+        aliases: &[],
+        doc: "the Anthropic model",
+        secret: false,
+        read: |s, v| {
+            s.anthropic.model = v.into();
+            Ok(())
+        },
+        show: |s| s.anthropic.model.clone(),
+    },
+    Row {
+        name: "GEMINI_API_KEY",
+        aliases: &["GOOGLE_AI_API_KEY"],
+        doc: "Gemini's API key",
+        secret: true,
+        read: |s, v| {
+            s.gemini.api_key = Some(v.into());
+            Ok(())
+        },
+        show: |s| optional(&s.gemini.api_key),
+    },
+    Row {
+        name: "GEMINI_BASE_URL",
+        aliases: &[],
+        doc: "Gemini's API address",
+        secret: false,
+        read: |s, v| {
+            s.gemini.base_url = Some(v.into());
+            Ok(())
+        },
+        show: |s| optional(&s.gemini.base_url),
+    },
+    Row {
+        name: "FLOWPILOT_GEMINI_MODEL",
+        aliases: &[],
+        doc: "the Gemini model",
+        secret: false,
+        read: |s, v| {
+            s.gemini.model = v.into();
+            Ok(())
+        },
+        show: |s| s.gemini.model.clone(),
+    },
+    Row {
+        name: "FLOWPILOT_LLM_TIMEOUT_SECS",
+        aliases: &[],
+        doc: "per provider call",
+        secret: false,
+        read: |s, v| {
+            s.llm_timeout_secs = parse_positive(v)?;
+            Ok(())
+        },
+        show: |s| s.llm_timeout_secs.to_string(),
+    },
+    Row {
+        name: "FLOWPILOT_MAX_STEPS",
+        aliases: &[],
+        doc: "steps per session",
+        secret: false,
+        read: |s, v| {
+            s.max_steps = parse_positive(v)?;
+            Ok(())
+        },
+        show: |s| s.max_steps.to_string(),
+    },
+    Row {
+        name: "FLOWPILOT_REDACT",
+        aliases: &[],
+        doc: "redact secrets before text reaches a provider",
+        secret: false,
+        read: |s, v| {
+            s.redact = parse_bool(v)?;
+            Ok(())
+        },
+        show: |s| s.redact.to_string(),
+    },
+    Row {
+        name: "FLOWPILOT_RATE_LIMITS",
+        aliases: &[],
+        doc: "off disables the per-endpoint and sign-up limits",
+        secret: false,
+        read: |s, v| {
+            s.rate_limits = parse_bool(v)?;
+            Ok(())
+        },
+        show: |s| if s.rate_limits { "on" } else { "off" }.into(),
+    },
+    Row {
+        name: "FLOWPILOT_DEFAULT_PLAN",
+        aliases: &[],
+        doc: "plan of newly registered accounts",
+        secret: false,
+        read: |s, v| {
+            s.default_plan = Plan::parse(v).ok_or("one of free, pro, team, enterprise")?;
+            Ok(())
+        },
+        show: |s| s.default_plan.as_str().into(),
+    },
+    Row {
+        name: "FLOWPILOT_AI_DAILY_LIMIT",
+        aliases: &[],
+        doc: "overrides the daily AI limit of every limited plan",
+        secret: false,
+        read: |s, v| {
+            s.ai_daily_limit = Some(parse_non_negative(v)?);
+            Ok(())
+        },
+        show: |s| limit(s.ai_daily_limit),
+    },
+    Row {
+        name: "FLOWPILOT_AI_MONTHLY_LIMIT",
+        aliases: &[],
+        doc: "overrides the monthly AI limit of every limited plan",
+        secret: false,
+        read: |s, v| {
+            s.ai_monthly_limit = Some(parse_non_negative(v)?);
+            Ok(())
+        },
+        show: |s| limit(s.ai_monthly_limit),
+    },
+    Row {
+        name: "FLOWPILOT_EMBEDDING_MODEL_DIR",
+        aliases: &[],
+        doc: "the all-MiniLM-L6-v2 directory",
+        secret: false,
+        read: |s, v| {
+            s.embedding_model_dir = Some(PathBuf::from(v));
+            Ok(())
+        },
+        show: |s| {
+            s.embedding_model_dir
+                .as_ref()
+                .map_or("(auto)".into(), |p| p.display().to_string())
+        },
+    },
+    Row {
+        name: "FLOWPILOT_MATCH_THRESHOLD",
+        aliases: &[],
+        doc: "flow matching threshold",
+        secret: false,
+        read: |s, v| {
+            s.match_threshold = v
+                .parse::<f64>()
+                .ok()
+                .filter(|t| (0.0..=1.0).contains(t))
+                .ok_or("a number between 0 and 1")?;
+            Ok(())
+        },
+        show: |s| s.match_threshold.to_string(),
+    },
+    Row {
+        name: "FLOWPILOT_MAX_BODY_BYTES",
+        aliases: &[],
+        doc: "request body limit (413 above)",
+        secret: false,
+        read: |s, v| {
+            s.max_body_bytes = parse_positive(v)?;
+            Ok(())
+        },
+        show: |s| s.max_body_bytes.to_string(),
+    },
+    Row {
+        name: "FLOWPILOT_TRUSTED_PROXIES",
+        aliases: &[],
+        doc: "addresses or CIDRs whose X-Forwarded-For names the client",
+        secret: false,
+        read: |s, v| {
+            s.trusted_proxies = crate::client_addr::parse_trusted(v)
+                .map_err(|_| "comma-separated IP addresses or CIDRs (10.0.0.0/8)")?;
+            Ok(())
+        },
+        show: |s| {
+            if s.trusted_proxies.is_empty() {
+                return "(none)".into();
+            }
+            let list: Vec<String> = s.trusted_proxies.iter().map(|n| n.to_string()).collect();
+            list.join(", ")
+        },
+    },
+    Row {
+        name: "RUST_LOG",
+        aliases: &[],
+        doc: "log filter",
+        secret: false,
+        read: |s, v| {
+            s.log = v.into();
+            Ok(())
+        },
+        show: |s| s.log.clone(),
+    },
+];
+
+/// `bind` → `FLOWPILOT_BIND`; the provider variables without the prefix keep their names
+/// (`openai_api_key` → `OPENAI_API_KEY`), as do names written in full.
 fn env_name_for_file_key(key: &str) -> String {
     let upper = key.to_ascii_uppercase();
-    let unprefixed = [
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "GEMINI_API_KEY",
-        "GOOGLE_AI_API_KEY",
-        "GEMINI_BASE_URL",
-        "RUST_LOG",
-    ];
-    if upper.starts_with("FLOWPILOT_") || unprefixed.contains(&upper.as_str()) {
+    let known_bare = TABLE
+        .iter()
+        .flat_map(|row| std::iter::once(row.name).chain(row.aliases.iter().copied()))
+        .any(|name| name == upper && !name.starts_with("FLOWPILOT_"));
+    if upper.starts_with("FLOWPILOT_") || known_bare {
         upper
     } else {
         format!("FLOWPILOT_{upper}")
     }
 }
 
-fn parse_bool(name: &str, v: &str) -> Result<bool, SettingsError> {
+fn parse_bool(v: &str) -> Result<bool, &'static str> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(SettingsError::Invalid {
-            name: name.into(),
-            value: v.into(),
-            expected: "true/false (or on/off, yes/no, 1/0)",
-        }),
+        _ => Err("true/false (or on/off, yes/no, 1/0)"),
     }
 }
 
-fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(
-    name: &str,
-    v: &str,
-) -> Result<T, SettingsError> {
+fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(v: &str) -> Result<T, &'static str> {
     v.parse::<T>()
         .ok()
         .filter(|n| *n > T::default())
-        .ok_or_else(|| SettingsError::Invalid {
-            name: name.into(),
-            value: v.into(),
-            expected: "a positive whole number",
-        })
+        .ok_or("a whole number above 0")
 }
 
-fn parse_non_negative(name: &str, v: &str) -> Result<i64, SettingsError> {
+fn parse_non_negative(v: &str) -> Result<i64, &'static str> {
     v.parse::<i64>()
         .ok()
         .filter(|n| *n >= 0)
-        .ok_or_else(|| SettingsError::Invalid {
-            name: name.into(),
-            value: v.into(),
-            expected: "a whole number, 0 or more",
-        })
+        .ok_or("a whole number, 0 or more")
 }
 
 #[cfg(test)]
@@ -499,6 +705,53 @@ mod tests {
     fn bad_values_are_named() {
         let err = Settings::load(None, &env(&[("FLOWPILOT_MAX_STEPS", "lots")])).unwrap_err();
         assert!(err.to_string().contains("FLOWPILOT_MAX_STEPS"));
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fp.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\nmax_step = 12\n").unwrap();
+        let err = Settings::load(Some(&path), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("\"max_step\""), "{err}");
+        std::fs::write(
+            &path,
+            "google_ai_api_key = \"g\"\ntrusted_proxies = \"10.0.0.0/8\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), &env(&[])).unwrap();
+        assert_eq!(s.gemini.api_key.as_deref(), Some("g"));
+        assert_eq!(s.trusted_proxies.len(), 1);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+                ("GOOGLE_AI_API_KEY", "AIza-secret"),
+                ("FLOWPILOT_DATABASE_URL", "postgres://u:pw@h/db"),
+            ]),
+        )
+        .unwrap();
+        let text = format!("{s:?}");
+        assert!(!text.contains("secret") && !text.contains("pw@"), "{text}");
+        assert!(text.contains("\"ANTHROPIC_API_KEY\": \"***\""), "{text}");
+        assert!(text.contains("\"OPENAI_API_KEY\": \"(unset)\""), "{text}");
+    }
+
+    #[test]
+    fn every_setting_is_documented() {
+        let docs = include_str!("../../../docs/configuration.md");
+        for row in TABLE {
+            assert!(
+                docs.contains(&format!("`{}`", row.name)),
+                "{} is not in docs/configuration.md",
+                row.name
+            );
+            assert!(!row.doc.is_empty());
+        }
     }
 
     #[test]
