@@ -1,6 +1,8 @@
 //! The LLM pilot against a scripted in-process provider: what it sends, what it records, and
 //! how it maps every outcome.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 

@@ -1,5 +1,7 @@
 //! The binary as an operator uses it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,7 @@
 //! `call_structured`: one call, one repair attempt, and every call's usage reported.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 mod support;
 
 use domain::llm::{ChatRole, LlmError};

@@ -4,6 +4,8 @@
 //! `FLOWPILOT_EMBEDDING_MODEL_DIR` to also time the real model). Plain `std::time`, no
 //! benchmark framework: the figures are latencies of single searches, p50 and p99.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 use std::time::{Duration as Elapsed, Instant};
 
 use chrono::{Duration, TimeZone, Utc};

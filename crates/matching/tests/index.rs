@@ -1,5 +1,7 @@
 //! The flow index's behaviour as a caller sees it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

@@ -10,6 +10,8 @@
 //! `FLOWPILOT_LABELLED_QUERIES`. With the `embeddings` feature and
 //! `FLOWPILOT_EMBEDDING_MODEL_DIR` set, the set is run again with the model.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

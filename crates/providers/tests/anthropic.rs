@@ -1,5 +1,7 @@
 //! The Anthropic provider against a fake `/v1/messages` server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 mod support;
 
 use std::time::Duration;

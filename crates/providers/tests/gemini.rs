@@ -1,5 +1,7 @@
 //! The Gemini provider against a fake `generateContent` server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 mod support;
 
 use std::time::Duration;

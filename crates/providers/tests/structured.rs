@@ -1,6 +1,8 @@
 //! `call_structured` over a real adapter: the repair turn travels over the wire as the
 //! provider's own assistant and user messages, and every call's usage comes back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 mod support;
 
 use flowpilot_providers::OpenAiProvider;

@@ -23,6 +23,8 @@
 //! redaction, the answer transaction and the ledger. The load generator and the fake provider
 //! share the machine's cores with the server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;

@@ -2,6 +2,8 @@
 //! The full conformance suite (the same stories on SQLite and PostgreSQL) runs through the API
 //! in crates/server/tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 use chrono::{Duration, Utc};
 use domain::{Plan, Role};
 use flowpilot_store::{NewAccount, NewToken, NewUser, Store, StoreError};

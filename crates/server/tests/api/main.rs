@@ -1,5 +1,7 @@
 //! API stories against the real server, each run on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 mod fake_llm;
 mod helpers;
 

@@ -1,6 +1,8 @@
 //! Web UI stories: the pages as a browser without JavaScript sees them, against the real
 //! server on a fresh SQLite database.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
+
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
