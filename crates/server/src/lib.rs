@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod pilots;
 pub mod quota;
 pub mod rate_limit;
+pub mod sessions;
 pub mod settings;
 pub mod state;
 pub mod web;

@@ -3,16 +3,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{Duration, Utc};
-use domain::user::{is_plausible_email, PASSWORD_MAX, PASSWORD_MIN};
+use chrono::Utc;
 use domain::ValidationErrors;
 use serde::{Deserialize, Serialize};
-use store::NewToken;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::dto::{ErrorBody, UserOut};
-use crate::auth::{accounts, token, CurrentUser};
+use crate::auth::{accounts, CurrentUser};
 use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -54,40 +52,15 @@ pub struct AuthOut {
     pub expires_in: i64,
 }
 
-/// Checks an email and a new password; shared by sign-up and user creation.
-pub fn check_credentials(errors: &mut ValidationErrors, email: &str, password: &str) {
-    if !is_plausible_email(email.trim()) {
-        errors.push(domain::FieldError::body(
-            &["email"],
-            "value is not a valid email address",
-            "value_error",
-        ));
+impl From<accounts::SignedIn> for AuthOut {
+    fn from(signed_in: accounts::SignedIn) -> Self {
+        AuthOut {
+            user: signed_in.user.into(),
+            access_token: signed_in.token,
+            token_type: "bearer".into(),
+            expires_in: signed_in.expires_in,
+        }
     }
-    errors.check_len(&["password"], password, PASSWORD_MIN, PASSWORD_MAX);
-}
-
-/// Issues a new access token for `user`.
-pub async fn issue_token(state: &AppState, user: domain::User) -> ApiResult<AuthOut> {
-    let now = Utc::now();
-    let ttl = Duration::hours(state.settings.token_ttl_hours);
-    let raw = token::generate();
-    state
-        .store
-        .insert_token(
-            NewToken {
-                token_hash: token::digest(&raw),
-                user_id: user.id,
-                expires_at: now + ttl,
-            },
-            now,
-        )
-        .await?;
-    Ok(AuthOut {
-        user: user.into(),
-        access_token: raw,
-        token_type: "bearer".into(),
-        expires_in: ttl.num_seconds(),
-    })
 }
 
 /// Creates an account and its admin, and signs the admin in.
@@ -106,7 +79,7 @@ pub async fn register(
         ));
     }
     let mut errors = ValidationErrors::new();
-    check_credentials(&mut errors, &body.email, &body.password);
+    accounts::check_credentials(&mut errors, &body.email, &body.password);
     errors.check_len(&["full_name"], body.full_name.trim(), 1, 200);
     errors.check_len(&["account_name"], body.account_name.trim(), 1, 200);
     errors.into_result()?;
@@ -123,7 +96,10 @@ pub async fn register(
             "A user with this email already exists".into(),
         ));
     };
-    Ok((StatusCode::CREATED, Json(issue_token(&state, user).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::sign_in(&state, user).await?.into()),
+    ))
 }
 
 /// Signs in with email and password; at most 10 attempts a minute per client IP and per email.
@@ -137,7 +113,7 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginIn>,
 ) -> ApiResult<Json<AuthOut>> {
     let user = accounts::authenticate(&state, client, &body.email, body.password).await?;
-    Ok(Json(issue_token(&state, user).await?))
+    Ok(Json(accounts::sign_in(&state, user).await?.into()))
 }
 
 /// Revokes the token used for this request.

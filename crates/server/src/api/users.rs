@@ -12,9 +12,8 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::api::auth::check_credentials;
 use crate::api::dto::{ErrorBody, UserOut};
-use crate::auth::{password, AdminUser, CurrentUser};
+use crate::auth::{accounts, password, AdminUser, CurrentUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{double_option, ApiJson, ApiPath};
 use crate::state::AppState;
@@ -103,7 +102,7 @@ pub async fn create_user(
     ApiJson(body): ApiJson<CreateUserIn>,
 ) -> ApiResult<(StatusCode, Json<UserOut>)> {
     let mut errors = ValidationErrors::new();
-    check_credentials(&mut errors, &body.email, &body.password);
+    accounts::check_credentials(&mut errors, &body.email, &body.password);
     errors.check_len(&["full_name"], body.full_name.trim(), 1, 200);
     check_team(&state, admin.account_id, body.team_id, &mut errors).await?;
     errors.into_result()?;

@@ -2,12 +2,12 @@
 
 use std::net::IpAddr;
 
-use chrono::Utc;
-use domain::user::normalize_email;
-use domain::{Role, User};
-use store::{NewAccount, NewUser, StoreError};
+use chrono::{Duration, Utc};
+use domain::user::{is_plausible_email, normalize_email, PASSWORD_MAX, PASSWORD_MIN};
+use domain::{FieldError, Role, User, ValidationErrors};
+use store::{NewAccount, NewToken, NewUser, StoreError};
 
-use crate::auth::password;
+use crate::auth::{password, token};
 use crate::error::ApiError;
 use crate::rate_limit::Action;
 use crate::state::AppState;
@@ -85,4 +85,48 @@ pub async fn authenticate(
         )),
         _ => Err(ApiError::Unauthorized("Incorrect email or password".into())),
     }
+}
+
+/// Checks an email and a new password; shared by sign-up and user creation.
+pub fn check_credentials(errors: &mut ValidationErrors, email: &str, password: &str) {
+    if !is_plausible_email(email.trim()) {
+        errors.push(FieldError::body(
+            &["email"],
+            "value is not a valid email address",
+            "value_error",
+        ));
+    }
+    errors.check_len(&["password"], password, PASSWORD_MIN, PASSWORD_MAX);
+}
+
+/// A user with a new access token.
+pub struct SignedIn {
+    pub user: User,
+    /// The token itself: shown this once, stored only as its digest.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// Issues a new access token for `user`.
+pub async fn sign_in(state: &AppState, user: User) -> Result<SignedIn, ApiError> {
+    let now = Utc::now();
+    let ttl = Duration::hours(state.settings.token_ttl_hours);
+    let raw = token::generate();
+    state
+        .store
+        .insert_token(
+            NewToken {
+                token_hash: token::digest(&raw),
+                user_id: user.id,
+                expires_at: now + ttl,
+            },
+            now,
+        )
+        .await?;
+    Ok(SignedIn {
+        user,
+        token: raw,
+        expires_in: ttl.num_seconds(),
+    })
 }

@@ -10,9 +10,9 @@ use domain::session::{SessionStatus, Transition};
 use serde::Deserialize;
 use store::SessionRecord;
 
-use crate::api::sessions::actions;
-use crate::api::sessions::dto::RateIn;
 use crate::error::ApiError;
+use crate::sessions;
+use crate::sessions::input::Rating;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
@@ -73,7 +73,7 @@ fn page(
     doc: serde_json::Value,
     draft: RatingDraft,
 ) -> DocumentationPage {
-    let md = actions::markdown_of(&doc).to_string();
+    let md = sessions::markdown_of(&doc).to_string();
     let escalated = s.status == SessionStatus::Escalated;
     let heading = if escalated {
         "Hand-off package"
@@ -105,7 +105,7 @@ async fn load(
     raw: &str,
 ) -> Result<Result<(SessionRecord, serde_json::Value), Response>, WebError> {
     let id = session_id(raw)?;
-    let (mut s, _) = actions::for_page(state, &user.user, id).await?;
+    let (mut s, _) = sessions::for_page(state, &user.user, id).await?;
     Ok(match s.documentation.take() {
         Some(doc) => Ok((s, doc)),
         None => Err(see_other(&format!("/pilot/{id}"))),
@@ -155,7 +155,7 @@ pub async fn download(
             (CONTENT_TYPE, "text/markdown; charset=utf-8".to_string()),
             (CONTENT_DISPOSITION, disposition),
         ],
-        actions::markdown_of(&doc).to_string(),
+        sessions::markdown_of(&doc).to_string(),
     )
         .into_response())
 }
@@ -195,11 +195,11 @@ pub async fn rate(
         )
         .await;
     };
-    let body = RateIn {
+    let body = Rating {
         rating: stars,
         feedback: Some(feedback.trim().to_string()).filter(|f| !f.is_empty()),
     };
-    match actions::rate(&state, &user.user, id, body).await {
+    match sessions::rate(&state, &user.user, id, body).await {
         Ok(()) => Ok(see_other(&format!("/pilot/{id}/documentation?rated=1"))),
         Err(ApiError::Validation(errors)) => {
             let message = fields::sentences(errors);

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::api::sessions::actions;
-use crate::api::sessions::dto::{IntakeContentIn, StartIn};
 use crate::error::ApiError;
+use crate::sessions;
+use crate::sessions::input::NewSession;
 use crate::state::AppState;
 use crate::web::error::WebError;
 use crate::web::notice::Trouble;
@@ -113,20 +113,18 @@ pub async fn submit(
     }
     let text = form.text.trim().to_string();
     let log = Some(form.log.clone()).filter(|l| !l.trim().is_empty());
-    let body = StartIn {
+    let body = NewSession {
         intake_type: if log.is_some() {
             "combined"
         } else {
             "free_text"
         }
         .into(),
-        intake_content: IntakeContentIn {
-            text: Some(text),
-            log,
-        },
+        text: Some(text),
+        log,
         title: None,
     };
-    match actions::start(&state, &user.user, body).await {
+    match sessions::start(&state, &user.user, body).await {
         Ok(started) => Ok(see_other(&format!("/pilot/{}", started.session.id))),
         Err(ApiError::Validation(found)) => {
             let mut errors = FieldErrors::default();

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use store::{SessionRecord, StepRecord};
 use uuid::Uuid;
 
-use crate::api::sessions::actions;
-use crate::api::sessions::dto::{EscalateIn, ResolveIn, RespondIn};
 use crate::error::{ApiError, ApiResult};
+use crate::sessions;
+use crate::sessions::input::{Answer, Escalation, Resolution};
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
@@ -149,7 +149,7 @@ impl<'a> Visit<'a> {
     }
 
     async fn show(&self, status: StatusCode, draft: Draft) -> Result<Response, WebError> {
-        let (s, steps) = actions::for_page(self.state, &self.user.user, self.id).await?;
+        let (s, steps) = sessions::for_page(self.state, &self.user.user, self.id).await?;
         Ok(render(status, &self.build(s, steps, draft).await?))
     }
 
@@ -165,7 +165,7 @@ impl<'a> Visit<'a> {
             Some(flow_id) => state.catalog.visible_flow(s.account_id, flow_id).await,
             None => None,
         };
-        let intake = actions::intake(&s).match_text();
+        let intake = sessions::intake(&s).match_text();
         let why = why_matched::explain(&intake, flow.as_ref(), s.match_score);
         let view = session_view::session(&s, user.id, why);
         let (past, current) = session_view::steps(&steps, view.active && view.owned);
@@ -180,7 +180,7 @@ impl<'a> Visit<'a> {
         let resolve_summary = draft
             .typed_in("resolve")
             .map(String::from)
-            .or_else(|| actions::suggested_resolution(&steps))
+            .or_else(|| sessions::suggested_resolution(&steps))
             .unwrap_or_default();
         Ok(SessionPage {
             layout: Layout::new(&s.title, self.csrf, Some(user)).current("pilot"),
@@ -293,13 +293,13 @@ pub async fn respond(
     let Ok(step_id) = Uuid::parse_str(&form.step_id) else {
         return Err(WebError::BadRequest);
     };
-    let body = RespondIn {
+    let body = Answer {
         step_id,
         selected_option,
         free_text_input: free_text,
-        skipped: Some(skipped),
+        skipped,
     };
-    let result = actions::respond(&state, &user.user, id, body).await;
+    let result = sessions::respond(&state, &user.user, id, body).await;
     visit
         .finish(result, &format!("/pilot/{id}"), draft, None)
         .await
@@ -323,11 +323,11 @@ pub async fn resolve(
     let visit = Visit::new(&state, &user, &csrf, &raw)?;
     let id = visit.id;
     let typed = text_field(&form.resolution_summary);
-    let body = ResolveIn {
-        resolution_summary: present(&typed),
-        used_suggested_resolution: Some(form.used_suggested_resolution == "true"),
+    let body = Resolution {
+        summary: present(&typed),
+        use_suggested: form.used_suggested_resolution == "true",
     };
-    let result = actions::resolve(&state, &user.user, id, body).await;
+    let result = sessions::resolve(&state, &user.user, id, body).await;
     let draft = Draft::of(Form::Resolve, typed);
     let next = format!("/pilot/{id}/documentation");
     visit
@@ -371,11 +371,8 @@ pub async fn escalate(
             }
         },
     };
-    let body = EscalateIn {
-        escalation_reason: reason,
-        escalated_to_id: target,
-    };
-    let result = actions::escalate(&state, &user.user, id, body).await;
+    let body = Escalation { reason, to: target };
+    let result = sessions::escalate(&state, &user.user, id, body).await;
     let next = format!("/pilot/{id}/documentation");
     visit
         .finish(
@@ -400,7 +397,7 @@ async fn change(
 ) -> Result<Response, WebError> {
     let visit = Visit::new(&state, &user, &csrf, &raw)?;
     let id = visit.id;
-    let result = actions::move_to(&state, &user.user, id, transition).await;
+    let result = sessions::move_to(&state, &user.user, id, transition).await;
     visit
         .finish(result, &format!("/pilot/{id}"), Draft::default(), None)
         .await

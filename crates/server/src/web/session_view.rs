@@ -8,7 +8,7 @@ use domain::step::{StepOption, StepType};
 use domain::ConfidenceTier;
 use store::{SessionRecord, StepRecord};
 
-use crate::api::sessions::actions;
+use crate::sessions;
 use crate::web::markdown;
 
 /// The free text sent when "Keep troubleshooting" is pressed on a suggestion without a
@@ -131,7 +131,7 @@ fn answer_shown(step: &StepRecord) -> String {
     if step.response.as_ref().is_some_and(|r| r.skipped) {
         return "Skipped".into();
     }
-    actions::answer_text(step).unwrap_or_else(|| "Not answered".into())
+    sessions::answer_text(step).unwrap_or_else(|| "Not answered".into())
 }
 
 /// The answered steps, oldest first, and the one waiting for an answer (none when the session

@@ -1,12 +1,12 @@
 //! Turning a verified user into a signed-in browser: a new access token (the API's own
-//! `issue_token`) in the session cookie, then on to where they were going.
+//! `accounts::sign_in`) in the session cookie, then on to where they were going.
 
 use axum::http::header::SET_COOKIE;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::User;
 
-use crate::api::auth::issue_token;
+use crate::auth::accounts;
 use crate::state::AppState;
 use crate::web::error::WebError;
 use crate::web::next::{self, AFTER_SIGN_IN};
@@ -19,12 +19,12 @@ pub async fn sign_in(
     headers: &HeaderMap,
     next: &str,
 ) -> Result<Response, WebError> {
-    let issued = issue_token(state, user).await?;
+    let issued = accounts::sign_in(state, user).await?;
     let secure = cookies::is_https(headers);
     let target = next::local(Some(next)).unwrap_or_else(|| AFTER_SIGN_IN.to_string());
     let session = cookies::set(
         cookies::SESSION,
-        &issued.access_token,
+        &issued.token,
         Some(issued.expires_in),
         secure,
     )?;

@@ -10,7 +10,6 @@ use axum::response::Response;
 use domain::{User, ValidationErrors};
 use serde::Deserialize;
 
-use crate::api::auth::check_credentials;
 use crate::auth::accounts;
 use crate::client_addr::ClientAddr;
 use crate::state::AppState;
@@ -139,7 +138,7 @@ fn check(form: &SignupForm) -> FieldErrors {
     let mut rules = ValidationErrors::new();
     rules.check_len(&["full_name"], form.full_name.trim(), 1, NAME_MAX);
     rules.check_len(&["account_name"], form.account_name.trim(), 1, NAME_MAX);
-    check_credentials(&mut rules, &form.email, &form.password);
+    accounts::check_credentials(&mut rules, &form.email, &form.password);
     let mut errors = FieldErrors::default();
     errors.absorb(
         rules,

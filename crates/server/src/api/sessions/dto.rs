@@ -8,6 +8,8 @@ use store::{SessionRecord, StepRecord};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::sessions::input::{Answer, Escalation, NewSession, Rating, Resolution};
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntakeContentIn {
     /// Needed by `free_text` and `combined`.
@@ -72,6 +74,55 @@ pub struct RateIn {
     pub rating: i64,
     #[schema(max_length = 2000)]
     pub feedback: Option<String>,
+}
+
+impl From<StartIn> for NewSession {
+    fn from(body: StartIn) -> Self {
+        NewSession {
+            intake_type: body.intake_type,
+            text: body.intake_content.text,
+            log: body.intake_content.log,
+            title: body.title,
+        }
+    }
+}
+
+impl From<RespondIn> for Answer {
+    fn from(body: RespondIn) -> Self {
+        Answer {
+            step_id: body.step_id,
+            selected_option: body.selected_option,
+            free_text_input: body.free_text_input,
+            skipped: body.skipped.unwrap_or(false),
+        }
+    }
+}
+
+impl From<ResolveIn> for Resolution {
+    fn from(body: ResolveIn) -> Self {
+        Resolution {
+            summary: body.resolution_summary,
+            use_suggested: body.used_suggested_resolution == Some(true),
+        }
+    }
+}
+
+impl From<EscalateIn> for Escalation {
+    fn from(body: EscalateIn) -> Self {
+        Escalation {
+            reason: body.escalation_reason,
+            to: body.escalated_to_id,
+        }
+    }
+}
+
+impl From<RateIn> for Rating {
+    fn from(body: RateIn) -> Self {
+        Rating {
+            rating: body.rating,
+            feedback: body.feedback,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

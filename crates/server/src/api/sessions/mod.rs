@@ -1,12 +1,6 @@
 //! `/ai-sessions`: the guided troubleshooting loop (api.md, "AI sessions").
 
-mod access;
-pub mod actions;
-mod close;
 pub mod dto;
-mod flow;
-mod ledger;
-mod replay;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -25,6 +19,7 @@ use crate::auth::{CurrentUser, WorkingUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{query_value, ApiJson, ApiPath, ApiQuery};
 use crate::rate_limit::Action;
+use crate::sessions as actions;
 use crate::state::AppState;
 use dto::*;
 
@@ -56,7 +51,7 @@ pub async fn start_session(
     WorkingUser(user): WorkingUser,
     ApiJson(body): ApiJson<StartIn>,
 ) -> ApiResult<(StatusCode, Json<StartOut>)> {
-    let started = actions::start(&state, &user, body).await?;
+    let started = actions::start(&state, &user, body.into()).await?;
     let s = &started.session;
     Ok((
         StatusCode::CREATED,
@@ -92,14 +87,14 @@ pub async fn respond(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RespondIn>,
 ) -> ApiResult<Json<RespondOut>> {
-    let answered = actions::respond(&state, &user, id, body).await?;
+    let answered = actions::respond(&state, &user, id, body.into()).await?;
     let s = &answered.session;
     Ok(Json(RespondOut {
         session_id: s.id,
         session_status: s.status.as_str().into(),
         confidence_tier: s.confidence_tier.clone(),
         confidence_score: s.confidence_score,
-        is_resolution_suggested: flow::is_resolution(answered.next.as_ref()),
+        is_resolution_suggested: actions::is_resolution(answered.next.as_ref()),
         next_step: answered.next.as_ref().map(StepOut::from),
     }))
 }
@@ -116,7 +111,7 @@ pub async fn resolve(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ResolveIn>,
 ) -> ApiResult<Json<ClosedOut>> {
-    let doc = actions::resolve(&state, &user, id, body).await?;
+    let doc = actions::resolve(&state, &user, id, body.into()).await?;
     Ok(Json(ClosedOut {
         session_id: id,
         status: "resolved".into(),
@@ -136,7 +131,7 @@ pub async fn escalate(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<EscalateIn>,
 ) -> ApiResult<Json<ClosedOut>> {
-    let doc = actions::escalate(&state, &user, id, body).await?;
+    let doc = actions::escalate(&state, &user, id, body.into()).await?;
     Ok(Json(ClosedOut {
         session_id: id,
         status: "escalated".into(),
@@ -314,7 +309,7 @@ pub async fn rate(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RateIn>,
 ) -> ApiResult<StatusCode> {
-    actions::rate(&state, &user, id, body).await?;
+    actions::rate(&state, &user, id, body.into()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

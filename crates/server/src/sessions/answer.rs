@@ -1,197 +1,29 @@
-//! The session loop: starting a session and answering its steps.
+//! Answering the latest step: the answer checked, the step claimed (one answer wins), the
+//! next step produced from the session's history, and both stored together.
 
 use chrono::{Duration, Utc};
-use domain::session::{SessionStatus, Transition};
+use domain::session::Transition;
 use domain::step::StepType;
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
-use engine::{Intake, MatchedFlow, PilotError, PilotInput, StepAnswer};
-use serde_json::json;
-use store::{
-    EarlierSteps, SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord, StepResponse,
-};
+use engine::{MatchedFlow, PilotInput, StepAnswer};
+use store::{SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord, StepResponse};
 use uuid::Uuid;
 
-use super::dto::{RespondIn, StartIn};
-use super::{ledger, replay};
+use super::input::Answer;
+use super::start::pilot_failure;
+use super::{history, ledger};
 use crate::error::ApiError;
 use crate::quota;
 use crate::state::AppState;
-
-pub struct Started {
-    pub session: SessionRecord,
-    pub first: StepRecord,
-}
 
 pub struct Answered {
     pub session: SessionRecord,
     pub next: Option<StepRecord>,
 }
 
-fn check_start(body: &StartIn) -> Result<Intake, ApiError> {
+fn check_answer(body: &Answer, step: &StepRecord) -> Result<StepAnswer, ApiError> {
     let mut errors = ValidationErrors::new();
-    let (needs_text, needs_log) = match body.intake_type.as_str() {
-        "free_text" => (true, false),
-        "log_paste" => (false, true),
-        "combined" => (true, true),
-        _ => {
-            errors.push(FieldError::body(
-                &["intake_type"],
-                "Input should be 'free_text', 'log_paste' or 'combined'",
-                "enum",
-            ));
-            (false, false)
-        }
-    };
-    let text = body
-        .intake_content
-        .text
-        .as_deref()
-        .filter(|t| !t.trim().is_empty());
-    let log = body
-        .intake_content
-        .log
-        .as_deref()
-        .filter(|t| !t.trim().is_empty());
-    if needs_text && text.is_none() {
-        errors.push(FieldError::body(
-            &["intake_content", "text"],
-            "Field required",
-            "missing",
-        ));
-    }
-    if needs_log && log.is_none() {
-        errors.push(FieldError::body(
-            &["intake_content", "log"],
-            "Field required",
-            "missing",
-        ));
-    }
-    if let Some(t) = text {
-        errors.check_len(&["intake_content", "text"], t, 1, 10_000);
-    }
-    if let Some(l) = log {
-        errors.check_len(&["intake_content", "log"], l, 1, 200_000);
-    }
-    if let Some(title) = &body.title {
-        errors.check_len(&["title"], title, 0, 200);
-    }
-    errors.into_result()?;
-    Ok(Intake {
-        text: text.filter(|_| needs_text).map(String::from),
-        log: log.filter(|_| needs_log).map(String::from),
-    })
-}
-
-/// Holds one AI call against the caller's quota until its outcome is known (429 when used
-/// up); the ledger settles it. The offline engine never counts.
-async fn ensure_quota(state: &AppState, user: &User) -> Result<quota::Reservation, ApiError> {
-    if !state.pilot.uses_ai() {
-        return Ok(quota::Reservation::none());
-    }
-    quota::reserve(state, user, Utc::now()).await
-}
-
-fn pilot_failure(err: PilotError) -> ApiError {
-    match err {
-        PilotError::Provider { message, retry_after, .. } => ApiError::BadGateway { message, retry_after },
-        PilotError::InvalidReply { .. } => ApiError::BadGateway {
-            message: "The AI provider's answer was not a valid step, even after a repair attempt. Nothing was saved; try again.".into(),
-            retry_after: None,
-        },
-    }
-}
-
-pub async fn start(state: &AppState, user: &User, body: StartIn) -> Result<Started, ApiError> {
-    let intake = check_start(&body)?;
-    let reservation = ensure_quota(state, user).await?;
-    let matched: Option<MatchedFlow> = state
-        .catalog
-        .search(user.account_id, &intake.match_text(), None, 1)
-        .await
-        .into_iter()
-        .next()
-        .map(|(flow, m)| MatchedFlow {
-            flow,
-            score: m.score,
-        });
-    let input = PilotInput {
-        account_id: user.account_id,
-        intake: &intake,
-        matched: matched.as_ref(),
-        history: &[],
-        remaining_after: state.settings.max_steps - 1,
-    };
-    let session_id = Uuid::new_v4();
-    let step = match state.pilot.next_step(input).await {
-        Ok(step) => step,
-        Err(err) => {
-            ledger::record_reserved(state, user, None, err.usage(), reservation).await;
-            return Err(pilot_failure(err));
-        }
-    };
-    let now = Utc::now();
-    let matched = step.rematched.clone().or(matched);
-    let (input_tokens, output_tokens) = ledger::tokens(&step.usage);
-    let output = step.output;
-    let title = body
-        .title
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .or_else(|| output.problem_summary.clone())
-        .unwrap_or_else(|| "Troubleshooting session".into());
-    let session = SessionRecord {
-        id: session_id,
-        account_id: user.account_id,
-        user_id: user.id,
-        title: title.chars().take(200).collect(),
-        status: SessionStatus::Active,
-        intake_type: body.intake_type,
-        intake_content: json!({"text": intake.text, "log": intake.log}),
-        problem_summary: output.problem_summary.clone(),
-        problem_domain: output.problem_domain.clone(),
-        confidence_tier: ConfidenceTier::from_score(output.confidence)
-            .as_str()
-            .into(),
-        confidence_score: output.confidence,
-        matched_flow_id: matched.as_ref().map(|m| m.flow.id),
-        matched_flow_name: matched.as_ref().map(|m| m.flow.definition.title.clone()),
-        match_score: matched.as_ref().map(|m| m.score),
-        engine: state.pilot.engine(),
-        step_count: 1,
-        resolution_summary: None,
-        escalation_reason: None,
-        escalated_to_id: None,
-        rating: None,
-        feedback: None,
-        documentation: None,
-        total_input_tokens: input_tokens,
-        total_output_tokens: output_tokens,
-        created_at: now,
-        updated_at: now,
-        resolved_at: None,
-        escalated_at: None,
-    };
-    let first = StepRecord {
-        id: Uuid::new_v4(),
-        session_id,
-        step_order: 1,
-        output,
-        engine_state: step.state,
-        response: None,
-        earlier: Some(EarlierSteps::default()),
-        created_at: now,
-    };
-    state.store.create_session(&session, &first).await?;
-    ledger::record_reserved(state, user, Some(session_id), &step.usage, reservation).await;
-    if let Some(m) = &matched {
-        state.catalog.record_match(m.flow.id).await;
-    }
-    Ok(Started { session, first })
-}
-
-fn check_answer(body: &RespondIn, step: &StepRecord) -> Result<StepAnswer, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let skipped = body.skipped.unwrap_or(false);
+    let skipped = body.skipped;
     let free = body.free_text_input.as_deref();
     if body.selected_option.is_none() && free.is_none() && !skipped {
         errors.push(FieldError::body(
@@ -235,12 +67,12 @@ fn check_answer(body: &RespondIn, step: &StepRecord) -> Result<StepAnswer, ApiEr
 }
 
 /// Answers the latest step of `window.session`, read with its newest steps
-/// ([`replay::FULL_STEPS`] of them).
+/// ([`history::FULL_STEPS`] of them).
 pub async fn respond(
     state: &AppState,
     user: &User,
     window: SessionWindow,
-    body: RespondIn,
+    body: Answer,
 ) -> Result<Answered, ApiError> {
     let session = &window.session;
     if session.status.apply(Transition::Respond).is_none() {
@@ -250,7 +82,7 @@ pub async fn respond(
         )));
     }
     // Only the newest steps are read in full; older ones, when the pilot needs them, from the
-    // summary the oldest of them carries (replay.rs), so a step's cost does not grow with the
+    // summary the oldest of them carries (history.rs), so a step's cost does not grow with the
     // session.
     let Some(current) = window.steps.last().filter(|s| {
         s.id == body.step_id && s.response.is_none() && s.step_order == session.step_count
@@ -432,7 +264,7 @@ async fn produce_next(
         return Ok((None, advance, Vec::new(), reservation));
     }
     let mut history = earlier_history(state, session.id, steps).await?;
-    history.extend(replay::history(steps));
+    history.extend(history::history(steps));
     if history.len() as i64 != count {
         return Err(ApiError::Internal(format!(
             "session {} has {} steps on record but step_count {count}",
@@ -444,7 +276,7 @@ async fn produce_next(
     if let Some(last) = history.last_mut() {
         last.answer = Some(answer);
     }
-    let intake = replay::intake(session);
+    let intake = history::intake(session);
     let matched = match session.matched_flow_id {
         Some(id) => state
             .catalog
@@ -511,13 +343,13 @@ async fn earlier_history(
         return Ok(Vec::new());
     };
     match &first.earlier {
-        Some(earlier) if earlier.steps == first.step_order - 1 => Ok(replay::summarised(earlier)),
+        Some(earlier) if earlier.steps == first.step_order - 1 => Ok(history::summarised(earlier)),
         _ => {
             let digests = state
                 .store
                 .step_digests(session_id, first.step_order)
                 .await?;
-            Ok(replay::history(&digests))
+            Ok(history::history(&digests))
         }
     }
 }

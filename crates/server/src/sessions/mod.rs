@@ -1,6 +1,20 @@
-//! What an engineer can do to a session, whatever the front end: the JSON handlers and the
-//! web pages both come through here, so access rules, rate limits and refunds are the same
-//! for a click in the browser and a call to the API.
+//! What an engineer can do to a session, whatever the front end: the JSON API (`api/`) and
+//! the web pages (`web/`) are siblings on top of this layer and both come through here, so
+//! access rules, rate limits and refunds are the same for a click in the browser and a call to
+//! the API. It takes its own input types (`input`), never an HTTP shape.
+//!
+//! A reading guide: `start` (the intake to the first step), `answer` (an answer to the next
+//! step), `close` (resolve, escalate and their documentation), `history` (what the pilot is
+//! told of the steps so far), `ledger` (provider calls counted and recorded), `access` (who
+//! may see and change a session).
+
+mod access;
+mod answer;
+mod close;
+mod history;
+pub mod input;
+mod ledger;
+mod start;
 
 use chrono::Utc;
 use domain::documentation::Documentation;
@@ -9,15 +23,14 @@ use domain::{FieldError, User, ValidationErrors};
 use store::{Closing, SessionRecord, StepRecord};
 use uuid::Uuid;
 
-pub use super::close::{answer_text, suggested_resolution};
-use super::dto::{EscalateIn, RateIn, ResolveIn, RespondIn, StartIn};
-use super::flow;
-pub use super::flow::{is_resolution, Answered, Started};
-pub use super::replay::intake;
-use super::{access, close, replay};
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::{Action, Permit};
 use crate::state::AppState;
+pub use answer::{is_resolution, Answered};
+pub use close::{answer_text, suggested_resolution};
+pub use history::intake;
+use input::{Answer, Escalation, NewSession, Rating, Resolution};
+pub use start::Started;
 
 /// Counts a request against the caller's per-endpoint limit.
 pub async fn limit(
@@ -44,23 +57,18 @@ async fn refund_on_provider_error<T>(
     result
 }
 
-pub async fn start(state: &AppState, user: &User, body: StartIn) -> ApiResult<Started> {
+pub async fn start(state: &AppState, user: &User, body: NewSession) -> ApiResult<Started> {
     let permit = limit(state, Action::SessionCreate, user.id, "create").await?;
-    refund_on_provider_error(state, permit, flow::start(state, user, body).await).await
+    refund_on_provider_error(state, permit, start::start(state, user, body).await).await
 }
 
-pub async fn respond(
-    state: &AppState,
-    user: &User,
-    id: Uuid,
-    body: RespondIn,
-) -> ApiResult<Answered> {
-    let window = access::owned_window(state, user, id, replay::FULL_STEPS).await?;
+pub async fn respond(state: &AppState, user: &User, id: Uuid, body: Answer) -> ApiResult<Answered> {
+    let window = access::owned_window(state, user, id, history::FULL_STEPS).await?;
     let permit = limit(state, Action::SessionWrite, user.id, "respond").await?;
     refund_on_provider_error(
         state,
         permit,
-        flow::respond(state, user, window, body).await,
+        answer::respond(state, user, window, body).await,
     )
     .await
 }
@@ -69,7 +77,7 @@ pub async fn resolve(
     state: &AppState,
     user: &User,
     id: Uuid,
-    body: ResolveIn,
+    body: Resolution,
 ) -> ApiResult<Documentation> {
     let session = access::owned(state, user, id).await?;
     limit(state, Action::SessionWrite, user.id, "resolve").await?;
@@ -80,7 +88,7 @@ pub async fn escalate(
     state: &AppState,
     user: &User,
     id: Uuid,
-    body: EscalateIn,
+    body: Escalation,
 ) -> ApiResult<Documentation> {
     let session = access::owned(state, user, id).await?;
     limit(state, Action::SessionWrite, user.id, "escalate").await?;
@@ -132,7 +140,7 @@ pub fn markdown_of(doc: &serde_json::Value) -> &str {
 }
 
 /// Rates a closed session (again overwrites).
-pub async fn rate(state: &AppState, user: &User, id: Uuid, body: RateIn) -> ApiResult<()> {
+pub async fn rate(state: &AppState, user: &User, id: Uuid, body: Rating) -> ApiResult<()> {
     let s = access::owned(state, user, id).await?;
     let mut errors = ValidationErrors::new();
     if !(1..=5).contains(&body.rating) {

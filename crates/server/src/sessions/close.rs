@@ -14,8 +14,8 @@ use engine::{MatchedFlow, SessionRecap, Usage};
 use store::{Closing, SessionRecord, StepRecord};
 use uuid::Uuid;
 
-use super::dto::{EscalateIn, ResolveIn};
-use super::{ledger, replay};
+use super::input::{Escalation, Resolution};
+use super::{history, ledger};
 use crate::error::ApiError;
 use crate::quota;
 use crate::state::AppState;
@@ -132,7 +132,7 @@ pub async fn resolve(
     state: &AppState,
     user: &User,
     s: SessionRecord,
-    body: ResolveIn,
+    body: Resolution,
 ) -> Result<Documentation, ApiError> {
     if s.status.apply(Transition::Resolve).is_none() {
         return Err(conflict(&s));
@@ -140,7 +140,7 @@ pub async fn resolve(
     let steps = state.store.steps(s.id).await?;
     let suggested = suggested_resolution(&steps);
     let summary = match body
-        .resolution_summary
+        .summary
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -151,7 +151,7 @@ pub async fn resolve(
             errors.into_result()?;
             text.to_string()
         }
-        None if body.used_suggested_resolution == Some(true) => suggested.ok_or_else(|| {
+        None if body.use_suggested => suggested.ok_or_else(|| {
             ApiError::field(
                 &["used_suggested_resolution"],
                 "This session has no suggested resolution yet; describe the fix",
@@ -166,8 +166,8 @@ pub async fn resolve(
             ))
         }
     };
-    let intake = replay::intake(&s);
-    let past = replay::history(&steps);
+    let intake = history::intake(&s);
+    let past = history::history(&steps);
     let m = matched(state, &s).await;
     let recap = SessionRecap {
         account_id: s.account_id,
@@ -247,19 +247,19 @@ pub async fn escalate(
     state: &AppState,
     user: &User,
     s: SessionRecord,
-    body: EscalateIn,
+    body: Escalation,
 ) -> Result<Documentation, ApiError> {
-    let reason = body.escalation_reason.trim().to_string();
+    let reason = body.reason.trim().to_string();
     let mut errors = ValidationErrors::new();
     errors.check_len(&["escalation_reason"], &reason, 1, 2000);
     errors.into_result()?;
-    let target = check_target(state, user, body.escalated_to_id).await?;
+    let target = check_target(state, user, body.to).await?;
     if s.status.apply(Transition::Escalate).is_none() {
         return Err(conflict(&s));
     }
     let steps = state.store.steps(s.id).await?;
-    let intake = replay::intake(&s);
-    let past = replay::history(&steps);
+    let intake = history::intake(&s);
+    let past = history::history(&steps);
     let m = matched(state, &s).await;
     let recap = SessionRecap {
         account_id: s.account_id,

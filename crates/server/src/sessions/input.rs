@@ -1,0 +1,47 @@
+//! What an engineer asks of a session, as the use cases take it: the JSON API converts its
+//! request bodies into these, and the web pages build them from their forms, so neither front
+//! end's shapes reach the session loop. Fields are as typed; the use cases check them.
+
+use uuid::Uuid;
+
+/// A new session: what the intake holds.
+#[derive(Debug, Clone, Default)]
+pub struct NewSession {
+    /// `free_text`, `log_paste` or `combined` (checked by [`super::start`]).
+    pub intake_type: String,
+    pub text: Option<String>,
+    pub log: Option<String>,
+    pub title: Option<String>,
+}
+
+/// An answer to the latest step: at least one of the three.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub step_id: Uuid,
+    /// The `value` of one of the step's options.
+    pub selected_option: Option<String>,
+    pub free_text_input: Option<String>,
+    pub skipped: bool,
+}
+
+/// Closing a session as resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    pub summary: Option<String>,
+    /// Without a summary, take the latest suggested resolution.
+    pub use_suggested: bool,
+}
+
+/// Handing a session over to a colleague (or to nobody in particular).
+#[derive(Debug, Clone)]
+pub struct Escalation {
+    pub reason: String,
+    pub to: Option<Uuid>,
+}
+
+/// The engineer's rating of a closed session.
+#[derive(Debug, Clone)]
+pub struct Rating {
+    pub rating: i64,
+    pub feedback: Option<String>,
+}
