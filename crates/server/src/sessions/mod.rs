@@ -57,11 +57,16 @@ async fn refund_on_provider_error<T>(
     result
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = tracing::field::Empty))]
 pub async fn start(state: &AppState, user: &User, body: NewSession) -> ApiResult<Started> {
     let permit = limit(state, Action::SessionCreate, user.id, "create").await?;
-    refund_on_provider_error(state, permit, start::start(state, user, body).await).await
+    let started =
+        refund_on_provider_error(state, permit, start::start(state, user, body).await).await?;
+    tracing::Span::current().record("session_id", tracing::field::display(started.session.id));
+    Ok(started)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn respond(state: &AppState, user: &User, id: Uuid, body: Answer) -> ApiResult<Answered> {
     let window = access::owned_window(state, user, id, history::FULL_STEPS).await?;
     let permit = limit(state, Action::SessionWrite, user.id, "respond").await?;
@@ -73,6 +78,7 @@ pub async fn respond(state: &AppState, user: &User, id: Uuid, body: Answer) -> A
     .await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn resolve(
     state: &AppState,
     user: &User,
@@ -84,6 +90,7 @@ pub async fn resolve(
     close::resolve(state, user, session, body).await
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn escalate(
     state: &AppState,
     user: &User,
@@ -96,6 +103,7 @@ pub async fn escalate(
 }
 
 /// A session the caller may see, with its steps.
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn detail(
     state: &AppState,
     user: &User,
@@ -110,6 +118,7 @@ pub async fn detail(
 /// A session the caller may see, with its steps, for the web page. Not counted against the
 /// read limit: every form post on the page is followed by this read (post, redirect, get),
 /// and the posts are limited already.
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn for_page(
     state: &AppState,
     user: &User,
@@ -121,6 +130,7 @@ pub async fn for_page(
 }
 
 /// The stored documentation (or hand-off package) of a closed session, as JSON.
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn documentation(
     state: &AppState,
     user: &User,
@@ -140,6 +150,7 @@ pub fn markdown_of(doc: &serde_json::Value) -> &str {
 }
 
 /// Rates a closed session (again overwrites).
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn rate(state: &AppState, user: &User, id: Uuid, body: Rating) -> ApiResult<()> {
     let s = access::owned(state, user, id).await?;
     let mut errors = ValidationErrors::new();
@@ -175,6 +186,7 @@ pub async fn rate(state: &AppState, user: &User, id: Uuid, body: Rating) -> ApiR
 }
 
 /// Applies a status change the domain's state machine allows; 409 otherwise.
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn move_to(
     state: &AppState,
     user: &User,
