@@ -1,7 +1,7 @@
 //! The seam between the session loop and whatever produces steps.
 
 use async_trait::async_trait;
-use domain::step::StepOutput;
+use domain::step::{EarlierSteps, StepOutput};
 use uuid::Uuid;
 
 use crate::library::MatchedFlow;
@@ -43,12 +43,55 @@ pub struct PastStep {
     pub answer: Option<StepAnswer>,
 }
 
+/// The session so far, as a pilot is told it: the newest steps in full (as many as
+/// [`Pilot::recent_steps`] asks for, or more), and the steps before them in brief.
+#[derive(Debug, Clone, Copy)]
+pub struct History<'a> {
+    /// The steps before `recent`.
+    pub earlier: &'a EarlierSteps,
+    /// The newest steps in full, oldest first; the last one carries the answer being
+    /// responded to.
+    pub recent: &'a [PastStep],
+}
+
+impl<'a> History<'a> {
+    /// Every step in full: a session short enough, or a test.
+    pub fn whole(steps: &'a [PastStep]) -> History<'a> {
+        static NONE: EarlierSteps = EarlierSteps {
+            steps: 0,
+            questions: 0,
+            actions: 0,
+            resolution_suggestions: 0,
+            skipped: 0,
+            problem_summary: None,
+            problem_domain: None,
+        };
+        History {
+            earlier: &NONE,
+            recent: steps,
+        }
+    }
+
+    /// Steps in the session so far.
+    pub fn len(&self) -> usize {
+        self.earlier.steps.max(0) as usize + self.recent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The latest step: the one being answered.
+    pub fn last(&self) -> Option<&'a PastStep> {
+        self.recent.last()
+    }
+}
+
 pub struct PilotInput<'a> {
     pub account_id: Uuid,
     pub intake: &'a Intake,
     pub matched: Option<&'a MatchedFlow>,
-    /// Every step so far, oldest first; the last one carries the answer being responded to.
-    pub history: &'a [PastStep],
+    pub history: History<'a>,
     /// How many more steps the session may hold after this one.
     pub remaining_after: i64,
 }
@@ -103,7 +146,7 @@ pub struct SessionRecap<'a> {
     pub account_id: Uuid,
     pub intake: &'a Intake,
     pub matched: Option<&'a MatchedFlow>,
-    pub history: &'a [PastStep],
+    pub history: History<'a>,
     pub resolution_summary: Option<&'a str>,
     pub escalation_reason: Option<&'a str>,
 }
@@ -133,6 +176,10 @@ pub trait Pilot: Send + Sync {
 
     /// Whether this pilot calls an LLM (and so needs quota).
     fn uses_ai(&self) -> bool;
+
+    /// How many of the newest steps it needs in full (at least 1, the one being answered);
+    /// of the steps before them it reads only [`History::earlier`].
+    fn recent_steps(&self) -> usize;
 
     /// Produces the next step: the first one when `history` is empty.
     async fn next_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError>;

@@ -11,7 +11,7 @@ use domain::flow::Flow;
 use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
 use domain::step::{StepOption, StepOutput, StepType};
 use flowpilot_engine::{
-    Intake, LlmPilot, MatchedFlow, PastStep, Pilot, PilotError, PilotInput, SessionRecap,
+    History, Intake, LlmPilot, MatchedFlow, PastStep, Pilot, PilotError, PilotInput, SessionRecap,
     StepAnswer, Usage,
 };
 use serde_json::json;
@@ -118,7 +118,7 @@ fn input<'a>(
         account_id: Uuid::nil(),
         intake,
         matched,
-        history,
+        history: History::whole(history),
         remaining_after: 20,
     }
 }
@@ -474,7 +474,7 @@ fn recap<'a>(intake: &'a Intake, history: &'a [PastStep]) -> SessionRecap<'a> {
         account_id: Uuid::nil(),
         intake,
         matched: None,
-        history,
+        history: History::whole(history),
         resolution_summary: Some("Removed stale MicrosoftOffice16 credentials"),
         escalation_reason: Some("Tenant-wide, needs a global admin"),
     }

@@ -5,10 +5,10 @@
 //! are merged into a single count. Every field is clipped, so the rendering of a session has an
 //! upper bound whatever its length or the length of what the engineer typed.
 
-use domain::step::{StepOutput, StepType};
+use domain::step::{EarlierSteps, StepOutput, StepType};
 
 use super::text::{clip, clip_line, head_and_tail};
-use crate::pilot::{Intake, PastStep, StepAnswer};
+use crate::pilot::{History, Intake, PastStep, StepAnswer};
 
 /// Steps shown in full, newest last.
 pub(super) const RECENT_STEPS: usize = 6;
@@ -66,7 +66,7 @@ pub(super) fn render_intake(intake: &Intake) -> String {
 
 /// The session so far: the problem as established, a summary of older steps, and the recent
 /// steps in full with the engineer's answers.
-pub(super) fn render_session(history: &[PastStep]) -> String {
+pub(super) fn render_session(history: History<'_>) -> String {
     if history.is_empty() {
         return "No steps yet.\n".to_string();
     }
@@ -82,37 +82,56 @@ pub(super) fn render_session(history: &[PastStep]) -> String {
         out.push_str(&format!("Problem domain: {}\n", clip_line(domain, 60)));
     }
 
-    let split = history.len().saturating_sub(RECENT_STEPS);
-    let (older, recent) = history.split_at(split);
-    if !older.is_empty() {
+    let before = history.earlier.steps.max(0) as usize;
+    let split = history.recent.len().saturating_sub(RECENT_STEPS);
+    let (older, recent) = history.recent.split_at(split);
+    if before + older.len() > 0 {
         out.push_str("Earlier steps (summarised):\n");
-        let merged = older.len().saturating_sub(MAX_SUMMARY_LINES);
-        if merged > 0 {
-            out.push_str(&format!("- {}\n", merged_line(&older[..merged])));
+        // Past the summary lines, the oldest steps are only counted: those the history gives
+        // in brief and any it gives in full beyond what the lines can hold.
+        let lines_from = older.len().saturating_sub(MAX_SUMMARY_LINES);
+        let counted = older[..lines_from]
+            .iter()
+            .fold(history.earlier.clone(), |earlier, step| {
+                earlier.then(
+                    &step.output,
+                    step.answer.as_ref().is_some_and(|a| a.skipped),
+                )
+            });
+        if counted.steps > 0 {
+            out.push_str(&format!("- {}\n", merged_line(&counted)));
         }
-        for (i, step) in older.iter().enumerate().skip(merged) {
-            out.push_str(&format!("- {}\n", summary_line(i + 1, step)));
+        for (i, step) in older.iter().enumerate().skip(lines_from) {
+            out.push_str(&format!("- {}\n", summary_line(before + i + 1, step)));
         }
     }
     out.push_str("Recent steps (in full):\n");
     for (i, step) in recent.iter().enumerate() {
-        out.push_str(&full_step(split + i + 1, step));
+        out.push_str(&full_step(before + split + i + 1, step));
     }
     out
 }
 
 /// The latest non-empty problem summary and domain: later steps may refine the first one's.
-fn established_problem(history: &[PastStep]) -> (Option<&str>, Option<&str>) {
-    let latest = |get: fn(&StepOutput) -> Option<&str>| {
+fn established_problem<'h>(history: History<'h>) -> (Option<&'h str>, Option<&'h str>) {
+    let latest = |get: fn(&StepOutput) -> Option<&str>, earlier: Option<&'h str>| {
         history
+            .recent
             .iter()
             .rev()
             .filter_map(|s| get(&s.output))
             .find(|v| !v.trim().is_empty())
+            .or(earlier)
     };
     (
-        latest(|o| o.problem_summary.as_deref()),
-        latest(|o| o.problem_domain.as_deref()),
+        latest(
+            |o| o.problem_summary.as_deref(),
+            history.earlier.problem_summary.as_deref(),
+        ),
+        latest(
+            |o| o.problem_domain.as_deref(),
+            history.earlier.problem_domain.as_deref(),
+        ),
     )
 }
 
@@ -131,28 +150,21 @@ fn summary_line(number: usize, step: &PastStep) -> String {
 }
 
 /// The oldest steps, reduced to what kinds of steps they were.
-fn merged_line(steps: &[PastStep]) -> String {
-    let count = |t: StepType| steps.iter().filter(|s| s.output.step_type == t).count();
-    let skipped = steps
-        .iter()
-        .filter(|s| s.answer.as_ref().is_some_and(|a| a.skipped))
-        .count();
+fn merged_line(steps: &EarlierSteps) -> String {
+    let count = |n: i64| n.max(0) as usize;
     let mut parts = vec![
-        plural(count(StepType::Question), "question"),
-        plural(count(StepType::Action), "action"),
-        plural(
-            count(StepType::ResolutionSuggestion),
-            "resolution suggestion",
-        ),
+        plural(count(steps.questions), "question"),
+        plural(count(steps.actions), "action"),
+        plural(count(steps.resolution_suggestions), "resolution suggestion"),
     ];
     parts.retain(|p| !p.starts_with("0 "));
     let mut line = format!(
         "Steps 1–{}: {} (details no longer shown)",
-        steps.len(),
+        steps.steps,
         parts.join(", ")
     );
-    if skipped > 0 {
-        line.push_str(&format!("; {skipped} skipped"));
+    if steps.skipped > 0 {
+        line.push_str(&format!("; {} skipped", steps.skipped));
     }
     line
 }
@@ -335,7 +347,7 @@ mod tests {
                 )
             })
             .collect();
-        let text = render_session(&history);
+        let text = render_session(History::whole(&history));
         assert!(
             text.contains("- #1 action: Check thing 0 in detail → chose \"Done, no change\"\n"),
             "{text}"
@@ -363,7 +375,7 @@ mod tests {
             skipped: true,
             ..StepAnswer::default()
         });
-        let text = render_session(&history);
+        let text = render_session(History::whole(&history));
         let merged = 30 - RECENT_STEPS - MAX_SUMMARY_LINES;
         assert!(text.starts_with(
             "Problem summary: Outlook prompts for a password\nProblem domain: email\n"
@@ -373,6 +385,48 @@ mod tests {
         )));
         assert!(text.contains(&format!("- #{} question", merged + 1)));
         assert!(!text.contains(&format!("- #{} question", merged)));
+    }
+
+    #[test]
+    fn a_session_told_in_brief_reads_as_the_same_session_told_in_full() {
+        let mut history: Vec<PastStep> = (0..30)
+            .map(|i| {
+                let kind = [StepType::Question, StepType::Action][i % 2];
+                step(kind, &format!("Step text {i}"), chose("worked", None))
+            })
+            .collect();
+        history[2].output.problem_summary = Some("Printer offline for everyone".into());
+        history[3].answer = Some(StepAnswer {
+            skipped: true,
+            ..StepAnswer::default()
+        });
+        let full = render_session(History::whole(&history));
+        // What the session loop hands a pilot: the newest steps it asks for, the rest in brief.
+        for recent in [RECENT_STEPS + MAX_SUMMARY_LINES, RECENT_STEPS + 3, 1] {
+            let split = history.len() - recent;
+            let earlier = history[..split]
+                .iter()
+                .fold(EarlierSteps::default(), |e, s| {
+                    e.then(&s.output, s.answer.as_ref().is_some_and(|a| a.skipped))
+                });
+            let told = History {
+                earlier: &earlier,
+                recent: &history[split..],
+            };
+            assert_eq!(told.len(), 30);
+            if recent >= RECENT_STEPS + MAX_SUMMARY_LINES {
+                assert_eq!(render_session(told), full, "{recent} recent steps");
+            } else {
+                // Fewer than the pilot asks for: less detail, the same numbering and problem.
+                let text = render_session(told);
+                assert!(text.starts_with("Problem summary: Printer offline for everyone\n"));
+                assert!(text.contains("Step 30 — "), "{text}");
+                assert!(
+                    text.contains("(details no longer shown); 1 skipped"),
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -102,6 +102,10 @@ impl Pilot for LlmPilot {
         true
     }
 
+    fn recent_steps(&self) -> usize {
+        context::RECENT_STEPS + context::MAX_SUMMARY_LINES
+    }
+
     async fn next_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
         let first_step = input.history.is_empty();
         let request = self.outgoing(prompt::step_request(&input, self.max_output_tokens));
@@ -161,7 +165,7 @@ impl Pilot for LlmPilot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pilot::{Intake, SessionRecap};
+    use crate::pilot::{History, Intake, SessionRecap};
     use domain::llm::{LlmError, LlmReply};
     use uuid::Uuid;
 
@@ -196,7 +200,7 @@ mod tests {
             account_id: Uuid::nil(),
             intake: &intake,
             matched: None,
-            history: &[],
+            history: History::whole(&[]),
             remaining_after: 20,
         };
         let request = pilot(true).outgoing(prompt::step_request(&input, 500));
@@ -224,7 +228,7 @@ mod tests {
             account_id: Uuid::nil(),
             intake: &intake,
             matched: None,
-            history: &[],
+            history: History::whole(&[]),
             resolution_summary: Some("Reset it; the new password is N3w-P4ss!"),
             escalation_reason: Some("the sa password is Adm1n-Sql! if needed"),
         };
@@ -258,7 +262,7 @@ mod tests {
                     log: None,
                 },
                 matched: None,
-                history: &[],
+                history: History::whole(&[]),
                 remaining_after: 20,
             },
             500,

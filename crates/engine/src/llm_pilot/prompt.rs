@@ -225,7 +225,7 @@ fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pilot::{Intake, PastStep, StepAnswer};
+    use crate::pilot::{History, Intake, PastStep, StepAnswer};
     use domain::step::{ActionType, StepOption, StepOutput, StepType};
     use uuid::Uuid;
 
@@ -288,7 +288,7 @@ mod tests {
             account_id: Uuid::nil(),
             intake,
             matched: None,
-            history,
+            history: History::whole(history),
             remaining_after: 10,
         };
         let request = step_request(&input, 2_000);
@@ -351,7 +351,7 @@ mod tests {
             account_id: Uuid::nil(),
             intake: &intake,
             matched: None,
-            history: &history,
+            history: History::whole(&history),
             remaining_after: 0,
         };
         let last = step_request(&input, 100).messages[0].content.clone();
@@ -376,7 +376,7 @@ mod tests {
             account_id: Uuid::nil(),
             intake: &intake,
             matched: None,
-            history: &[],
+            history: History::whole(&[]),
             remaining_after: 29,
         };
         let request = step_request(&input, 1_234);

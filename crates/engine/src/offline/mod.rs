@@ -43,6 +43,11 @@ impl Pilot for OfflinePilot {
         false
     }
 
+    /// The walker continues from the step being answered; its state says where in the flow.
+    fn recent_steps(&self) -> usize {
+        1
+    }
+
     async fn next_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
         let Some(last) = input.history.last() else {
             return Ok(self.first_step(&input).await);

@@ -9,7 +9,7 @@ use domain::ConfidenceTier;
 use uuid::Uuid;
 
 use super::*;
-use crate::pilot::{Intake, PastStep, PilotInput, StepAnswer};
+use crate::pilot::{History, Intake, PastStep, PilotInput, StepAnswer};
 
 fn flow(title: &str, domain: &str, nodes: Vec<(&str, FlowNode)>) -> Flow {
     let now = Utc::now();
@@ -201,7 +201,7 @@ impl Walk {
             account_id: Uuid::nil(),
             intake: &self.intake,
             matched: self.matched.as_ref(),
-            history: &self.history,
+            history: History::whole(&self.history),
             remaining_after: 10,
         };
         let step = self

@@ -3,9 +3,9 @@
 
 use chrono::{Duration, Utc};
 use domain::session::Transition;
-use domain::step::StepType;
+use domain::step::{EarlierSteps, StepType};
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
-use engine::{MatchedFlow, PilotInput, StepAnswer};
+use engine::{History, MatchedFlow, PilotInput, StepAnswer};
 use store::{SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord, StepResponse};
 use uuid::Uuid;
 
@@ -67,7 +67,7 @@ fn check_answer(body: &Answer, step: &StepRecord) -> Result<StepAnswer, ApiError
 }
 
 /// Answers the latest step of `window.session`, read with its newest steps
-/// ([`history::FULL_STEPS`] of them).
+/// (as many as the pilot reads in full, [`engine::Pilot::recent_steps`]).
 pub async fn respond(
     state: &AppState,
     user: &User,
@@ -263,18 +263,22 @@ async fn produce_next(
         };
         return Ok((None, advance, Vec::new(), reservation));
     }
-    let mut history = earlier_history(state, session.id, steps).await?;
-    history.extend(history::history(steps));
-    if history.len() as i64 != count {
+    let earlier = earlier_steps(state, session.id, steps).await?;
+    let mut recent = history::history(steps);
+    let skipped = answer.skipped;
+    if let Some(last) = recent.last_mut() {
+        last.answer = Some(answer);
+    }
+    let told = History {
+        earlier: &earlier,
+        recent: &recent,
+    };
+    if told.len() as i64 != count {
         return Err(ApiError::Internal(format!(
             "session {} has {} steps on record but step_count {count}",
             session.id,
-            history.len()
+            told.len()
         )));
-    }
-    let skipped = answer.skipped;
-    if let Some(last) = history.last_mut() {
-        last.answer = Some(answer);
     }
     let intake = history::intake(session);
     let matched = match session.matched_flow_id {
@@ -292,7 +296,7 @@ async fn produce_next(
         account_id: session.account_id,
         intake: &intake,
         matched: matched.as_ref(),
-        history: &history,
+        history: told,
         remaining_after: state.settings.max_steps - count - 1,
     };
     let step = match state.pilot.next_step(input).await {
@@ -332,24 +336,24 @@ async fn produce_next(
     Ok((Some(next), advance, step.usage, reservation))
 }
 
-/// The pilot's view of the steps before `window`: from the summary the oldest step of the
-/// window carries, or, for sessions stored before steps carried one, from a digest of each.
-async fn earlier_history(
+/// The steps before `window`, in brief: from the summary the oldest step of the window
+/// carries, or, for sessions stored before steps carried one, from a digest of each.
+async fn earlier_steps(
     state: &AppState,
     session_id: Uuid,
     window: &[StepRecord],
-) -> Result<Vec<engine::PastStep>, ApiError> {
+) -> Result<EarlierSteps, ApiError> {
     let Some(first) = window.first().filter(|s| s.step_order > 1) else {
-        return Ok(Vec::new());
+        return Ok(EarlierSteps::default());
     };
     match &first.earlier {
-        Some(earlier) if earlier.steps == first.step_order - 1 => Ok(history::summarised(earlier)),
+        Some(earlier) if earlier.steps == first.step_order - 1 => Ok(history::earlier(earlier)),
         _ => {
             let digests = state
                 .store
                 .step_digests(session_id, first.step_order)
                 .await?;
-            Ok(history::history(&digests))
+            Ok(history::earlier_from(&digests))
         }
     }
 }

@@ -10,7 +10,7 @@ use domain::documentation::{
 use domain::session::{SessionStatus, Transition};
 use domain::step::StepType;
 use domain::{FieldError, Role, User, ValidationErrors};
-use engine::{MatchedFlow, SessionRecap, Usage};
+use engine::{History, MatchedFlow, SessionRecap, Usage};
 use store::{Closing, SessionRecord, StepRecord};
 use uuid::Uuid;
 
@@ -173,7 +173,7 @@ pub async fn resolve(
         account_id: s.account_id,
         intake: &intake,
         matched: m.as_ref(),
-        history: &past,
+        history: History::whole(&past),
         resolution_summary: Some(&summary),
         escalation_reason: None,
     };
@@ -265,7 +265,7 @@ pub async fn escalate(
         account_id: s.account_id,
         intake: &intake,
         matched: m.as_ref(),
-        history: &past,
+        history: History::whole(&past),
         resolution_summary: None,
         escalation_reason: Some(&reason),
     };

@@ -1,49 +1,29 @@
 //! Rebuilding what the pilots need from a stored session.
 
-use domain::step::{StepOutput, StepType};
+use domain::step::EarlierSteps;
 use engine::{Intake, PastStep, StepAnswer};
-use store::{EarlierSteps, SessionRecord, StepRecord};
+use store::{SessionRecord, StepRecord};
 
-/// How many of the newest steps a respond reads in full. The LLM pilot shows the last 6 steps
-/// in full and the 12 before them as one line each (engine `llm_pilot::context`); of anything
-/// older it reads only how many steps of each type there were, how many were skipped, and the
-/// latest problem summary and domain: what [`EarlierSteps`] on the oldest step read keeps
-/// (or, for sessions stored before it was kept, [`store::Store::step_digests`]). The offline
-/// pilot reads only the last step and the number of steps. The tests below prove the prompts
-/// equal to those from every step in full.
-pub const FULL_STEPS: i64 = 18;
-
-/// Stand-ins for the steps an [`EarlierSteps`] summarises: as many as there were, of the same
-/// types, as many skipped, the latest problem summary and domain on the last. Like digests,
-/// they are for the pilot's prompt only, never to be shown or stored.
-pub fn summarised(earlier: &EarlierSteps) -> Vec<PastStep> {
-    let types = [
-        (StepType::Question, earlier.questions),
-        (StepType::Action, earlier.actions),
-        (
-            StepType::ResolutionSuggestion,
-            earlier.resolution_suggestions,
-        ),
-    ];
-    let mut past: Vec<PastStep> = types
-        .into_iter()
-        .flat_map(|(step_type, n)| (0..n.max(0)).map(move |_| step_type))
-        .enumerate()
-        .map(|(i, step_type)| PastStep {
-            output: StepOutput::digest(step_type, None, None),
-            state: serde_json::Value::Null,
-            answer: Some(StepAnswer {
-                selected_option: None,
-                free_text_input: None,
-                skipped: (i as i64) < earlier.skipped,
-            }),
-        })
-        .collect();
-    if let Some(last) = past.last_mut() {
-        last.output.problem_summary = earlier.problem_summary.clone();
-        last.output.problem_domain = earlier.problem_domain.clone();
+/// The stored summary of the steps before a step, as the pilot reads it. The store keeps a
+/// type of its own with the same fields until it moves to the domain's.
+pub fn earlier(stored: &store::EarlierSteps) -> EarlierSteps {
+    EarlierSteps {
+        steps: stored.steps,
+        questions: stored.questions,
+        actions: stored.actions,
+        resolution_suggestions: stored.resolution_suggestions,
+        skipped: stored.skipped,
+        problem_summary: stored.problem_summary.clone(),
+        problem_domain: stored.problem_domain.clone(),
     }
-    past
+}
+
+/// The summary of `steps`, for sessions stored before every step carried one: built from a
+/// digest of each step (`Store::step_digests`), as the steps were answered.
+pub fn earlier_from(steps: &[StepRecord]) -> EarlierSteps {
+    steps.iter().fold(EarlierSteps::default(), |e, s| {
+        e.then(&s.output, s.response.as_ref().is_some_and(|r| r.skipped))
+    })
 }
 
 pub fn history(steps: &[StepRecord]) -> Vec<PastStep> {
@@ -83,12 +63,12 @@ mod tests {
     use async_trait::async_trait;
     use chrono::Utc;
     use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
-    use domain::step::{StepOption, StepOutput, StepType};
-    use engine::{Intake, LlmPilot, PastStep, Pilot, PilotInput};
-    use store::{EarlierSteps, StepRecord, StepResponse};
+    use domain::step::{EarlierSteps, StepOption, StepOutput, StepType};
+    use engine::{History, Intake, LlmPilot, PastStep, Pilot, PilotInput};
+    use store::{StepRecord, StepResponse};
     use uuid::Uuid;
 
-    use super::{history, summarised, FULL_STEPS};
+    use super::{earlier_from, history};
 
     /// Keeps every request and fails it, so the prompt can be compared without a reply.
     #[derive(Default)]
@@ -185,9 +165,13 @@ mod tests {
         }
     }
 
-    async fn prompt(history: &[PastStep], remaining_after: i64) -> (String, String) {
+    fn pilot(capture: Arc<Capture>) -> LlmPilot {
+        LlmPilot::new(capture, false)
+    }
+
+    async fn prompt(history: History<'_>, remaining_after: i64) -> (String, String) {
         let capture = Arc::new(Capture::default());
-        let pilot = LlmPilot::new(capture.clone(), false);
+        let pilot = pilot(capture.clone());
         let intake = Intake {
             text: Some("Outlook keeps asking for the password".into()),
             log: None,
@@ -206,20 +190,18 @@ mod tests {
         (first.system.clone(), messages.join("\n\u{0}\n"))
     }
 
-    /// Every way a respond can build the history: the summary the window's oldest step
-    /// carries, built step by step as the server does, and the digests of legacy sessions.
-    fn windowed(steps: &[StepRecord]) -> [Vec<PastStep>; 2] {
-        let split = steps.len().saturating_sub(FULL_STEPS as usize);
+    /// Every way a respond can build the history: the newest steps the pilot asks for, and
+    /// the summary of the ones before as the window's oldest step carries it (built step by
+    /// step as the server does) or as legacy sessions' digests give it.
+    fn windowed(steps: &[StepRecord]) -> ([EarlierSteps; 2], Vec<PastStep>) {
+        let recent = pilot(Arc::new(Capture::default())).recent_steps();
+        let split = steps.len().saturating_sub(recent);
         let (older, window) = steps.split_at(split);
-        let earlier = older.iter().fold(EarlierSteps::default(), |e, s| {
+        let from_summary = older.iter().fold(EarlierSteps::default(), |e, s| {
             e.then(&s.output, s.response.as_ref().is_some_and(|r| r.skipped))
         });
-        let mut from_summary = summarised(&earlier);
-        from_summary.extend(history(window));
         let digests: Vec<StepRecord> = older.iter().map(digest).collect();
-        let mut from_digests = history(&digests);
-        from_digests.extend(history(window));
-        [from_summary, from_digests]
+        ([from_summary, earlier_from(&digests)], history(window))
     }
 
     #[tokio::test]
@@ -229,18 +211,22 @@ mod tests {
             let steps = &all[..len];
             let full = history(steps);
             let remaining = 80 - len as i64;
-            let (full_system, full_prompt) = prompt(&full, remaining).await;
+            let (full_system, full_prompt) = prompt(History::whole(&full), remaining).await;
             if len > 30 {
                 assert!(
                     full_prompt.contains("details no longer shown"),
                     "{full_prompt}"
                 );
             }
-            for (way, windowed) in ["summary", "digests"].into_iter().zip(windowed(steps)) {
-                // The offline pilot reads the last step (its state and answer) and the count.
-                assert_eq!(windowed.len(), full.len(), "{way}");
-                assert_eq!(windowed.last(), full.last(), "{way}");
-                let (system, windowed_prompt) = prompt(&windowed, remaining).await;
+            let (earlier, recent) = windowed(steps);
+            for (way, earlier) in ["summary", "digests"].into_iter().zip(&earlier) {
+                let told = History {
+                    earlier,
+                    recent: &recent,
+                };
+                assert_eq!(told.len(), full.len(), "{way}");
+                assert_eq!(told.last(), full.last(), "{way}");
+                let (system, windowed_prompt) = prompt(told, remaining).await;
                 assert_eq!(system, full_system, "{way}");
                 assert_eq!(windowed_prompt, full_prompt, "{way} at {len} steps");
             }

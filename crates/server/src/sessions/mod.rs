@@ -68,7 +68,10 @@ pub async fn start(state: &AppState, user: &User, body: NewSession) -> ApiResult
 
 #[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn respond(state: &AppState, user: &User, id: Uuid, body: Answer) -> ApiResult<Answered> {
-    let window = access::owned_window(state, user, id, history::FULL_STEPS).await?;
+    // As many of the newest steps as the pilot reads in full; the oldest of them carries the
+    // summary of the rest.
+    let recent = state.pilot.recent_steps().max(1) as i64;
+    let window = access::owned_window(state, user, id, recent).await?;
     let permit = limit(state, Action::SessionWrite, user.id, "respond").await?;
     refund_on_provider_error(
         state,

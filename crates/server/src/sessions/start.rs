@@ -3,7 +3,7 @@
 use chrono::Utc;
 use domain::session::SessionStatus;
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
-use engine::{Intake, MatchedFlow, PilotError, PilotInput};
+use engine::{History, Intake, MatchedFlow, PilotError, PilotInput};
 use serde_json::json;
 use store::{EarlierSteps, SessionRecord, StepRecord};
 use uuid::Uuid;
@@ -102,7 +102,7 @@ pub async fn start(state: &AppState, user: &User, body: NewSession) -> Result<St
         account_id: user.account_id,
         intake: &intake,
         matched: matched.as_ref(),
-        history: &[],
+        history: History::whole(&[]),
         remaining_after: state.settings.max_steps - 1,
     };
     let session_id = Uuid::new_v4();
