@@ -35,10 +35,67 @@ pub enum ApiError {
     Unavailable(String),
     /// A fault of the server itself: logged with its cause, answered with a plain message.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(Fault),
+}
+
+/// What went wrong inside the server, with the error that caused it kept whole, so the log
+/// shows the chain (a store error and the database error under it) and not only its top.
+#[derive(Debug)]
+pub struct Fault {
+    what: String,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)?;
+        let mut next: Option<&(dyn std::error::Error + 'static)> = match &self.cause {
+            Some(cause) => Some(cause.as_ref()),
+            None => None,
+        };
+        // Many errors print their source in their own message already; say each thing once.
+        let mut said = String::new();
+        while let Some(err) = next {
+            let text = err.to_string();
+            if !said.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            said = text;
+            next = err.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Fault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            Some(cause) => Some(cause.as_ref()),
+            None => None,
+        }
+    }
 }
 
 impl ApiError {
+    /// A fault with no error under it: a rule of the server's own that did not hold.
+    pub fn internal(what: impl Into<String>) -> Self {
+        ApiError::Internal(Fault {
+            what: what.into(),
+            cause: None,
+        })
+    }
+
+    /// A fault caused by `cause`, kept for the log.
+    pub fn fault(
+        what: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        ApiError::Internal(Fault {
+            what: what.into(),
+            cause: Some(cause.into()),
+        })
+    }
+
     pub fn forbidden() -> Self {
         ApiError::Forbidden("You do not have permission to do this".into())
     }
@@ -84,7 +141,12 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict(what) => ApiError::Conflict(format!("Already exists ({what})")),
+            // Handlers that expect a conflict say what it means; this is the fallback, and the
+            // constraint's name is the database's business, not the client's.
+            StoreError::Conflict(what) => {
+                tracing::warn!(constraint = %what, "unexpected conflict");
+                ApiError::Conflict("This conflicts with something that already exists".into())
+            }
             StoreError::Database(sqlx_err) if is_unavailable(&sqlx_err) => {
                 tracing::error!(error = %sqlx_err, "database unavailable");
                 ApiError::Unavailable("The database is unavailable; try again shortly".into())
@@ -93,7 +155,7 @@ impl From<StoreError> for ApiError {
                 tracing::error!(%cause, "database unavailable");
                 ApiError::Unavailable("The database is unavailable; try again shortly".into())
             }
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::fault("the database failed", other),
         }
     }
 }
@@ -108,8 +170,8 @@ fn is_unavailable(err: &store::SqlxError) -> bool {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "request failed");
+        if let ApiError::Internal(fault) = &self {
+            tracing::error!(error = %fault, "request failed");
         }
         let retry_after = match &self {
             ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
@@ -136,6 +198,32 @@ mod tests {
     use store::StoreError;
 
     use super::ApiError;
+
+    #[test]
+    fn a_fault_keeps_its_whole_cause_for_the_log_and_tells_the_client_nothing() {
+        let io = std::io::Error::other("disk went away");
+        let err = ApiError::from(StoreError::Database(store::SqlxError::Io(io)));
+        // I/O is "unavailable"; a protocol error is a fault with its chain.
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let err = ApiError::from(StoreError::Database(store::SqlxError::Protocol(
+            "unexpected message 'Z'".into(),
+        )));
+        let ApiError::Internal(fault) = &err else {
+            panic!("{err:?}")
+        };
+        let logged = fault.to_string();
+        assert!(logged.starts_with("the database failed: "), "{logged}");
+        assert_eq!(logged.matches("unexpected message 'Z'").count(), 1, "{logged}");
+        assert!(std::error::Error::source(fault).is_some());
+        assert_eq!(err.detail(), serde_json::json!("Internal server error"));
+    }
+
+    #[test]
+    fn a_conflict_nobody_expected_does_not_name_the_constraint() {
+        let err = ApiError::from(StoreError::Conflict("users_email_key".into()));
+        assert_eq!(err.status(), StatusCode::CONFLICT);
+        assert!(!err.to_string().contains("users_email_key"), "{err}");
+    }
 
     #[test]
     fn a_database_that_cannot_answer_for_now_is_a_503_and_other_store_failures_a_500() {

@@ -89,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(CatchPanicLayer::custom(|_panic| {
             tracing::error!("a request handler panicked");
-            ApiError::Internal("handler panicked".into()).into_response()
+            ApiError::internal("a handler panicked").into_response()
         }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             crate::client_addr::resolve(trusted.clone(), req, next)

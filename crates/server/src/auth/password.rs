@@ -63,14 +63,14 @@ impl MemoryPool {
             .permits
             .acquire()
             .await
-            .map_err(|e| ApiError::Internal(format!("password hashing is closed: {e}")))?;
+            .map_err(|e| ApiError::fault("password hashing is closed", e))?;
         let mut memory = self.take();
         let (result, memory) = tokio::task::spawn_blocking(move || {
             let result = work(&mut memory);
             (result, memory)
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?;
+        .map_err(|e| ApiError::fault("the hashing task failed", e))?;
         self.give_back(memory);
         Ok(result)
     }
@@ -110,7 +110,7 @@ fn sized<'a>(memory: &'a mut Vec<Block>, params: &Params) -> &'a mut [Block] {
 
 fn hash_with(password: &[u8], memory: &mut Vec<Block>) -> Result<String, ApiError> {
     let failed =
-        |e: &dyn std::fmt::Display| ApiError::Internal(format!("password hashing failed: {e}"));
+        |e: &dyn std::fmt::Display| ApiError::fault("password hashing failed", e.to_string());
     let params = Params::default();
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
@@ -134,7 +134,7 @@ fn hash_with(password: &[u8], memory: &mut Vec<Block>) -> Result<String, ApiErro
 
 fn verify_with(password: &[u8], stored: &str, memory: &mut Vec<Block>) -> Result<bool, ApiError> {
     let invalid = |e: &dyn std::fmt::Display| {
-        ApiError::Internal(format!("stored password hash is invalid: {e}"))
+        ApiError::fault("the stored password hash is invalid", e.to_string())
     };
     let parsed = PasswordHash::new(stored).map_err(|e| invalid(&e))?;
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {

@@ -121,8 +121,8 @@ pub async fn respond(
         }
         (StepClaim::OverQuota(limit), Some(ask)) => return Err(ask.refused(state, limit).await),
         (StepClaim::OverQuota(_), None) => {
-            return Err(ApiError::Internal(
-                "the quota refused a step that asked for no provider call".into(),
+            return Err(ApiError::internal(
+                "the quota refused a step that asked for no provider call",
             ))
         }
     };
@@ -274,7 +274,7 @@ async fn produce_next(
         recent: &recent,
     };
     if told.len() as i64 != count {
-        return Err(ApiError::Internal(format!(
+        return Err(ApiError::internal(format!(
             "session {} has {} steps on record but step_count {count}",
             session.id,
             told.len()

@@ -194,7 +194,8 @@ pub async fn resolve(
     let closing = Closing {
         resolution_summary: Some(summary),
         documentation: Some(
-            serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?,
+            serde_json::to_value(&doc)
+                .map_err(|e| ApiError::fault("the documentation could not be encoded", e))?,
         ),
         input_tokens,
         output_tokens,
@@ -292,7 +293,8 @@ pub async fn escalate(
         escalation_reason: Some(reason),
         escalated_to_id: target.map(|t| t.id),
         documentation: Some(
-            serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?,
+            serde_json::to_value(&doc)
+                .map_err(|e| ApiError::fault("the documentation could not be encoded", e))?,
         ),
         input_tokens,
         output_tokens,

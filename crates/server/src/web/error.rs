@@ -28,7 +28,7 @@ pub enum WebError {
 
 impl WebError {
     pub fn internal(cause: impl Into<String>) -> Self {
-        WebError::Api(ApiError::Internal(cause.into()))
+        WebError::Api(ApiError::internal(cause))
     }
 }
 

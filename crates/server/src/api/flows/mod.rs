@@ -253,7 +253,7 @@ pub async fn export_flows(
     } else {
         (to_json(&defs), "application/json")
     };
-    let text = text.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let text = text.map_err(|e| ApiError::fault("exporting the flows failed", e))?;
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
 

@@ -115,7 +115,8 @@ pub async fn resolve(
     Ok(Json(ClosedOut {
         session_id: id,
         status: "resolved".into(),
-        documentation: serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?,
+        documentation: serde_json::to_value(doc)
+            .map_err(|e| ApiError::fault("the documentation could not be encoded", e))?,
     }))
 }
 
@@ -135,7 +136,8 @@ pub async fn escalate(
     Ok(Json(ClosedOut {
         session_id: id,
         status: "escalated".into(),
-        documentation: serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?,
+        documentation: serde_json::to_value(doc)
+            .map_err(|e| ApiError::fault("the documentation could not be encoded", e))?,
     }))
 }
 
