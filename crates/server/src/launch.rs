@@ -33,7 +33,7 @@ pub enum LaunchError {
     #[error("cannot open the database: {0}")]
     Database(#[from] store::StoreError),
     #[error("cannot set up the AI provider: {0}")]
-    Provider(String),
+    Provider(#[from] domain::llm::LlmError),
     #[error("cannot serve: {0}")]
     Serve(#[from] std::io::Error),
 }

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::llm::LlmError;
 use engine::{LlmPilot, OfflinePilot, Pilot};
 use providers::{build_provider, ProviderKind, ProviderSettings};
 
 use crate::catalog::Catalog;
-use crate::launch::LaunchError;
 use crate::settings::{ProviderChoice, ProviderEndpoint, Settings};
 
-pub fn build(settings: &Settings, catalog: Arc<Catalog>) -> Result<Arc<dyn Pilot>, LaunchError> {
+/// The configured pilot; an error when the configured provider cannot be set up.
+pub fn build(settings: &Settings, catalog: Arc<Catalog>) -> Result<Arc<dyn Pilot>, LlmError> {
     let (kind, endpoint) = match settings.resolved_provider() {
         ProviderChoice::Offline | ProviderChoice::Auto => {
             return Ok(Arc::new(OfflinePilot::new(catalog)))
@@ -22,8 +23,7 @@ pub fn build(settings: &Settings, catalog: Arc<Catalog>) -> Result<Arc<dyn Pilot
     let provider = build_provider(
         kind,
         &provider_settings(endpoint, settings.llm_timeout_secs),
-    )
-    .map_err(|e| LaunchError::Provider(e.to_string()))?;
+    )?;
     tracing::info!(
         provider = provider.name(),
         model = provider.model(),
