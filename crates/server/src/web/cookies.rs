@@ -4,8 +4,6 @@
 use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
 
-use crate::web::error::WebError;
-
 /// The access token of a signed-in browser.
 pub const SESSION: &str = "fp_session";
 /// The double-submit CSRF token (see `csrf`).
@@ -55,7 +53,7 @@ pub fn set(
     value: &str,
     max_age: Option<i64>,
     secure: bool,
-) -> Result<HeaderValue, WebError> {
+) -> Result<HeaderValue, BadCookie> {
     let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(seconds) = max_age {
         cookie.push_str(&format!("; Max-Age={seconds}"));
@@ -63,12 +61,16 @@ pub fn set(
     if secure {
         cookie.push_str("; Secure");
     }
-    HeaderValue::from_str(&cookie)
-        .map_err(|_| WebError::internal(format!("cookie {name} has a value unfit for a header")))
+    HeaderValue::from_str(&cookie).map_err(|_| BadCookie(name.to_string()))
 }
 
+/// A cookie whose value cannot be sent in a header: a bug, never the visitor's doing.
+#[derive(Debug, thiserror::Error)]
+#[error("cookie {0} has a value unfit for a header")]
+pub struct BadCookie(String);
+
 /// Tells the browser to drop cookie `name`.
-pub fn clear(name: &str, secure: bool) -> Result<HeaderValue, WebError> {
+pub fn clear(name: &str, secure: bool) -> Result<HeaderValue, BadCookie> {
     set(name, "", Some(0), secure)
 }
 

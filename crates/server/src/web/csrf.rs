@@ -27,6 +27,12 @@ use crate::web::error::WebError;
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
+impl AsRef<str> for CsrfToken {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 pub fn generate() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);

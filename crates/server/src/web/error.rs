@@ -38,6 +38,12 @@ impl From<ApiError> for WebError {
     }
 }
 
+impl From<crate::web::cookies::BadCookie> for WebError {
+    fn from(err: crate::web::cookies::BadCookie) -> Self {
+        WebError::Api(ApiError::fault("a cookie could not be set", err))
+    }
+}
+
 impl From<StoreError> for WebError {
     fn from(err: StoreError) -> Self {
         WebError::Api(err.into())

@@ -7,7 +7,6 @@ use axum::response::{Html, IntoResponse, Response};
 use domain::User;
 
 use crate::web::assets;
-use crate::web::csrf::CsrfToken;
 
 /// What `base.html` needs: the title, who is signed in, the CSRF token for the sign-out
 /// form, and the content-hashed asset URLs.
@@ -23,11 +22,12 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(title: &str, csrf: &CsrfToken, user: Option<&User>) -> Self {
+    /// `csrf` is this browser's token ([`crate::web::csrf::CsrfToken`]), rendered into forms.
+    pub fn new(title: &str, csrf: &(impl AsRef<str> + ?Sized), user: Option<&User>) -> Self {
         Layout {
             title: title.to_string(),
             user_name: user.map(|u| u.full_name.clone()),
-            csrf: csrf.0.clone(),
+            csrf: csrf.as_ref().to_string(),
             current: "",
             css: assets::url("app.css"),
             js: assets::url("app.js"),
@@ -37,7 +37,7 @@ impl Layout {
 
     /// For error pages: nobody named, no forms.
     pub fn bare(title: &str) -> Self {
-        Layout::new(title, &CsrfToken(String::new()), None)
+        Layout::new(title, "", None)
     }
 
     pub fn current(mut self, nav: &'static str) -> Self {
