@@ -213,7 +213,11 @@ mod tests {
         };
         let logged = fault.to_string();
         assert!(logged.starts_with("the database failed: "), "{logged}");
-        assert_eq!(logged.matches("unexpected message 'Z'").count(), 1, "{logged}");
+        assert_eq!(
+            logged.matches("unexpected message 'Z'").count(),
+            1,
+            "{logged}"
+        );
         assert!(std::error::Error::source(fault).is_some());
         assert_eq!(err.detail(), serde_json::json!("Internal server error"));
     }
