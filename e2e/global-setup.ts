@@ -44,6 +44,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     FLOWPILOT_ALLOW_SIGNUP: 'true',
     FLOWPILOT_LLM_PROVIDER: 'offline',
     FLOWPILOT_RATE_LIMITS: process.env.E2E_RATE_LIMITS ?? 'on',
+    // Every test signs up from this one address, faster than people do.
+    FLOWPILOT_SIGNUPS_PER_MINUTE: '1000',
     RUST_LOG: process.env.E2E_RUST_LOG ?? 'info',
     NO_COLOR: '1',
   };

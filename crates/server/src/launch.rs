@@ -42,7 +42,8 @@ pub enum LaunchError {
 pub async fn build_state(settings: Settings) -> Result<AppState, LaunchError> {
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
-    let limiter = RateLimiter::new(store.clone(), settings.rate_limits);
+    let limiter = RateLimiter::new(store.clone(), settings.rate_limits)
+        .with_signups_per_minute(settings.signups_per_minute);
     crate::catalog::load_builtin_flows(&store).await?;
     let config = matching::MatchConfig {
         threshold: settings.match_threshold,

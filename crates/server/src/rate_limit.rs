@@ -31,13 +31,16 @@ impl Action {
     pub fn per_minute(self) -> i64 {
         match self {
             Action::Login => 10,
-            Action::SignUp => 10,
+            Action::SignUp => DEFAULT_SIGNUPS_PER_MINUTE,
             Action::SessionCreate => 5,
             Action::SessionWrite => 15,
             Action::SessionRead => 30,
         }
     }
 }
+
+/// Sign-ups a minute per client address unless `FLOWPILOT_SIGNUPS_PER_MINUTE` says otherwise.
+pub const DEFAULT_SIGNUPS_PER_MINUTE: i64 = 10;
 
 const WINDOW_MS: i64 = 60_000;
 
@@ -82,11 +85,22 @@ pub struct Permit {
 pub struct RateLimiter {
     store: Store,
     enabled: bool,
+    signups_per_minute: i64,
 }
 
 impl RateLimiter {
     pub fn new(store: Store, enabled: bool) -> Self {
-        RateLimiter { store, enabled }
+        RateLimiter {
+            store,
+            enabled,
+            signups_per_minute: DEFAULT_SIGNUPS_PER_MINUTE,
+        }
+    }
+
+    /// The sign-up allowance per client address, when it is not the default.
+    pub fn with_signups_per_minute(mut self, per_minute: i64) -> Self {
+        self.signups_per_minute = per_minute;
+        self
     }
 
     /// Counts a hit of `action` by `who` (a user id, an IP, an email) and refuses it with
@@ -118,7 +132,10 @@ impl RateLimiter {
         who: &str,
         now: DateTime<Utc>,
     ) -> Result<Permit, ApiError> {
-        let limit = action.per_minute();
+        let limit = match action {
+            Action::SignUp => self.signups_per_minute,
+            other => other.per_minute(),
+        };
         let bucket = format!("{}:{who}", action.name());
         let hit = self.store.hit_rate_window(&bucket, WINDOW_MS, now).await?;
         let elapsed_ms = now.timestamp_millis() - hit.window_start_ms;

@@ -61,6 +61,8 @@ pub struct Settings {
     pub max_steps: i64,
     pub redact: bool,
     pub rate_limits: bool,
+    /// Sign-ups a minute per client address (with the rate limits on).
+    pub signups_per_minute: i64,
     pub default_plan: Plan,
     pub ai_daily_limit: Option<i64>,
     pub ai_monthly_limit: Option<i64>,
@@ -99,6 +101,7 @@ impl Default for Settings {
             max_steps: 30,
             redact: true,
             rate_limits: true,
+            signups_per_minute: crate::rate_limit::DEFAULT_SIGNUPS_PER_MINUTE,
             default_plan: Plan::Free,
             ai_daily_limit: None,
             ai_monthly_limit: None,
@@ -505,6 +508,17 @@ const TABLE: &[Row] = &[
             Ok(())
         },
         show: |s| if s.rate_limits { "on" } else { "off" }.into(),
+    },
+    Row {
+        name: "FLOWPILOT_SIGNUPS_PER_MINUTE",
+        aliases: &[],
+        doc: "sign-ups a minute per client address",
+        secret: false,
+        read: |s, v| {
+            s.signups_per_minute = parse_positive(v)?;
+            Ok(())
+        },
+        show: |s| s.signups_per_minute.to_string(),
     },
     Row {
         name: "FLOWPILOT_DEFAULT_PLAN",

@@ -357,6 +357,17 @@ async fn sign_ups_are_limited_per_client_address(backend: Backend) {
     // Another client behind the same proxy signs up as usual.
     let other = register_from(&app, Some("198.51.100.8"), 11).await;
     assert_eq!(other.status(), StatusCode::CREATED);
+
+    // The allowance is a setting.
+    let strict = spawn_app_with(backend, |s| s.signups_per_minute = 2).await;
+    for n in 0..2 {
+        assert_eq!(
+            register_from(&strict, None, n).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let refused = register_from(&strict, None, 2).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 async fn login_from(app: &TestApp, forwarded_for: &str, email: &str) -> StatusCode {
