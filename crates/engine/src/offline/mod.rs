@@ -3,13 +3,19 @@
 //!
 //! - [`state`]: where in the walk a step left the session.
 //! - [`steps`]: turning flow nodes (and the pilot's own prompts) into steps.
-//! - [`answers`]: mapping free text to an option.
+//! - [`answers`]: understanding free text as one of a step's options, or as unclear; it
+//!   reads words ([`words`]), people and groups ([`people`]), values ([`values`]) and action
+//!   outcomes ([`outcomes`]).
 //! - [`confidence`]: confidence from match strength and the path taken.
 
 mod answers;
 mod confidence;
+mod outcomes;
+mod people;
 mod state;
 mod steps;
+mod values;
+mod words;
 
 use std::sync::Arc;
 
@@ -18,18 +24,37 @@ use domain::flow::FlowNode;
 
 use crate::library::{FlowLibrary, MatchedFlow};
 use crate::pilot::{Pilot, PilotError, PilotInput, PilotStep, StepAnswer};
-use answers::{map_action_answer, map_to_option, ActionOutcome};
 use state::OfflineState;
 
+pub use answers::{
+    understand, ActionOutcome, AnswerReader, AnswerSimilarity, AskedStep, Choice, StepKind,
+    Unclear, Understood,
+};
 pub use steps::{CONTINUE, ESCALATE, NOT_FIXED};
 
 pub struct OfflinePilot {
     library: Arc<dyn FlowLibrary>,
+    answers: AnswerReader,
 }
 
 impl OfflinePilot {
     pub fn new(library: Arc<dyn FlowLibrary>) -> Self {
-        OfflinePilot { library }
+        OfflinePilot {
+            library,
+            answers: AnswerReader::new(),
+        }
+    }
+
+    /// Reads free-text answers with an embedder's similarity as extra evidence.
+    pub fn with_answer_similarity(mut self, similarity: Arc<dyn AnswerSimilarity>) -> Self {
+        self.answers = AnswerReader::with_similarity(similarity);
+        self
+    }
+
+    /// The option value free text means on a question or action node, if it is clear.
+    fn understood(&self, node: &FlowNode, text: &str) -> Option<String> {
+        let step = AskedStep::from_node(node)?;
+        self.answers.read(&step, text).value().map(str::to_string)
     }
 }
 
@@ -221,8 +246,11 @@ impl OfflinePilot {
                     .selected_option
                     .as_deref()
                     .and_then(|v| options.iter().find(|o| o.value == v))
-                    .or_else(|| answer_text(answer).and_then(|t| map_to_option(t, options)));
-                chosen.map(|option| option.next.clone())
+                    .map(|o| o.value.clone())
+                    .or_else(|| answer_text(answer).and_then(|t| self.understood(node, t)));
+                chosen
+                    .and_then(|v| options.iter().find(|o| o.value == v))
+                    .map(|option| option.next.clone())
             }
             FlowNode::Action {
                 next, on_failure, ..
@@ -234,7 +262,11 @@ impl OfflinePilot {
                         .selected_option
                         .as_deref()
                         .and_then(ActionOutcome::from_value)
-                        .or_else(|| answer_text(answer).and_then(map_action_answer))
+                        .or_else(|| {
+                            answer_text(answer)
+                                .and_then(|t| self.understood(node, t))
+                                .and_then(|v| ActionOutcome::from_value(&v))
+                        })
                 };
                 outcome.map(|o| match o {
                     ActionOutcome::Worked => next.clone(),
