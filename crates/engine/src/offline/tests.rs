@@ -347,6 +347,19 @@ async fn free_text_maps_to_a_clear_option() {
 }
 
 #[tokio::test]
+async fn free_text_after_an_action_reads_its_outcome() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.say("just me").await;
+    let next = walk.say("sorted it").await.output.clone();
+    assert_eq!(next.step_type, StepType::ResolutionSuggestion);
+
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.say("only the one user").await;
+    let next = walk.say("didn't help, same prompts").await.output.clone();
+    assert!(next.content.contains("tenant admin"), "{}", next.content);
+}
+
+#[tokio::test]
 async fn free_text_about_another_problem_switches_flow() {
     let mut walk = Walk::start("outlook", strong(outlook())).await;
     let next = walk
