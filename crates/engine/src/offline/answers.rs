@@ -314,10 +314,12 @@ fn question_scores(step: &AskedStep, text: &str) -> Vec<f64> {
         .iter()
         .map(|c| {
             let label = words::read(&c.label, true);
+            // A value's short filler words ("no", "all" in `no_link`, `all_sites`) say
+            // nothing the label does not say better.
             let mut extra: Vec<String> = c
                 .value
                 .split(|ch: char| !ch.is_alphanumeric())
-                .filter(|w| !w.is_empty() && !words::known(w) || w.len() > 3)
+                .filter(|w| w.len() > 3 || (!w.is_empty() && !words::known(w)))
                 .map(words::canonical)
                 .collect();
             if let Some(hint) = &c.hint {
