@@ -2,10 +2,10 @@ use chrono::{DateTime, Utc};
 use domain::{Account, Plan};
 use uuid::Uuid;
 
-use crate::batch::Arg;
+use crate::batch::{Arg, Batch};
 use crate::codec::{ms, time, uuid};
+use crate::db::Heat;
 use crate::row::Columns;
-use crate::sqlite_direct::query_first;
 use crate::users::{insert_user, NewUser};
 use crate::{Result, Store, StoreError};
 
@@ -45,8 +45,6 @@ impl Store {
         user: NewUser,
         now: DateTime<Utc>,
     ) -> Result<(Account, domain::User)> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
         let account = Account {
             id: Uuid::new_v4(),
             name: account.name,
@@ -55,43 +53,35 @@ impl Store {
             ai_monthly_limit: None,
             created_at: now,
         };
-        sqlx::query(
+        let mut batch = Batch::new();
+        batch.sql(
             "INSERT INTO accounts (id, name, plan, ai_daily_limit, ai_monthly_limit, created_at) \
              VALUES ($1, $2, $3, NULL, NULL, $4)",
-        )
-        .bind(account.id.to_string())
-        .bind(&account.name)
-        .bind(account.plan.as_str())
-        .bind(ms(now))
-        .execute(&mut *tx)
-        .await?;
-        let user = insert_user(&mut tx, account.id, user, now).await?;
-        tx.commit().await?;
+            [
+                Arg::from(account.id.to_string()),
+                Arg::from(&account.name),
+                Arg::from(account.plan.as_str()),
+                Arg::from(ms(now)),
+            ],
+        );
+        let user = insert_user(&mut batch, account.id, user, now);
+        self.db.write(batch).await?;
         Ok((account, user))
     }
 
     pub async fn account(&self, id: Uuid) -> Result<Account> {
         let sql = format!("SELECT {COLUMNS} FROM accounts WHERE id = $1");
-        if let Some(direct) = &self.direct {
-            let args = [Arg::from(id.to_string())];
-            return direct
-                .read(|conn| query_first(conn, &sql, &args, |r| account_from_row(r)))?
-                .ok_or(StoreError::NotFound);
-        }
-        let row = sqlx::query(&sql)
-            .bind(id.to_string())
-            .fetch_one(&mut *self.read().await?)
+        let row = self
+            .db
+            .one(Heat::Hot, sql, [Arg::from(id.to_string())])
             .await?;
         account_from_row(&row)
     }
 
     pub async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM accounts WHERE name = $1 ORDER BY created_at LIMIT 1"
-        ))
-        .bind(name)
-        .fetch_optional(&mut *self.read().await?)
-        .await?;
+        let sql =
+            format!("SELECT {COLUMNS} FROM accounts WHERE name = $1 ORDER BY created_at LIMIT 1");
+        let row = self.db.optional(Heat::Cold, sql, [Arg::from(name)]).await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
@@ -100,15 +90,17 @@ impl Store {
         let plan = patch.plan.unwrap_or(current.plan);
         let daily = patch.ai_daily_limit.unwrap_or(current.ai_daily_limit);
         let monthly = patch.ai_monthly_limit.unwrap_or(current.ai_monthly_limit);
-        sqlx::query(
-            "UPDATE accounts SET plan = $1, ai_daily_limit = $2, ai_monthly_limit = $3 WHERE id = $4",
-        )
-        .bind(plan.as_str())
-        .bind(daily)
-        .bind(monthly)
-        .bind(id.to_string())
-        .execute(&mut *self.write().await?)
-        .await?;
+        self.db
+            .write_one(
+                "UPDATE accounts SET plan = $1, ai_daily_limit = $2, ai_monthly_limit = $3 WHERE id = $4",
+                [
+                    Arg::from(plan.as_str()),
+                    Arg::from(daily),
+                    Arg::from(monthly),
+                    Arg::from(id.to_string()),
+                ],
+            )
+            .await?;
         self.account(id).await
     }
 }

@@ -1,9 +1,10 @@
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
-use crate::batch::{guarded_values, statement, Batch};
+use crate::batch::{values, Arg, Batch};
 use crate::codec::{flag, ms, opt_uuid, uuid};
+use crate::db::Heat;
+use crate::row::Columns;
 use crate::{Result, Store};
 
 /// One provider call, successful or not.
@@ -29,14 +30,13 @@ pub struct AiUsageCounts {
     pub account_this_month: i64,
 }
 
-/// The ledger row of one call; with `guard`, written only when the guard holds.
+/// The ledger row of one call.
 pub(crate) fn insert_usage_sql(
     b: &mut Batch,
     rec: &AiUsageRecord,
     now: DateTime<Utc>,
-    guard: Option<&str>,
 ) -> Result<String> {
-    let values = [
+    let placeholders = [
         b.arg(Uuid::new_v4().to_string())?,
         b.arg(rec.account_id.to_string())?,
         b.arg(rec.user_id.to_string())?,
@@ -53,43 +53,44 @@ pub(crate) fn insert_usage_sql(
     Ok(format!(
         "INSERT INTO ai_usage (id, account_id, user_id, session_id, provider, model, purpose, \
          input_tokens, output_tokens, cost_usd, success, created_at) {}",
-        guarded_values(&values, guard)
+        values(&placeholders)
     ))
 }
 
 impl Store {
     pub async fn record_ai_usage(&self, rec: &AiUsageRecord, now: DateTime<Utc>) -> Result<()> {
-        let (sql, args) = statement(|b| insert_usage_sql(b, rec, now, None))?;
-        sqlx::query_with(&sql, args)
-            .execute(&mut *self.write().await?)
-            .await?;
+        let mut batch = Batch::new();
+        batch.push(|b| insert_usage_sql(b, rec, now))?;
+        self.db.write(batch).await?;
         Ok(())
     }
 
     /// A user's ledger, oldest first: what an operator (or a test) reads to see which calls
     /// were made and what they cost.
     pub async fn ai_usage_of_user(&self, user_id: Uuid) -> Result<Vec<AiUsageRecord>> {
-        let rows = sqlx::query(
-            "SELECT account_id, user_id, session_id, provider, model, purpose, input_tokens, \
-             output_tokens, cost_usd, success FROM ai_usage WHERE user_id = $1 \
-             ORDER BY created_at, id",
-        )
-        .bind(user_id.to_string())
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+        let rows = self
+            .db
+            .rows(
+                Heat::Cold,
+                "SELECT account_id, user_id, session_id, provider, model, purpose, input_tokens, \
+                 output_tokens, cost_usd, success FROM ai_usage WHERE user_id = $1 \
+                 ORDER BY created_at, id",
+                [Arg::from(user_id.to_string())],
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(AiUsageRecord {
-                    account_id: uuid(&row.try_get::<String, _>("account_id")?)?,
-                    user_id: uuid(&row.try_get::<String, _>("user_id")?)?,
-                    session_id: opt_uuid(row.try_get("session_id")?)?,
-                    provider: row.try_get("provider")?,
-                    model: row.try_get("model")?,
-                    purpose: row.try_get("purpose")?,
-                    input_tokens: row.try_get("input_tokens")?,
-                    output_tokens: row.try_get("output_tokens")?,
-                    cost_usd: row.try_get("cost_usd")?,
-                    success: row.try_get::<i64, _>("success")? != 0,
+                    account_id: uuid(row.col::<&str>("account_id")?)?,
+                    user_id: uuid(row.col::<&str>("user_id")?)?,
+                    session_id: opt_uuid(row.col("session_id")?)?,
+                    provider: row.col("provider")?,
+                    model: row.col("model")?,
+                    purpose: row.col("purpose")?,
+                    input_tokens: row.col("input_tokens")?,
+                    output_tokens: row.col("output_tokens")?,
+                    cost_usd: row.col("cost_usd")?,
+                    success: row.col::<i64>("success")? != 0,
                 })
             })
             .collect()

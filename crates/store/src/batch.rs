@@ -1,8 +1,16 @@
-//! Statements built with their arguments numbered as they are added, so that several can be
-//! sent as one: `$N` names the N-th argument of the whole batch, whichever statement it is in.
-//! One round trip instead of one per statement matters where the single SQLite writer
-//! connection is held (see `sqlite_writer`); on PostgreSQL the same builders make statements
-//! that run one by one.
+//! The statements a store method sends, built once for both backends: each with its own
+//! arguments (`$N` is the N-th argument of its statement), and each after the first
+//! optionally guarded, running only when the statement before it changed exactly one row.
+//!
+//! A batch is what the write seam takes (`db::Db::write`: every statement in one transaction,
+//! one round trip to the SQLite writer thread) and what the read seam takes (`db::Db::read`).
+//! The guard is how a conditional change stays one transaction without a round trip back to
+//! the caller: a step answered meanwhile makes the answer change no row, and everything
+//! guarded after it is skipped. Both backends check it the same way, in Rust, between two
+//! statements of the one transaction (`changes()` of the statement before), so the SQL of a
+//! statement never depends on whether it is guarded.
+
+use std::ops::Range;
 
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;
@@ -32,8 +40,10 @@ macro_rules! arg_from {
 
 arg_from! {
     String => |v| Arg::Text(Some(v)),
-    &'static str => |v: &str| Arg::Text(Some(v.to_string())),
+    &str => |v: &str| Arg::Text(Some(v.to_string())),
+    &String => |v: &String| Arg::Text(Some(v.clone())),
     Option<String> => Arg::Text,
+    Option<&str> => |v: Option<&str>| Arg::Text(v.map(String::from)),
     i64 => |v| Arg::Integer(Some(v)),
     Option<i64> => Arg::Integer,
     f64 => |v| Arg::Real(Some(v)),
@@ -50,37 +60,103 @@ impl rusqlite::ToSql for Arg {
     }
 }
 
-#[derive(Default)]
+/// One statement of a batch: its text, where its arguments are in the batch's, and whether
+/// it runs only when the statement before it changed exactly one row.
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    pub sql: String,
+    args: Range<usize>,
+    pub guarded: bool,
+}
+
+/// What one statement of a written batch did: the rows it changed and the rows it returned.
+/// A guarded statement that was skipped changed none and returned none.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Done {
+    pub changed: u64,
+    pub rows: Vec<crate::row::OwnedRow>,
+}
+
+#[derive(Debug, Default)]
 pub(crate) struct Batch {
     args: Vec<Arg>,
+    /// Where the arguments of the statement being built start.
+    start: usize,
+    statements: Vec<Planned>,
 }
 
 impl Batch {
-    /// Adds an argument and returns its placeholder.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds an argument to the statement being built and returns its placeholder.
     pub fn arg(&mut self, value: impl Into<Arg>) -> Result<String> {
         self.args.push(value.into());
-        Ok(format!("${}", self.args.len()))
+        Ok(format!("${}", self.args.len() - self.start))
     }
 
-    /// The arguments in order: `$N` is the N-th.
-    pub fn args(&self) -> &[Arg] {
-        &self.args
+    /// Adds the statement `build` returns, with the arguments it added.
+    pub fn push(&mut self, build: impl FnOnce(&mut Batch) -> Result<String>) -> Result<()> {
+        self.add(build, false)
     }
 
-    /// The arguments, for `sqlx::query_with(&sql, args)`.
-    pub fn into_args(self) -> Result<AnyArguments<'static>> {
-        let mut out = AnyArguments::default();
-        for arg in self.args {
-            let added = match arg {
-                Arg::Text(v) => out.add(v),
-                Arg::Integer(v) => out.add(v),
-                Arg::Real(Some(v)) => out.add(v),
-                Arg::Real(None) => out.add(null_double()),
-            };
-            added.map_err(|e| StoreError::Corrupt(format!("argument: {e}")))?;
-        }
-        Ok(out)
+    /// The same, run only when the statement before it changed exactly one row.
+    pub fn push_guarded(&mut self, build: impl FnOnce(&mut Batch) -> Result<String>) -> Result<()> {
+        self.add(build, true)
     }
+
+    /// Adds a statement written with its own `$1`, `$2` … and the arguments they name.
+    pub fn sql(&mut self, sql: impl Into<String>, args: impl IntoIterator<Item = Arg>) {
+        let start = self.args.len();
+        self.args.extend(args);
+        self.statements.push(Planned {
+            sql: sql.into(),
+            args: start..self.args.len(),
+            guarded: false,
+        });
+        self.start = self.args.len();
+    }
+
+    fn add(
+        &mut self,
+        build: impl FnOnce(&mut Batch) -> Result<String>,
+        guarded: bool,
+    ) -> Result<()> {
+        self.start = self.args.len();
+        let sql = build(self)?;
+        self.statements.push(Planned {
+            sql,
+            args: self.start..self.args.len(),
+            guarded,
+        });
+        self.start = self.args.len();
+        Ok(())
+    }
+
+    pub fn statements(&self) -> &[Planned] {
+        &self.statements
+    }
+
+    /// The arguments of `statement`, in order: `$N` is the N-th.
+    pub fn args_of(&self, statement: &Planned) -> &[Arg] {
+        self.args.get(statement.args.clone()).unwrap_or_default()
+    }
+}
+
+/// `args` for `sqlx::query_with(&sql, args)`.
+pub(crate) fn sqlx_args(args: &[Arg]) -> Result<AnyArguments<'static>> {
+    let mut out = AnyArguments::default();
+    for arg in args {
+        let added = match arg.clone() {
+            Arg::Text(v) => out.add(v),
+            Arg::Integer(v) => out.add(v),
+            Arg::Real(Some(v)) => out.add(v),
+            Arg::Real(None) => out.add(null_double()),
+        };
+        added.map_err(|e| StoreError::Corrupt(format!("argument: {e}")))?;
+    }
+    Ok(out)
 }
 
 /// A NULL that PostgreSQL takes as `double precision`.
@@ -97,22 +173,19 @@ fn null_double() -> Option<f32> {
 }
 
 /// One statement built alone: its text and its arguments.
+#[cfg(test)]
 pub(crate) fn statement(
     build: impl FnOnce(&mut Batch) -> Result<String>,
 ) -> Result<(String, AnyArguments<'static>)> {
     let mut batch = Batch::default();
-    let sql = build(&mut batch)?;
-    Ok((sql, batch.into_args()?))
+    batch.push(build)?;
+    let planned = batch.statements()[0].clone();
+    Ok((planned.sql.clone(), sqlx_args(batch.args_of(&planned))?))
 }
 
-/// `VALUES (…)`, or with a guard `SELECT … WHERE guard`, for an INSERT that must only happen
-/// when the statement before it in a batch did what it should.
-pub(crate) fn guarded_values(placeholders: &[String], guard: Option<&str>) -> String {
-    let list = placeholders.join(", ");
-    match guard {
-        Some(guard) => format!("SELECT {list} WHERE {guard}"),
-        None => format!("VALUES ({list})"),
-    }
+/// `VALUES (…)` of an INSERT.
+pub(crate) fn values(placeholders: &[String]) -> String {
+    format!("VALUES ({})", placeholders.join(", "))
 }
 
 #[cfg(test)]

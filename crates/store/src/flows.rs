@@ -2,36 +2,36 @@
 
 use chrono::{DateTime, Utc};
 use domain::flow::{Flow, FlowDefinition, FlowStatus};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use uuid::Uuid;
 
+use crate::batch::{Arg, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
+use crate::db::Heat;
+use crate::row::{Columns, OwnedRow};
 use crate::{Result, Store, StoreError};
 
 const FLOW_COLUMNS: &str = "id, account_id, definition, version, usage_count, resolved_count, \
     last_matched_at, created_by, created_at, updated_at";
 
-fn flow_from_row(row: &AnyRow) -> Result<Flow> {
-    let text: String = row.try_get("definition")?;
-    let definition: FlowDefinition = serde_json::from_str(&text)
+fn flow_from_row(row: &OwnedRow) -> Result<Flow> {
+    let definition: FlowDefinition = serde_json::from_str(row.col::<&str>("definition")?)
         .map_err(|e| StoreError::Corrupt(format!("flow definition: {e}")))?;
-    let usage: i64 = row.try_get("usage_count")?;
-    let resolved: i64 = row.try_get("resolved_count")?;
+    let usage: i64 = row.col("usage_count")?;
+    let resolved: i64 = row.col("resolved_count")?;
     Ok(Flow {
-        id: uuid(&row.try_get::<String, _>("id")?)?,
-        account_id: opt_uuid(row.try_get("account_id")?)?,
+        id: uuid(row.col::<&str>("id")?)?,
+        account_id: opt_uuid(row.col("account_id")?)?,
         definition,
-        version: row.try_get("version")?,
+        version: row.col("version")?,
         usage_count: usage,
         success_rate: (usage > 0).then(|| resolved as f64 / usage as f64),
         last_matched_at: row
-            .try_get::<Option<i64>, _>("last_matched_at")?
+            .col::<Option<i64>>("last_matched_at")?
             .map(time)
             .transpose()?,
-        created_by: opt_uuid(row.try_get("created_by")?)?,
-        created_at: time(row.try_get("created_at")?)?,
-        updated_at: time(row.try_get("updated_at")?)?,
+        created_by: opt_uuid(row.col("created_by")?)?,
+        created_at: time(row.col("created_at")?)?,
+        updated_at: time(row.col("updated_at")?)?,
     })
 }
 
@@ -41,12 +41,7 @@ fn definition_text(def: &FlowDefinition) -> Result<String> {
 
 /// Every flow write bumps the `flows` revision in its own transaction, so every server
 /// instance sees the change and rebuilds its match index.
-async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
-    sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = 'flows'")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
+const BUMP_REVISION: &str = "UPDATE revisions SET value = value + 1 WHERE name = 'flows'";
 
 fn sort_by_title(flows: &mut [Flow]) {
     flows.sort_by_cached_key(|f| (f.definition.title.to_lowercase(), f.id));
@@ -69,56 +64,56 @@ impl Store {
         def: &FlowDefinition,
         now: DateTime<Utc>,
     ) -> Result<BuiltinLoad> {
-        let existing = sqlx::query("SELECT id, content_hash FROM flows WHERE builtin_key = $1")
-            .bind(key)
-            .fetch_optional(&mut *self.read().await?)
+        let existing = self
+            .db
+            .optional(
+                Heat::Cold,
+                "SELECT id, content_hash FROM flows WHERE builtin_key = $1",
+                [Arg::from(key)],
+            )
             .await?;
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
+        let mut batch = Batch::new();
         let outcome = match existing {
-            Some(row)
-                if row.try_get::<Option<String>, _>("content_hash")?.as_deref() == Some(hash) =>
-            {
+            Some(row) if row.col::<Option<&str>>("content_hash")? == Some(hash) => {
                 return Ok(BuiltinLoad::Unchanged);
             }
             Some(row) => {
-                let id: String = row.try_get("id")?;
-                sqlx::query(
+                batch.sql(
                     "UPDATE flows SET content_hash = $1, title = $2, domain = $3, status = $4, definition = $5, \
                      version = version + 1, updated_at = $6 WHERE id = $7",
-                )
-                .bind(hash)
-                .bind(&def.title)
-                .bind(&def.domain)
-                .bind(def.status.as_str())
-                .bind(definition_text(def)?)
-                .bind(ms(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                    [
+                        Arg::from(hash),
+                        Arg::from(&def.title),
+                        Arg::from(&def.domain),
+                        Arg::from(def.status.as_str()),
+                        Arg::from(definition_text(def)?),
+                        Arg::from(ms(now)),
+                        Arg::from(row.col::<String>("id")?),
+                    ],
+                );
                 BuiltinLoad::Updated
             }
             None => {
-                sqlx::query(
+                batch.sql(
                     "INSERT INTO flows (id, account_id, builtin_key, content_hash, title, domain, status, definition, \
                      version, usage_count, resolved_count, created_at, updated_at) \
                      VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, 1, 0, 0, $8, $8)",
-                )
-                .bind(Uuid::new_v4().to_string())
-                .bind(key)
-                .bind(hash)
-                .bind(&def.title)
-                .bind(&def.domain)
-                .bind(def.status.as_str())
-                .bind(definition_text(def)?)
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?;
+                    [
+                        Arg::from(Uuid::new_v4().to_string()),
+                        Arg::from(key),
+                        Arg::from(hash),
+                        Arg::from(&def.title),
+                        Arg::from(&def.domain),
+                        Arg::from(def.status.as_str()),
+                        Arg::from(definition_text(def)?),
+                        Arg::from(ms(now)),
+                    ],
+                );
                 BuiltinLoad::Inserted
             }
         };
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+        batch.sql(BUMP_REVISION, []);
+        self.db.write(batch).await?;
         Ok(outcome)
     }
 
@@ -146,30 +141,29 @@ impl Store {
         defs: &[FlowDefinition],
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
+        let mut batch = Batch::new();
         let mut ids = Vec::with_capacity(defs.len());
         for def in defs {
             let id = Uuid::new_v4();
-            sqlx::query(
+            batch.sql(
                 "INSERT INTO flows (id, account_id, builtin_key, content_hash, title, domain, status, definition, \
                  version, usage_count, resolved_count, created_by, created_at, updated_at) \
                  VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, 1, 0, 0, $7, $8, $8)",
-            )
-            .bind(id.to_string())
-            .bind(account_id.to_string())
-            .bind(&def.title)
-            .bind(&def.domain)
-            .bind(def.status.as_str())
-            .bind(definition_text(def)?)
-            .bind(created_by.map(|u| u.to_string()))
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await?;
+                [
+                    Arg::from(id.to_string()),
+                    Arg::from(account_id.to_string()),
+                    Arg::from(&def.title),
+                    Arg::from(&def.domain),
+                    Arg::from(def.status.as_str()),
+                    Arg::from(definition_text(def)?),
+                    Arg::from(created_by.map(|u| u.to_string())),
+                    Arg::from(ms(now)),
+                ],
+            );
             ids.push(id);
         }
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+        batch.sql(BUMP_REVISION, []);
+        self.db.write(batch).await?;
         Ok(ids)
     }
 
@@ -181,55 +175,54 @@ impl Store {
         def: &FlowDefinition,
         now: DateTime<Utc>,
     ) -> Result<Flow> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
-        let done = sqlx::query(
+        let mut batch = Batch::new();
+        batch.sql(
             "UPDATE flows SET title = $1, domain = $2, status = $3, definition = $4, \
              version = version + 1, updated_at = $5 WHERE id = $6 AND account_id IS NOT NULL",
-        )
-        .bind(&def.title)
-        .bind(&def.domain)
-        .bind(def.status.as_str())
-        .bind(definition_text(def)?)
-        .bind(ms(now))
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+            [
+                Arg::from(&def.title),
+                Arg::from(&def.domain),
+                Arg::from(def.status.as_str()),
+                Arg::from(definition_text(def)?),
+                Arg::from(ms(now)),
+                Arg::from(id.to_string()),
+            ],
+        );
+        batch.push_guarded(|_| Ok(BUMP_REVISION.to_string()))?;
+        self.write_changing_one_flow(batch).await?;
         self.flow(id).await
     }
 
     /// Deletes an account flow. Sessions that matched it keep their copy of its name
     /// (`ai_sessions.matched_flow_name`); `matched_flow_id` is not a foreign key on purpose.
     pub async fn delete_flow(&self, id: Uuid) -> Result<()> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
-        let done = sqlx::query("DELETE FROM flows WHERE id = $1 AND account_id IS NOT NULL")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
+        let mut batch = Batch::new();
+        batch.sql(
+            "DELETE FROM flows WHERE id = $1 AND account_id IS NOT NULL",
+            [Arg::from(id.to_string())],
+        );
+        batch.push_guarded(|_| Ok(BUMP_REVISION.to_string()))?;
+        self.write_changing_one_flow(batch).await
+    }
+
+    /// Writes a change of one account flow followed by the guarded revision bump:
+    /// [`StoreError::NotFound`] (and nothing written) when there was no such flow.
+    async fn write_changing_one_flow(&self, batch: Batch) -> Result<()> {
+        let done = self.db.write(batch).await?;
+        if done.first().is_none_or(|d| d.changed == 0) {
             return Err(StoreError::NotFound);
         }
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
         Ok(())
     }
 
     /// A flow `account_id` may see (its own or a built-in one); `None` otherwise, so callers
     /// cannot tell another tenant's flow from a missing one.
     pub async fn visible_flow(&self, account_id: Uuid, id: Uuid) -> Result<Option<Flow>> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {FLOW_COLUMNS} FROM flows WHERE id = $1 AND (account_id IS NULL OR account_id = $2)"
-        ))
-        .bind(id.to_string())
-        .bind(account_id.to_string())
-        .fetch_optional(&mut *self.read().await?)
-        .await?;
+        );
+        let args = [Arg::from(id.to_string()), Arg::from(account_id.to_string())];
+        let row = self.db.optional(Heat::Hot, sql, args).await?;
         row.as_ref().map(flow_from_row).transpose()
     }
 
@@ -241,15 +234,16 @@ impl Store {
         domain: Option<&str>,
         status: Option<FlowStatus>,
     ) -> Result<Vec<Flow>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {FLOW_COLUMNS} FROM flows WHERE (account_id IS NULL OR account_id = $1) \
              AND ($2 = '' OR domain = $2) AND ($3 = '' OR status = $3)"
-        ))
-        .bind(account_id.to_string())
-        .bind(domain.unwrap_or_default())
-        .bind(status.map_or("", FlowStatus::as_str))
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+        );
+        let args = [
+            Arg::from(account_id.to_string()),
+            Arg::from(domain.unwrap_or_default()),
+            Arg::from(status.map_or("", FlowStatus::as_str)),
+        ];
+        let rows = self.db.rows(Heat::Cold, sql, args).await?;
         let mut flows = rows.iter().map(flow_from_row).collect::<Result<Vec<_>>>()?;
         sort_by_title(&mut flows);
         Ok(flows)
@@ -257,12 +251,11 @@ impl Store {
 
     /// The account's own flows (not the built-in ones), sorted by title: what export writes.
     pub async fn account_flows(&self, account_id: Uuid) -> Result<Vec<Flow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FLOW_COLUMNS} FROM flows WHERE account_id = $1"
-        ))
-        .bind(account_id.to_string())
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+        let sql = format!("SELECT {FLOW_COLUMNS} FROM flows WHERE account_id = $1");
+        let rows = self
+            .db
+            .rows(Heat::Cold, sql, [Arg::from(account_id.to_string())])
+            .await?;
         let mut flows = rows.iter().map(flow_from_row).collect::<Result<Vec<_>>>()?;
         sort_by_title(&mut flows);
         Ok(flows)
@@ -270,47 +263,51 @@ impl Store {
 
     /// Every flow of every account and the built-in library (to build the match index).
     pub async fn all_flows(&self) -> Result<Vec<Flow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FLOW_COLUMNS} FROM flows ORDER BY created_at, id"
-        ))
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+        let sql = format!("SELECT {FLOW_COLUMNS} FROM flows ORDER BY created_at, id");
+        let rows = self.db.rows(Heat::Cold, sql, []).await?;
         rows.iter().map(flow_from_row).collect()
     }
 
     pub async fn flow(&self, id: Uuid) -> Result<Flow> {
-        let row = sqlx::query(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_one(&mut *self.read().await?)
+        let sql = format!("SELECT {FLOW_COLUMNS} FROM flows WHERE id = $1");
+        let row = self
+            .db
+            .one(Heat::Hot, sql, [Arg::from(id.to_string())])
             .await?;
         flow_from_row(&row)
     }
 
     /// Changes whenever any flow is written: instances compare it to know their index is stale.
     pub async fn flows_revision(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT value FROM revisions WHERE name = 'flows'")
-            .fetch_one(&mut *self.read().await?)
+        let row = self
+            .db
+            .one(
+                Heat::Hot,
+                "SELECT value FROM revisions WHERE name = 'flows'",
+                [],
+            )
             .await?;
-        Ok(row.try_get("value")?)
+        row.col("value")
     }
 
     /// A session matched this flow.
     pub async fn record_flow_match(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE flows SET usage_count = usage_count + 1, last_matched_at = $1 WHERE id = $2",
-        )
-        .bind(ms(now))
-        .bind(id.to_string())
-        .execute(&mut *self.write().await?)
-        .await?;
+        self.db
+            .write_one(
+                "UPDATE flows SET usage_count = usage_count + 1, last_matched_at = $1 WHERE id = $2",
+                [Arg::from(ms(now)), Arg::from(id.to_string())],
+            )
+            .await?;
         Ok(())
     }
 
     /// A session that matched this flow was resolved.
     pub async fn record_flow_resolved(&self, id: Uuid) -> Result<()> {
-        sqlx::query("UPDATE flows SET resolved_count = resolved_count + 1 WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *self.write().await?)
+        self.db
+            .write_one(
+                "UPDATE flows SET resolved_count = resolved_count + 1 WHERE id = $1",
+                [Arg::from(id.to_string())],
+            )
             .await?;
         Ok(())
     }

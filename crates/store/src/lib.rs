@@ -1,22 +1,30 @@
-//! FlowPilot's storage layer: one implementation over sqlx's `Any` driver that runs on SQLite
-//! (the default, embedded) and PostgreSQL (for teams that outgrow one machine).
+//! FlowPilot's storage layer, on SQLite (the default, embedded) and PostgreSQL (for teams that
+//! outgrow one machine).
 //!
-//! Every query is written once in the SQL both backends accept; each backend keeps its own
-//! migration folder so the schema can use what each does best when that matters.
+//! A reading guide: each module named for a part of the domain (`accounts`, `sessions`,
+//! `flows`, …) adds the `Store` methods of that part, each building its statements once, in
+//! the SQL both backends accept (`batch`), and handing them to one of two seams (`db`): a
+//! write (the statements as one transaction) or a read. The backend is chosen once, in
+//! [`Store::connect`]; `sqlite` and `postgres` implement the seams, and the modules named
+//! `sqlite_*` and `checkpointer` are the SQLite side's parts. Rows come back owned and are
+//! decoded by one decoder per record (`row`). Each backend keeps its own migration folder so
+//! the schema can use what each does best when that matters.
 
 mod accounts;
 mod ai_usage;
 mod batch;
 mod checkpointer;
 mod codec;
-mod connections;
+mod db;
 mod earlier_steps;
 mod error;
 mod flows;
+mod postgres;
 mod quota_counters;
 mod rate_limits;
 mod row;
 mod sessions;
+mod sqlite;
 mod sqlite_direct;
 mod sqlite_open;
 mod sqlite_writer;
@@ -45,13 +53,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::AnyConnectOptions;
 use sqlx::ConnectOptions;
 
-use checkpointer::Checkpointer;
-use connections::{Conn, Connections, HeldSet};
-use sqlite_direct::DirectReaders;
-use sqlite_writer::SqliteWriter;
+use db::{Db, Heat};
+use postgres::PostgresDb;
+use sqlite::SqliteDb;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -80,30 +87,16 @@ impl Backend {
     }
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
 /// The handle every other layer uses to reach the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    /// Reads; on PostgreSQL, everything.
-    readers: Connections,
-    /// Writes and transactions: on SQLite one connection, on PostgreSQL `readers`.
-    writer: Connections,
-    backend: Backend,
-    /// SQLite: moves the write-ahead log into the database file off the writer's path.
-    checkpointer: Option<Arc<Checkpointer>>,
-    /// SQLite: the hot path's reads, made on the calling thread ([`sqlite_direct`]).
-    direct: Option<Arc<DirectReaders>>,
-    /// SQLite: the writer thread, for the hot path's batches ([`SqliteWriter::batch`]);
-    /// PostgreSQL runs the same statements one by one.
-    batches: Option<SqliteWriter>,
+    db: Arc<Db>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("backend", &self.backend)
+            .field("backend", &self.backend())
             .finish()
     }
 }
@@ -129,108 +122,35 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let mut checkpointer = None;
-        let mut direct = None;
-        let mut batches = None;
-        let (readers, writer) = match backend {
-            Backend::Sqlite => {
-                // SQLite has one write lock per database. With writes spread over several
-                // connections, a writer that finds it taken sleeps in the busy handler (1, 2,
-                // 5, 10 ms …) rather than being woken when it frees, which is where the
-                // latency tail under load came from (docs/benchmarks.md). One writer
-                // connection queues writers in process instead, woken in order; the readers,
-                // never blocked in WAL mode, are opened query-only so a write sent to one
-                // fails loudly.
-                let writer = SqliteWriter::start(options.clone(), SQLITE_WRITER_SETUP).await?;
-                checkpointer = Some(Arc::new(Checkpointer::start(
-                    options.clone(),
-                    writer.clone(),
-                )));
-                direct = Some(Arc::new(DirectReaders::new(
-                    sqlite_open::file_of(&options)?,
-                    SQLITE_READER_SETUP,
-                )));
-                let readers = HeldSet::new(options, 8, SQLITE_READER_SETUP);
-                batches = Some(writer.clone());
-                (Connections::Held(readers), Connections::Writer(writer))
-            }
-            Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(options)
-                    .await?;
-                (Connections::Pool(pool.clone()), Connections::Pool(pool))
-            }
+        let db = match backend {
+            Backend::Sqlite => Db::Sqlite(SqliteDb::open(options).await?),
+            Backend::Postgres => Db::Postgres(PostgresDb::connect(options).await?),
         };
-        let store = Store {
-            readers,
-            writer,
-            backend,
-            checkpointer,
-            direct,
-            batches,
-        };
+        let store = Store { db: Arc::new(db) };
         // Opens the database now, so a bad path or a locked file fails at start.
         store.ping().await?;
         Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.db.backend()
     }
 
     /// Applies every pending migration of this backend.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run_direct(&mut *self.write().await?).await?;
-        Ok(())
+        self.db.migrate().await
     }
 
     /// Answers when the database does: what `/readyz` reports.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&mut *self.read().await?)
-            .await?;
+        self.db.rows(Heat::Cold, "SELECT 1", []).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.stop();
-        }
-        if let Some(direct) = &self.direct {
-            direct.close();
-        }
-        self.readers.close().await;
-        self.writer.close().await;
-    }
-
-    /// A connection for reads.
-    pub(crate) async fn read(&self) -> Result<Conn> {
-        self.readers.acquire().await
-    }
-
-    /// The connection every write and every transaction goes to.
-    pub(crate) async fn write(&self) -> Result<Conn> {
-        self.writer.acquire().await
+        self.db.close().await;
     }
 }
-
-/// Run on the SQLite writer connection when it opens. WAL lets readers proceed while the
-/// writer commits; the busy timeout makes a writer wait for another process (the CLI on a live
-/// database) instead of failing at once; checkpoints are left to [`Checkpointer`], and a log
-/// file that grew past 192 MB under load is cut back to that when the log starts again.
-const SQLITE_WRITER_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0; \
-     PRAGMA journal_size_limit = 201326592;";
-
-/// The same for the readers, which must never write.
-const SQLITE_READER_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;";
 
 /// Hides the password of a database URL for logs and error messages.
 pub fn redact_url(url: &str) -> String {

@@ -8,11 +8,11 @@
 //! version), so at most `limit` reservations ever succeed in a period.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
-use crate::batch::{statement, Batch};
+use crate::batch::{Arg, Batch};
 use crate::codec::ms;
+use crate::db::Heat;
 use crate::row::Columns;
 use crate::{AiUsageCounts, Result, Store};
 
@@ -83,8 +83,8 @@ impl QuotaAsk {
     }
 
     /// Both counters in one statement, each taken or left on its own condition, returning
-    /// the scope of each counter taken. With `guard`, only when the guard holds (in a batch).
-    pub(crate) fn reserve_sql(&self, b: &mut Batch, guard: Option<&str>) -> Result<String> {
+    /// the scope of each counter taken.
+    pub(crate) fn reserve_sql(&self, b: &mut Batch) -> Result<String> {
         let [day, month] = self.keys.counters();
         let rows = [
             [b.arg(day.0)?, b.arg(day.1)?, b.arg(day.2)?, "1".into()],
@@ -102,15 +102,8 @@ impl QuotaAsk {
             b.arg(self.monthly_limit.unwrap_or(i64::MAX))?,
         );
         let values = rows.map(|r| format!("({})", r.join(", "))).join(", ");
-        let source = match guard {
-            // SQLite needs the WHERE to tell this SELECT from the upsert clause after it.
-            Some(guard) => format!(
-                "SELECT column1, column2, column3, column4 FROM (VALUES {values}) WHERE {guard}"
-            ),
-            None => format!("VALUES {values}"),
-        };
         Ok(format!(
-            "INSERT INTO ai_quota_counters (scope, subject_id, period_start, used) {source} \
+            "INSERT INTO ai_quota_counters (scope, subject_id, period_start, used) VALUES {values} \
              ON CONFLICT (scope, subject_id, period_start) DO UPDATE \
                SET used = ai_quota_counters.used + 1 \
                WHERE ai_quota_counters.used < {limits} \
@@ -126,11 +119,10 @@ impl Store {
         if let Some(limit) = ask.refused_outright() {
             return Ok(QuotaGrant::Exhausted(limit));
         }
-        let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
-        let rows = sqlx::query_with(&sql, args)
-            .fetch_all(&mut *self.write().await?)
-            .await?;
-        self.settle_reservation(&ask.keys, &rows).await
+        let mut batch = Batch::new();
+        batch.push(|b| ask.reserve_sql(b))?;
+        let done = self.db.write_single(batch).await?;
+        self.settle_reservation(&ask.keys, &done.rows).await
     }
 
     /// The grant of a reservation from the scopes its upsert returned, giving back a counter
@@ -187,24 +179,28 @@ impl Store {
     /// Calls counted (including reservations in flight) in the periods `keys` name.
     pub async fn ai_calls_counted(&self, keys: &QuotaKeys) -> Result<AiUsageCounts> {
         let [day, month] = keys.counters();
-        let row = sqlx::query(
-            "SELECT \
+        let row = self
+            .db
+            .one(
+                Heat::Hot,
+                "SELECT \
                COALESCE((SELECT used FROM ai_quota_counters \
                  WHERE scope = $1 AND subject_id = $2 AND period_start = $3), 0) AS user_today, \
                COALESCE((SELECT used FROM ai_quota_counters \
                  WHERE scope = $4 AND subject_id = $5 AND period_start = $6), 0) AS account_month",
-        )
-        .bind(day.0)
-        .bind(day.1)
-        .bind(day.2)
-        .bind(month.0)
-        .bind(month.1)
-        .bind(month.2)
-        .fetch_one(&mut *self.read().await?)
-        .await?;
+                [
+                    Arg::from(day.0),
+                    Arg::from(day.1),
+                    Arg::from(day.2),
+                    Arg::from(month.0),
+                    Arg::from(month.1),
+                    Arg::from(month.2),
+                ],
+            )
+            .await?;
         Ok(AiUsageCounts {
-            user_today: row.try_get("user_today")?,
-            account_this_month: row.try_get("account_month")?,
+            user_today: row.col("user_today")?,
+            account_this_month: row.col("account_month")?,
         })
     }
 
@@ -219,33 +215,34 @@ impl Store {
         if limit <= 0 {
             return Ok(false);
         }
-        let row = sqlx::query(
-            "INSERT INTO ai_quota_counters (scope, subject_id, period_start, used) \
-             VALUES ($1, $2, $3, 1) \
-             ON CONFLICT (scope, subject_id, period_start) DO UPDATE \
-               SET used = ai_quota_counters.used + 1 \
-               WHERE ai_quota_counters.used < $4 \
-             RETURNING used",
-        )
-        .bind(*scope)
-        .bind(subject)
-        .bind(*period)
-        .bind(limit)
-        .fetch_optional(&mut *self.write().await?)
-        .await?;
-        Ok(row.is_some())
+        let done = self
+            .db
+            .write_one(
+                "INSERT INTO ai_quota_counters (scope, subject_id, period_start, used) \
+                 VALUES ($1, $2, $3, 1) \
+                 ON CONFLICT (scope, subject_id, period_start) DO UPDATE \
+                   SET used = ai_quota_counters.used + 1 \
+                   WHERE ai_quota_counters.used < $4 \
+                 RETURNING used",
+                [
+                    Arg::from(*scope),
+                    Arg::from(subject),
+                    Arg::from(*period),
+                    Arg::from(limit),
+                ],
+            )
+            .await?;
+        Ok(!done.rows.is_empty())
     }
 
     async fn give_back(&self, (scope, subject, period): &(&str, String, i64)) -> Result<()> {
-        sqlx::query(
-            "UPDATE ai_quota_counters SET used = used - 1 \
-             WHERE scope = $1 AND subject_id = $2 AND period_start = $3 AND used > 0",
-        )
-        .bind(*scope)
-        .bind(subject)
-        .bind(*period)
-        .execute(&mut *self.write().await?)
-        .await?;
+        self.db
+            .write_one(
+                "UPDATE ai_quota_counters SET used = used - 1 \
+                 WHERE scope = $1 AND subject_id = $2 AND period_start = $3 AND used > 0",
+                [Arg::from(*scope), Arg::from(subject), Arg::from(*period)],
+            )
+            .await?;
         Ok(())
     }
 }

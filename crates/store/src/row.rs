@@ -1,11 +1,14 @@
-//! Reading columns by name from every kind of row the store gets back: sqlx's, SQLite's own
-//! (the reads and batches that call SQLite directly, `sqlite_direct`) and the owned rows the
-//! writer thread hands back ([`BatchRow`]), so one decoder serves them all.
+//! The rows both seams hand back (`db`): owned, with their columns named, whichever backend
+//! they came from, so one decoder per record ([`Columns`]) serves both. A SQLite row is read
+//! off its statement ([`OwnedRow::from_sqlite`]), a PostgreSQL row converted from sqlx's
+//! ([`OwnedRow::from_any`]); the values are SQLite's own kinds (NULL, integer, real, text),
+//! which every column of the schema is.
 
 use std::sync::Arc;
 
 use rusqlite::types::{Value, ValueRef};
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyRow, AnyTypeInfoKind};
+use sqlx::{Column, Row};
 
 use crate::{Result, StoreError};
 
@@ -16,24 +19,85 @@ pub(crate) trait Columns {
 
 /// A Rust type one column decodes to.
 pub(crate) trait FromColumn<'r>: Sized {
-    fn from_any(row: &'r AnyRow, name: &str) -> Result<Self>;
     fn from_value(value: ValueRef<'r>, name: &str) -> Result<Self>;
 }
 
-impl Columns for AnyRow {
-    fn col<'r, T: FromColumn<'r>>(&'r self, name: &str) -> Result<T> {
-        T::from_any(self, name)
-    }
-}
-
-/// One row a batch statement returned, with its values read off the statement.
+/// One row a statement returned, its values copied out of the connection.
 #[derive(Debug, Clone)]
-pub(crate) struct BatchRow {
+pub(crate) struct OwnedRow {
     pub names: Arc<[String]>,
     pub values: Vec<Value>,
 }
 
-impl Columns for BatchRow {
+impl OwnedRow {
+    /// The column names of `statement`, shared by every row it returns.
+    pub fn names_of(statement: &rusqlite::Statement<'_>) -> Arc<[String]> {
+        statement
+            .column_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    pub fn from_sqlite(
+        names: &Arc<[String]>,
+        row: &rusqlite::Row<'_>,
+    ) -> rusqlite::Result<OwnedRow> {
+        let values = (0..names.len())
+            .map(|i| row.get::<_, Value>(i))
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(OwnedRow {
+            names: names.clone(),
+            values,
+        })
+    }
+
+    /// A PostgreSQL row, each column read as the kind its type names (booleans as 0/1).
+    pub fn from_any(names: &Arc<[String]>, row: &AnyRow) -> Result<OwnedRow> {
+        let mut values = Vec::with_capacity(names.len());
+        for (i, column) in row.columns().iter().enumerate() {
+            let value = match column.type_info().kind() {
+                AnyTypeInfoKind::Null => Value::Null,
+                AnyTypeInfoKind::Bool => row
+                    .try_get::<Option<bool>, _>(i)?
+                    .map_or(Value::Null, |b| Value::Integer(i64::from(b))),
+                AnyTypeInfoKind::SmallInt => row
+                    .try_get::<Option<i16>, _>(i)?
+                    .map_or(Value::Null, |v| Value::Integer(v.into())),
+                AnyTypeInfoKind::Integer => row
+                    .try_get::<Option<i32>, _>(i)?
+                    .map_or(Value::Null, |v| Value::Integer(v.into())),
+                AnyTypeInfoKind::BigInt => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::Integer),
+                AnyTypeInfoKind::Real => row
+                    .try_get::<Option<f32>, _>(i)?
+                    .map_or(Value::Null, |v| Value::Real(v.into())),
+                AnyTypeInfoKind::Double => row
+                    .try_get::<Option<f64>, _>(i)?
+                    .map_or(Value::Null, Value::Real),
+                AnyTypeInfoKind::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Value::Null, Value::Text),
+                AnyTypeInfoKind::Blob => row
+                    .try_get::<Option<Vec<u8>>, _>(i)?
+                    .map_or(Value::Null, Value::Blob),
+            };
+            values.push(value);
+        }
+        Ok(OwnedRow {
+            names: names.clone(),
+            values,
+        })
+    }
+
+    /// The column names of a PostgreSQL row.
+    pub fn names_of_any(row: &AnyRow) -> Arc<[String]> {
+        row.columns().iter().map(|c| c.name().to_string()).collect()
+    }
+}
+
+impl Columns for OwnedRow {
     fn col<'r, T: FromColumn<'r>>(&'r self, name: &str) -> Result<T> {
         let index = self
             .names
@@ -41,15 +105,6 @@ impl Columns for BatchRow {
             .position(|n| n == name)
             .ok_or_else(|| StoreError::Corrupt(format!("no column {name:?} in the row")))?;
         T::from_value(ValueRef::from(&self.values[index]), name)
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn col<'r, T: FromColumn<'r>>(&'r self, name: &str) -> Result<T> {
-        let value = self
-            .get_ref(name)
-            .map_err(|e| StoreError::Corrupt(format!("column {name:?}: {e}")))?;
-        T::from_value(value, name)
     }
 }
 
@@ -92,13 +147,10 @@ fn required<T>(value: Option<T>, name: &str) -> Result<T> {
     value.ok_or_else(|| StoreError::Corrupt(format!("column {name:?} is null")))
 }
 
-/// Each type decodes from sqlx's row through sqlx, and from a batch row through `$read`.
+/// Each type and how it is read from a value.
 macro_rules! from_column {
     ($($ty:ty => $read:expr),* $(,)?) => {$(
         impl<'r> FromColumn<'r> for $ty {
-            fn from_any(row: &'r AnyRow, name: &str) -> Result<Self> {
-                Ok(sqlx::Row::try_get(row, name)?)
-            }
             fn from_value(value: ValueRef<'r>, name: &str) -> Result<Self> {
                 #[allow(clippy::redundant_closure_call)]
                 ($read)(value, name)
@@ -122,8 +174,8 @@ from_column! {
 mod tests {
     use super::*;
 
-    fn row(pairs: &[(&str, Value)]) -> BatchRow {
-        BatchRow {
+    fn row(pairs: &[(&str, Value)]) -> OwnedRow {
+        OwnedRow {
             names: pairs.iter().map(|(n, _)| n.to_string()).collect(),
             values: pairs.iter().map(|(_, v)| v.clone()).collect(),
         }

@@ -5,16 +5,13 @@
 use chrono::{DateTime, Utc};
 use domain::session::SessionStatus;
 use domain::step::StepOutput;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use uuid::Uuid;
 
 use crate::ai_usage::insert_usage_sql;
-use crate::batch::{guarded_values, statement, Arg, Batch};
+use crate::batch::{values, Arg, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
-use crate::row::Columns;
-use crate::sqlite_direct::{query_all, query_first};
-use crate::sqlite_writer::SqliteWriter;
+use crate::db::Heat;
+use crate::row::{Columns, OwnedRow};
 use crate::{
     AiUsageRecord, EarlierSteps, QuotaAsk, QuotaGrant, QuotaLimit, Result, Store, StoreError,
 };
@@ -73,7 +70,7 @@ pub struct StepRecord {
 }
 
 /// What answering a step reads: the session, its newest steps in full (oldest first) and the
-/// flow library's revision, in one round trip on SQLite.
+/// flow library's revision, in one read.
 #[derive(Debug, Clone)]
 pub struct SessionWindow {
     pub session: SessionRecord,
@@ -134,10 +131,6 @@ fn session_and_revision_sql() -> String {
            (SELECT value FROM revisions WHERE name = 'flows') AS flows_revision \
          FROM ai_sessions WHERE id = $1"
     )
-}
-
-fn steps_oldest_first(rows: &[AnyRow]) -> Result<Vec<StepRecord>> {
-    rows.iter().rev().map(step_from_row).collect()
 }
 
 fn json_col(row: &impl Columns, name: &str) -> Result<serde_json::Value> {
@@ -265,32 +258,6 @@ fn digest_from_row(row: &impl Columns, session_id: Uuid) -> Result<StepRecord> {
     })
 }
 
-/// SQLite: the statements go as one batch with its transaction, each after the answer
-/// guarded by `changes()` (the rows the one before it changed), so a step answered
-/// meanwhile writes nothing. The single writer connection is held for one round trip
-/// instead of one per statement (docs/benchmarks.md).
-async fn answer_in_one_batch(
-    writer: &SqliteWriter,
-    a: &Answering<'_>,
-) -> Result<Option<SessionRecord>> {
-    let guard = Some("changes() = 1");
-    let mut batch = Batch::default();
-    let mut statements = vec![a.answer_sql(&mut batch)?, a.advance_sql(&mut batch, guard)?];
-    if let Some(step) = a.next {
-        statements.push(insert_step_sql(&mut batch, step, guard)?);
-    }
-    for rec in a.usage {
-        statements.push(insert_usage_sql(
-            &mut batch,
-            rec,
-            a.response.responded_at,
-            guard,
-        )?);
-    }
-    let rows = writer.batch(statements, batch).await?;
-    rows.first().map(session_from_row).transpose()
-}
-
 /// `'active', 'paused'`: statuses are a closed set of identifiers, never user input.
 fn status_list(statuses: &[SessionStatus]) -> String {
     statuses
@@ -304,10 +271,10 @@ fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// A new session's row. Built like the batches so that every nullable value is bound with
+/// A new session's row, built with [`Batch::arg`] so that every nullable value is bound with
 /// its type (see `batch::Arg`), which PostgreSQL needs for a NULL score.
 fn insert_session_sql(b: &mut Batch, s: &SessionRecord) -> Result<String> {
-    let values = [
+    let placeholders = [
         b.arg(s.id.to_string())?,
         b.arg(s.account_id.to_string())?,
         b.arg(s.user_id.to_string())?,
@@ -339,13 +306,13 @@ fn insert_session_sql(b: &mut Batch, s: &SessionRecord) -> Result<String> {
     ];
     Ok(format!(
         "INSERT INTO ai_sessions ({SESSION_COLUMNS}) {}",
-        guarded_values(&values, None)
+        values(&placeholders)
     ))
 }
 
-/// A step's row; with `guard`, written only when the guard holds.
-fn insert_step_sql(b: &mut Batch, step: &StepRecord, guard: Option<&str>) -> Result<String> {
-    let values = [
+/// A step's row.
+fn insert_step_sql(b: &mut Batch, step: &StepRecord) -> Result<String> {
+    let placeholders = [
         b.arg(step.id.to_string())?,
         b.arg(step.session_id.to_string())?,
         b.arg(step.step_order)?,
@@ -358,7 +325,7 @@ fn insert_step_sql(b: &mut Batch, step: &StepRecord, guard: Option<&str>) -> Res
     Ok(format!(
         "INSERT INTO ai_steps (id, session_id, step_order, output, engine_state, \
          confidence_score, earlier, created_at) {}",
-        guarded_values(&values, guard)
+        values(&placeholders)
     ))
 }
 
@@ -404,7 +371,7 @@ impl Answering<'_> {
     }
 
     /// The session's totals after the step, returning the session.
-    fn advance_sql(&self, b: &mut Batch, guard: Option<&str>) -> Result<String> {
+    fn advance_sql(&self, b: &mut Batch) -> Result<String> {
         let a = self.advance;
         let (flow_id, flow_name, flow_score) = match &a.matched_flow {
             Some((id, name, score)) => (Some(id.to_string()), Some(name.clone()), Some(*score)),
@@ -418,7 +385,7 @@ impl Answering<'_> {
              match_score = COALESCE({}, match_score), \
              total_input_tokens = total_input_tokens + {}, \
              total_output_tokens = total_output_tokens + {}, \
-             updated_at = {} WHERE id = {}{} RETURNING {SESSION_COLUMNS}",
+             updated_at = {} WHERE id = {} RETURNING {SESSION_COLUMNS}",
             b.arg(a.confidence_tier.clone())?,
             b.arg(a.confidence_score)?,
             b.arg(i64::from(self.next.is_some()))?,
@@ -429,7 +396,6 @@ impl Answering<'_> {
             b.arg(a.output_tokens)?,
             b.arg(ms(self.response.responded_at))?,
             b.arg(self.session_id.to_string())?,
-            guard.map(|g| format!(" AND {g}")).unwrap_or_default(),
         ))
     }
 }
@@ -437,73 +403,59 @@ impl Answering<'_> {
 impl Store {
     /// Stores a new session with its first step: both or neither.
     pub async fn create_session(&self, s: &SessionRecord, first: &StepRecord) -> Result<()> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
-        let (sql, args) = statement(|b| insert_session_sql(b, s))?;
-        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        let (sql, args) = statement(|b| insert_step_sql(b, first, None))?;
-        sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        tx.commit().await?;
+        let mut batch = Batch::new();
+        batch.push(|b| insert_session_sql(b, s))?;
+        batch.push(|b| insert_step_sql(b, first))?;
+        self.db.write(batch).await?;
         Ok(())
     }
 
     pub async fn session(&self, id: Uuid) -> Result<SessionRecord> {
-        let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM ai_sessions WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_one(&mut *self.read().await?)
-        .await?;
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM ai_sessions WHERE id = $1");
+        let row = self
+            .db
+            .one(Heat::Hot, sql, [Arg::from(id.to_string())])
+            .await?;
         session_from_row(&row)
     }
 
     pub async fn steps(&self, session_id: Uuid) -> Result<Vec<StepRecord>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {STEP_COLUMNS} FROM ai_steps WHERE session_id = $1 ORDER BY step_order"
-        ))
-        .bind(session_id.to_string())
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+        );
+        let rows = self
+            .db
+            .rows(Heat::Cold, sql, [Arg::from(session_id.to_string())])
+            .await?;
         rows.iter().map(step_from_row).collect()
     }
 
     /// The session with its newest `n` steps in full and the flow library's revision
     /// ([`SessionWindow`]): what answering a step reads, so that its cost does not grow with
-    /// the session (docs/benchmarks.md). On SQLite the two reads go as one query; each still reads what was
-    /// committed when it ran, as two separate reads would.
+    /// the session (docs/benchmarks.md). The two reads go on one connection; each reads what
+    /// was committed when it ran, as two separate reads would.
     pub async fn session_window(&self, id: Uuid, n: i64) -> Result<SessionWindow> {
-        if let Some(direct) = &self.direct {
-            let (session, steps) = (session_and_revision_sql(), latest_steps_sql());
-            return direct.read(|conn| {
-                let found = query_first(conn, &session, &[Arg::from(id.to_string())], |r| {
-                    Ok((session_from_row(r)?, r.col::<i64>("flows_revision")?))
-                })?;
-                let (session, flows_revision) = found.ok_or(StoreError::NotFound)?;
-                let args = [Arg::from(id.to_string()), n.into()];
-                let mut steps = query_all(conn, &steps, &args, |r| step_from_row(r))?;
-                steps.reverse();
-                Ok(SessionWindow {
-                    session,
-                    steps,
-                    flows_revision,
-                })
-            });
-        }
-        let mut conn = self.read().await?;
-        let row = sqlx::query(&session_and_revision_sql())
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let steps = sqlx::query(&latest_steps_sql())
-            .bind(id.to_string())
-            .bind(n)
-            .fetch_all(&mut *conn)
-            .await?;
+        let mut batch = Batch::new();
+        batch.sql(session_and_revision_sql(), [Arg::from(id.to_string())]);
+        batch.sql(
+            latest_steps_sql(),
+            [Arg::from(id.to_string()), Arg::from(n)],
+        );
+        let read = self.db.read(Heat::Hot, batch).await?;
+        let mut read = read.into_iter();
+        let (sessions, steps) = (
+            read.next().unwrap_or_default(),
+            read.next().unwrap_or_default(),
+        );
+        let row = sessions.first().ok_or(StoreError::NotFound)?;
         Ok(SessionWindow {
-            session: session_from_row(&row)?,
-            steps: steps_oldest_first(&steps)?,
-            flows_revision: row.try_get("flows_revision")?,
+            session: session_from_row(row)?,
+            steps: steps
+                .iter()
+                .rev()
+                .map(step_from_row)
+                .collect::<Result<_>>()?,
+            flows_revision: row.col("flows_revision")?,
         })
     }
 
@@ -512,14 +464,15 @@ impl Store {
     /// the answer. Every other field of the output is empty (`content`, `options`, …,
     /// `confidence` 0) and `engine_state` is null; these records must not be shown or stored.
     pub async fn step_digests(&self, session_id: Uuid, before: i64) -> Result<Vec<StepRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, step_order, output, response, responded_at, created_at \
-             FROM ai_steps WHERE session_id = $1 AND step_order < $2 ORDER BY step_order",
-        )
-        .bind(session_id.to_string())
-        .bind(before)
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+        let rows = self
+            .db
+            .rows(
+                Heat::Cold,
+                "SELECT id, step_order, output, response, responded_at, created_at \
+                 FROM ai_steps WHERE session_id = $1 AND step_order < $2 ORDER BY step_order",
+                [Arg::from(session_id.to_string()), Arg::from(before)],
+            )
+            .await?;
         rows.iter()
             .map(|row| digest_from_row(row, session_id))
             .collect()
@@ -551,27 +504,35 @@ impl Store {
         }
         let where_sql = clauses.join(" AND ");
         let status = filter.status.map_or("", |s| s.as_str());
-        let total: i64 = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n FROM ai_sessions WHERE {where_sql}"
-        ))
-        .bind(account_id.to_string())
-        .bind(viewer.to_string())
-        .bind(status)
-        .fetch_one(&mut *self.read().await?)
-        .await?
-        .try_get("n")?;
-        let rows = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM ai_sessions WHERE {where_sql} \
-             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
-        ))
-        .bind(account_id.to_string())
-        .bind(viewer.to_string())
-        .bind(status)
-        .bind(filter.limit)
-        .bind(filter.skip)
-        .fetch_all(&mut *self.read().await?)
-        .await?;
-        let sessions = rows
+        let filtered = || {
+            [
+                Arg::from(account_id.to_string()),
+                Arg::from(viewer.to_string()),
+                Arg::from(status),
+            ]
+        };
+        let mut batch = Batch::new();
+        batch.sql(
+            format!("SELECT COUNT(*) AS n FROM ai_sessions WHERE {where_sql}"),
+            filtered(),
+        );
+        batch.sql(
+            format!(
+                "SELECT {SESSION_COLUMNS} FROM ai_sessions WHERE {where_sql} \
+                 ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+            ),
+            filtered()
+                .into_iter()
+                .chain([Arg::from(filter.limit), Arg::from(filter.skip)]),
+        );
+        let read = self.db.read(Heat::Cold, batch).await?;
+        let mut read = read.into_iter();
+        let (count, page) = (
+            read.next().unwrap_or_default(),
+            read.next().unwrap_or_default(),
+        );
+        let total: i64 = count.first().ok_or(StoreError::NotFound)?.col("n")?;
+        let sessions = page
             .iter()
             .map(session_from_row)
             .collect::<Result<Vec<_>>>()?;
@@ -580,8 +541,8 @@ impl Store {
 
     /// Claims the latest unanswered step of an active session for one request until `until`
     /// and, when `quota` asks for it, reserves the provider call that will produce the next
-    /// step. On SQLite both go as one batch, so the single writer connection is held for one
-    /// round trip (docs/benchmarks.md).
+    /// step: one write, the reservation guarded by the claim, so the single SQLite writer is
+    /// held for one round trip (docs/benchmarks.md).
     pub async fn claim_step(
         &self,
         session_id: Uuid,
@@ -593,54 +554,34 @@ impl Store {
         if let Some(refused) = quota.and_then(QuotaAsk::refused_outright) {
             return Ok(StepClaim::OverQuota(refused));
         }
-        let mut batch = Batch::default();
-        let claim = format!(
-            "UPDATE ai_steps SET claimed_until = {} \
-             WHERE id = {} AND session_id = {session} AND response IS NULL \
-               AND (claimed_until IS NULL OR claimed_until < {}) \
-               AND step_order = (SELECT step_count FROM ai_sessions \
-                                 WHERE id = {session} AND status = 'active') \
-             RETURNING id",
-            batch.arg(ms(until))?,
-            batch.arg(step_id.to_string())?,
-            batch.arg(ms(now))?,
-            session = batch.arg(session_id.to_string())?,
-        );
-        let grant = match (quota, &self.batches) {
-            (None, _) => {
-                let rows = sqlx::query_with(&claim, batch.into_args()?)
-                    .fetch_all(&mut *self.write().await?)
-                    .await?;
-                return Ok(if rows.is_empty() {
-                    StepClaim::Taken
-                } else {
-                    StepClaim::Claimed
-                });
-            }
-            (Some(ask), Some(writer)) => {
-                let reserve = ask.reserve_sql(&mut batch, Some("changes() = 1"))?;
-                let rows = writer.batch(vec![claim, reserve], batch).await?;
-                // The claim returns the step's id, the reservation the scopes it took.
-                if rows.first().is_none_or(|r| r.col::<&str>("id").is_err()) {
-                    return Ok(StepClaim::Taken);
-                }
-                self.settle_reservation(&ask.keys, &rows[1..]).await?
-            }
-            (Some(ask), None) => {
-                let rows = sqlx::query_with(&claim, batch.into_args()?)
-                    .fetch_all(&mut *self.write().await?)
-                    .await?;
-                if rows.is_empty() {
-                    return Ok(StepClaim::Taken);
-                }
-                let (sql, args) = statement(|b| ask.reserve_sql(b, None))?;
-                let taken = sqlx::query_with(&sql, args)
-                    .fetch_all(&mut *self.write().await?)
-                    .await?;
-                self.settle_reservation(&ask.keys, &taken).await?
-            }
+        let mut batch = Batch::new();
+        batch.push(|b| {
+            Ok(format!(
+                "UPDATE ai_steps SET claimed_until = {} \
+                 WHERE id = {} AND session_id = {session} AND response IS NULL \
+                   AND (claimed_until IS NULL OR claimed_until < {}) \
+                   AND step_order = (SELECT step_count FROM ai_sessions \
+                                     WHERE id = {session} AND status = 'active') \
+                 RETURNING id",
+                b.arg(ms(until))?,
+                b.arg(step_id.to_string())?,
+                b.arg(ms(now))?,
+                session = b.arg(session_id.to_string())?,
+            ))
+        })?;
+        if let Some(ask) = quota {
+            batch.push_guarded(|b| ask.reserve_sql(b))?;
+        }
+        let done = self.db.write(batch).await?;
+        // The claim returns the step's id, the reservation the scopes it took.
+        if done.first().is_none_or(|claim| claim.rows.is_empty()) {
+            return Ok(StepClaim::Taken);
+        }
+        let Some(ask) = quota else {
+            return Ok(StepClaim::Claimed);
         };
-        match grant {
+        let taken: &[OwnedRow] = done.get(1).map_or(&[], |reserve| &reserve.rows);
+        match self.settle_reservation(&ask.keys, taken).await? {
             QuotaGrant::Granted => Ok(StepClaim::Claimed),
             QuotaGrant::Exhausted(limit) => {
                 self.release_step(step_id).await?;
@@ -651,16 +592,19 @@ impl Store {
 
     /// Lets go of a claim after a failure, so the same answer can be sent again.
     pub async fn release_step(&self, step_id: Uuid) -> Result<()> {
-        sqlx::query("UPDATE ai_steps SET claimed_until = NULL WHERE id = $1 AND response IS NULL")
-            .bind(step_id.to_string())
-            .execute(&mut *self.write().await?)
+        self.db
+            .write_one(
+                "UPDATE ai_steps SET claimed_until = NULL WHERE id = $1 AND response IS NULL",
+                [Arg::from(step_id.to_string())],
+            )
             .await?;
         Ok(())
     }
 
     /// Records the answer to a claimed step, the next step when there is one, and the ledger
     /// rows of the provider calls that produced it, in one transaction, and returns the
-    /// session as it now is. `None` (nothing written) when the step was answered meanwhile.
+    /// session as it now is. `None` (nothing written) when the step was answered meanwhile:
+    /// every statement after the answer is guarded by the one before it.
     pub async fn answer_step(
         &self,
         session_id: Uuid,
@@ -670,7 +614,7 @@ impl Store {
         advance: &StepAdvance,
         usage: &[AiUsageRecord],
     ) -> Result<Option<SessionRecord>> {
-        let answering = Answering {
+        let a = Answering {
             session_id,
             step_id,
             response,
@@ -678,40 +622,20 @@ impl Store {
             advance,
             usage,
         };
-        match &self.batches {
-            Some(writer) => answer_in_one_batch(writer, &answering).await,
-            None => self.answer_statement_by_statement(&answering).await,
-        }
-    }
-
-    /// PostgreSQL: one statement at a time in a transaction, stopping when the answer finds
-    /// the step already answered.
-    async fn answer_statement_by_statement(
-        &self,
-        a: &Answering<'_>,
-    ) -> Result<Option<SessionRecord>> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
-        let (sql, args) = statement(|b| a.answer_sql(b))?;
-        let done = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let (sql, args) = statement(|b| a.advance_sql(b, None))?;
-        let row = sqlx::query_with(&sql, args).fetch_one(&mut *tx).await?;
-        let session = session_from_row(&row)?;
+        let mut batch = Batch::new();
+        batch.push(|b| a.answer_sql(b))?;
+        batch.push_guarded(|b| a.advance_sql(b))?;
         if let Some(step) = a.next {
-            let (sql, args) = statement(|b| insert_step_sql(b, step, None))?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            batch.push_guarded(|b| insert_step_sql(b, step))?;
         }
         for rec in a.usage {
-            let at = a.response.responded_at;
-            let (sql, args) = statement(|b| insert_usage_sql(b, rec, at, None))?;
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            batch.push_guarded(|b| insert_usage_sql(b, rec, a.response.responded_at))?;
         }
-        tx.commit().await?;
-        Ok(Some(session))
+        let done = self.db.write(batch).await?;
+        done.get(1)
+            .and_then(|advanced| advanced.rows.first())
+            .map(session_from_row)
+            .transpose()
     }
 
     /// Moves a session from one of `from` to `to`; `false` when its status was not in `from`.
@@ -725,31 +649,36 @@ impl Store {
     ) -> Result<bool> {
         let resolved_at = (to == SessionStatus::Resolved).then(|| ms(now));
         let escalated_at = (to == SessionStatus::Escalated).then(|| ms(now));
-        let done = sqlx::query(&format!(
-            "UPDATE ai_sessions SET status = $1, updated_at = $2, \
-             resolution_summary = COALESCE($3, resolution_summary), \
-             escalation_reason = COALESCE($4, escalation_reason), \
-             escalated_to_id = COALESCE($5, escalated_to_id), \
-             documentation = COALESCE($6, documentation), \
-             resolved_at = COALESCE($7, resolved_at), escalated_at = COALESCE($8, escalated_at), \
-             total_input_tokens = total_input_tokens + $9, total_output_tokens = total_output_tokens + $10 \
-             WHERE id = $11 AND status IN ({})",
-            status_list(from)
-        ))
-        .bind(to.as_str())
-        .bind(ms(now))
-        .bind(&closing.resolution_summary)
-        .bind(&closing.escalation_reason)
-        .bind(closing.escalated_to_id.map(|i| i.to_string()))
-        .bind(closing.documentation.as_ref().map(to_text).transpose()?)
-        .bind(resolved_at)
-        .bind(escalated_at)
-        .bind(closing.input_tokens)
-        .bind(closing.output_tokens)
-        .bind(id.to_string())
-        .execute(&mut *self.write().await?)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let done = self
+            .db
+            .write_one(
+                format!(
+                    "UPDATE ai_sessions SET status = $1, updated_at = $2, \
+                     resolution_summary = COALESCE($3, resolution_summary), \
+                     escalation_reason = COALESCE($4, escalation_reason), \
+                     escalated_to_id = COALESCE($5, escalated_to_id), \
+                     documentation = COALESCE($6, documentation), \
+                     resolved_at = COALESCE($7, resolved_at), escalated_at = COALESCE($8, escalated_at), \
+                     total_input_tokens = total_input_tokens + $9, total_output_tokens = total_output_tokens + $10 \
+                     WHERE id = $11 AND status IN ({})",
+                    status_list(from)
+                ),
+                [
+                    Arg::from(to.as_str()),
+                    Arg::from(ms(now)),
+                    Arg::from(closing.resolution_summary.clone()),
+                    Arg::from(closing.escalation_reason.clone()),
+                    Arg::from(closing.escalated_to_id.map(|i| i.to_string())),
+                    Arg::from(closing.documentation.as_ref().map(to_text).transpose()?),
+                    Arg::from(resolved_at),
+                    Arg::from(escalated_at),
+                    Arg::from(closing.input_tokens),
+                    Arg::from(closing.output_tokens),
+                    Arg::from(id.to_string()),
+                ],
+            )
+            .await?;
+        Ok(done.changed == 1)
     }
 
     /// Rates a session whose status is one of `from` (rating again overwrites); `false`
@@ -762,17 +691,22 @@ impl Store {
         from: &[SessionStatus],
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(&format!(
-            "UPDATE ai_sessions SET rating = $1, feedback = $2, updated_at = $3 \
-             WHERE id = $4 AND status IN ({})",
-            status_list(from)
-        ))
-        .bind(rating)
-        .bind(feedback)
-        .bind(ms(now))
-        .bind(id.to_string())
-        .execute(&mut *self.write().await?)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let done = self
+            .db
+            .write_one(
+                format!(
+                    "UPDATE ai_sessions SET rating = $1, feedback = $2, updated_at = $3 \
+                     WHERE id = $4 AND status IN ({})",
+                    status_list(from)
+                ),
+                [
+                    Arg::from(rating),
+                    Arg::from(feedback),
+                    Arg::from(ms(now)),
+                    Arg::from(id.to_string()),
+                ],
+            )
+            .await?;
+        Ok(done.changed == 1)
     }
 }

@@ -1,21 +1,23 @@
-//! SQLite called directly from the calling thread: the hot path's short reads
-//! ([`DirectReaders`]) and the writer thread's batches (`sqlite_writer`).
+//! SQLite called directly: every read of the store ([`DirectReaders`]) and the writer
+//! thread's batches (`sqlite_writer`).
 //!
 //! sqlx runs each SQLite connection on a thread of its own and sends every row back as a
 //! message, so a read of twenty rows crossed threads about twenty times; at the bench's
 //! thousand answers a second, those hand-offs were a third of the process's context switches
-//! (docs/benchmarks.md, session 5). The reads that go direct are a handful of indexed lookups
-//! made on every request (the caller's token, the account, a session's newest steps), which
-//! take tens of microseconds: less than a hand-off to another thread and back. Everything
-//! else (lists, search, exports, migrations) still goes through sqlx.
+//! (docs/benchmarks.md, session 5). The hot reads, a handful of indexed lookups made on every
+//! request (the caller's token, the account, a session's newest steps), run on the calling
+//! thread: they take tens of microseconds, less than a hand-off to another thread and back.
+//! The others (lists, exports) run the same way on tokio's blocking pool (`sqlite`), so a
+//! long one does not hold a runtime thread.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, Row, Statement};
+use rusqlite::{Connection, Statement};
 
 use crate::batch::Arg;
+use crate::row::OwnedRow;
 use crate::sqlite_open::open_direct;
 use crate::Result;
 
@@ -38,37 +40,17 @@ pub(crate) fn bind_numbered(statement: &mut Statement<'_>, args: &[Arg]) -> rusq
     Ok(())
 }
 
-/// Every row `sql` returns for `args`, each decoded by `decode`.
-pub(crate) fn query_all<T>(
-    conn: &Connection,
-    sql: &str,
-    args: &[Arg],
-    mut decode: impl FnMut(&Row<'_>) -> Result<T>,
-) -> Result<Vec<T>> {
+/// Every row `sql` returns for `args`.
+pub(crate) fn query_all(conn: &Connection, sql: &str, args: &[Arg]) -> Result<Vec<OwnedRow>> {
     let mut statement = conn.prepare_cached(sql)?;
     bind_numbered(&mut statement, args)?;
+    let names = OwnedRow::names_of(&statement);
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(decode(row)?);
+        out.push(OwnedRow::from_sqlite(&names, row)?);
     }
     Ok(out)
-}
-
-/// The first row `sql` returns for `args`, decoded by `decode`; `None` when there is none.
-pub(crate) fn query_first<T>(
-    conn: &Connection,
-    sql: &str,
-    args: &[Arg],
-    decode: impl FnOnce(&Row<'_>) -> Result<T>,
-) -> Result<Option<T>> {
-    let mut statement = conn.prepare_cached(sql)?;
-    bind_numbered(&mut statement, args)?;
-    let mut rows = statement.raw_query();
-    match rows.next()? {
-        Some(row) => decode(row).map(Some),
-        None => Ok(None),
-    }
 }
 
 /// How long a direct read waits for a lock before the database counts as unavailable (503).

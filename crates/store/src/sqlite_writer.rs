@@ -6,54 +6,35 @@
 //! came back: about two thirds of the time it was held (docs/benchmarks.md, session 4). This
 //! thread runs nothing else.
 //!
-//! The batches of the hot path ([`SqliteWriter::batch`]) run on a connection the thread calls
-//! directly, each statement prepared once and kept: sqlx's SQLite connection runs on a thread
-//! of its own and sends each row back as a message, so a batch through it crossed threads
-//! several times (docs/benchmarks.md, session 5). Other writes, which use sqlx (migrations,
-//! the admin's changes), borrow a second connection ([`SqliteWriter::lend`]) and send it back
-//! when done; the thread runs no batch meanwhile, so the two never contend for the lock.
+//! Every write of the store is a batch ([`SqliteWriter::batch`]) run on a connection the thread
+//! calls directly, each statement prepared once and kept: sqlx's SQLite connection runs on a
+//! thread of its own and sends each row back as a message, so a batch through it crossed
+//! threads several times (docs/benchmarks.md, session 5). Only the migrations use sqlx, on a
+//! connection of their own (`sqlite`), before the store serves anything.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::thread;
 
-use rusqlite::types::Value;
 use sqlx::any::AnyConnectOptions;
-use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batch::Batch;
+use crate::batch::{Batch, Done};
 use crate::error::sqlite_failure;
-use crate::row::BatchRow;
+use crate::row::OwnedRow;
 use crate::sqlite_direct::bind_numbered;
 use crate::sqlite_open::{file_of, open_direct, open_sqlite};
 use crate::{Result, StoreError};
 
 enum Job {
     Batch(Queued),
-    Lend { reply: oneshot::Sender<Lent> },
     RestartLog { done: oneshot::Sender<()> },
     Close { done: oneshot::Sender<()> },
 }
 
-/// A batch waiting for the writer, with where its rows go.
+/// A batch waiting for the writer, with where its results go.
 struct Queued {
-    statements: Vec<String>,
-    args: Batch,
-    reply: oneshot::Sender<Result<Vec<BatchRow>>>,
-}
-
-/// The writer connection while a caller has it; [`Lent::give_back`] returns it.
-pub(crate) struct Lent {
-    pub conn: AnyConnection,
-    back: oneshot::Sender<AnyConnection>,
-}
-
-impl Lent {
-    pub fn give_back(self) {
-        // The writer thread is gone only when the store is closing.
-        let _ = self.back.send(self.conn);
-    }
+    batch: Batch,
+    reply: oneshot::Sender<Result<Vec<Done>>>,
 }
 
 #[derive(Clone)]
@@ -62,7 +43,7 @@ pub(crate) struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the writer's connections (running `setup`, PRAGMAs, on each) on a new thread.
+    /// Opens the writer's connection (running `setup`, PRAGMAs, on it) on a new thread.
     pub async fn start(options: AnyConnectOptions, setup: &'static str) -> Result<SqliteWriter> {
         let file = file_of(&options)?;
         let (jobs, queue) = mpsc::unbounded_channel();
@@ -87,27 +68,16 @@ impl SqliteWriter {
         }
     }
 
-    /// Runs `statements` (arguments numbered across them: `$N` is the N-th of `args`) in a
-    /// transaction of their own, and returns the rows they return, in order. A failure undoes
-    /// the whole batch. The batch runs to its end even when the caller stops waiting, so a
-    /// request that goes away never leaves it half done.
-    pub async fn batch(&self, statements: Vec<String>, args: Batch) -> Result<Vec<BatchRow>> {
+    /// Runs the statements of `batch` in a transaction of their own (each guarded one only
+    /// when the one before it changed one row), and returns what each did, in order. A failure
+    /// undoes the whole batch. The batch runs to its end even when the caller stops waiting,
+    /// so a request that goes away never leaves it half done.
+    pub async fn batch(&self, batch: Batch) -> Result<Vec<Done>> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Batch(Queued {
-                statements,
-                args,
-                reply,
-            }))
+            .send(Job::Batch(Queued { batch, reply }))
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
-    }
-
-    /// The sqlx connection, until the caller gives it back; writes queued meanwhile wait.
-    pub async fn lend(&self) -> Result<Lent> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::Lend { reply }).map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())
     }
 
     /// Copies what is left of the write-ahead log into the database file between two writes,
@@ -132,7 +102,7 @@ fn closed() -> StoreError {
     StoreError::Database(sqlx::Error::PoolClosed)
 }
 
-/// Where and how the writer's connections open.
+/// Where and how the writer's connection opens.
 struct Place {
     options: AnyConnectOptions,
     file: PathBuf,
@@ -144,15 +114,20 @@ async fn serve(
     mut queue: mpsc::UnboundedReceiver<Job>,
     opened: oneshot::Sender<Result<()>>,
 ) {
-    // sqlx's first: it creates the file when the URL asks for that.
+    // sqlx's first, closed at once: it creates the file when the URL asks for that.
     let opening = match open_sqlite(&place.options, place.setup).await {
-        Ok(conn) => open_direct(&place.file, place.setup).map(|direct| (conn, direct)),
+        Ok(conn) => {
+            if let Err(err) = sqlx::Connection::close(conn).await {
+                tracing::warn!(%err, "could not close the SQLite connection that created the file");
+            }
+            open_direct(&place.file, place.setup)
+        }
         Err(err) => Err(err),
     };
-    let (mut conn, direct) = match opening {
-        Ok((conn, direct)) => {
+    let direct = match opening {
+        Ok(direct) => {
             let _ = opened.send(Ok(()));
-            (Some(conn), direct)
+            direct
         }
         Err(err) => {
             let _ = opened.send(Err(err));
@@ -170,13 +145,8 @@ async fn serve(
         };
         match job {
             Job::Close { done } => {
-                if let Some(current) = conn.take() {
-                    if let Err(err) = sqlx::Connection::close(current).await {
-                        tracing::warn!(%err, "could not close the SQLite writer connection cleanly");
-                    }
-                }
                 if let Err((_, err)) = direct.close() {
-                    tracing::warn!(%err, "could not close the SQLite batch connection cleanly");
+                    tracing::warn!(%err, "could not close the SQLite writer connection cleanly");
                 }
                 let _ = done.send(());
                 return;
@@ -200,35 +170,7 @@ async fn serve(
                 restart_log(&direct);
                 let _ = done.send(());
             }
-            Job::Lend { reply } => {
-                // Dropping the reply, when the connection cannot be opened, tells the borrower
-                // the writer is unavailable.
-                let Ok(current) = ready(conn.take(), &place).await else {
-                    continue;
-                };
-                let (back, returned) = oneshot::channel();
-                match reply.send(Lent {
-                    conn: current,
-                    back,
-                }) {
-                    Ok(()) => conn = returned.await.ok(),
-                    // The caller stopped waiting before it got the connection.
-                    Err(lent) => conn = Some(lent.conn),
-                }
-            }
         }
-    }
-}
-
-/// The sqlx connection, opened again when a borrower that panicked lost it.
-async fn ready(conn: Option<AnyConnection>, place: &Place) -> Result<AnyConnection> {
-    match conn {
-        Some(conn) => Ok(conn),
-        None => open_sqlite(&place.options, place.setup)
-            .await
-            .inspect_err(|err| {
-                tracing::error!(%err, "could not reopen the SQLite writer connection");
-            }),
     }
 }
 
@@ -264,7 +206,7 @@ fn commit_group(conn: &rusqlite::Connection, group: Vec<Queued>) {
     }
 }
 
-fn run_group(conn: &rusqlite::Connection, group: &[Queued]) -> Vec<Result<Vec<BatchRow>>> {
+fn run_group(conn: &rusqlite::Connection, group: &[Queued]) -> Vec<Result<Vec<Done>>> {
     let fail_all = |err: rusqlite::Error| {
         let message = err.to_string();
         let code = err.sqlite_error_code();
@@ -317,44 +259,44 @@ fn execute(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.raw_execute().map(|_| ())
 }
 
-/// Runs the statements of one batch, binding each `$N` to the N-th argument.
-fn run_batch(conn: &rusqlite::Connection, queued: &Queued) -> rusqlite::Result<Vec<BatchRow>> {
-    let args = queued.args.args();
-    let mut rows = Vec::new();
-    for sql in &queued.statements {
-        let mut statement = conn.prepare_cached(sql)?;
-        bind_numbered(&mut statement, args)?;
-        let width = statement.column_count();
-        if width == 0 {
-            statement.raw_execute()?;
+/// Runs the statements of one batch, binding each `$N` to the N-th argument of its statement
+/// and skipping a guarded statement when the one before it did not change exactly one row.
+fn run_batch(conn: &rusqlite::Connection, queued: &Queued) -> rusqlite::Result<Vec<Done>> {
+    let batch = &queued.batch;
+    let mut done: Vec<Done> = Vec::with_capacity(batch.statements().len());
+    for planned in batch.statements() {
+        if planned.guarded && done.last().is_none_or(|before| before.changed != 1) {
+            done.push(Done::default());
             continue;
         }
-        let names: Arc<[String]> = statement
-            .column_names()
-            .into_iter()
-            .map(String::from)
-            .collect();
-        let mut returned = statement.raw_query();
-        while let Some(row) = returned.next()? {
-            let values = (0..width)
-                .map(|i| row.get::<_, Value>(i))
-                .collect::<rusqlite::Result<_>>()?;
-            rows.push(BatchRow {
-                names: names.clone(),
-                values,
-            });
+        let mut statement = conn.prepare_cached(&planned.sql)?;
+        bind_numbered(&mut statement, batch.args_of(planned))?;
+        let mut rows = Vec::new();
+        if statement.column_count() == 0 {
+            statement.raw_execute()?;
+        } else {
+            let names = OwnedRow::names_of(&statement);
+            let mut returned = statement.raw_query();
+            while let Some(row) = returned.next()? {
+                rows.push(OwnedRow::from_sqlite(&names, row)?);
+            }
         }
+        // `changes()` keeps the count of the last INSERT, UPDATE or DELETE: a read changed
+        // nothing.
+        let changed = if statement.readonly() {
+            0
+        } else {
+            conn.changes()
+        };
+        done.push(Done { changed, rows });
     }
-    Ok(rows)
+    Ok(done)
 }
 
 #[cfg(test)]
 mod tests {
     use std::future::Future;
     use std::str::FromStr;
-    use std::time::Duration;
-
-    use sqlx::Executor;
 
     use super::*;
     use crate::row::Columns;
@@ -371,76 +313,58 @@ mod tests {
         )
         .await
         .expect("start");
-        let mut lent = writer.lend().await.expect("lend");
-        lent.conn
-            .execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)")
-            .await
-            .expect("create table");
-        lent.give_back();
+        let mut create = Batch::new();
+        create.sql(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)",
+            [],
+        );
+        writer.batch(create).await.expect("create table");
         (dir, writer)
     }
 
-    async fn bodies(writer: &SqliteWriter) -> Vec<String> {
-        let mut lent = writer.lend().await.expect("lend");
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM notes ORDER BY id")
-            .fetch_all(&mut lent.conn)
-            .await
-            .expect("select");
-        lent.give_back();
-        rows.into_iter().map(|(b,)| b).collect()
+    /// Another connection to the writer's file.
+    fn other(dir: &tempfile::TempDir) -> rusqlite::Connection {
+        rusqlite::Connection::open(dir.path().join("w.db")).expect("open")
     }
 
-    fn insert(bodies: &[&str]) -> Vec<String> {
-        bodies
-            .iter()
-            .map(|b| format!("INSERT INTO notes (body) VALUES ('{b}')"))
-            .collect()
+    fn bodies(dir: &tempfile::TempDir) -> Vec<String> {
+        let conn = other(dir);
+        let mut select = conn
+            .prepare("SELECT body FROM notes ORDER BY id")
+            .expect("select");
+        let rows = select
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("rows");
+        rows.collect::<rusqlite::Result<_>>().expect("bodies")
+    }
+
+    fn insert(bodies: &[&str]) -> Batch {
+        let mut batch = Batch::new();
+        for b in bodies {
+            batch.sql(format!("INSERT INTO notes (body) VALUES ('{b}')"), []);
+        }
+        batch
     }
 
     #[tokio::test]
     async fn a_batch_that_fails_half_way_writes_nothing_and_the_writer_goes_on() {
-        let (_dir, writer) = writer().await;
-        let failed = writer
-            .batch(insert(&["first", "second", "first"]), Batch::default())
-            .await;
+        let (dir, writer) = writer().await;
+        let failed = writer.batch(insert(&["first", "second", "first"])).await;
         assert!(failed.is_err(), "the duplicate must fail the batch");
-        assert!(bodies(&writer).await.is_empty(), "rolled back as a whole");
+        assert!(bodies(&dir).is_empty(), "rolled back as a whole");
 
         writer
-            .batch(insert(&["third"]), Batch::default())
+            .batch(insert(&["third"]))
             .await
             .expect("the next batch runs in a transaction of its own");
-        assert_eq!(bodies(&writer).await, ["third"]);
-    }
-
-    #[tokio::test]
-    async fn a_batch_waits_while_the_connection_is_lent_and_runs_once_it_is_back() {
-        let (_dir, writer) = writer().await;
-        let lent = writer.lend().await.expect("lend");
-        let queued = tokio::spawn({
-            let writer = writer.clone();
-            async move { writer.batch(insert(&["after"]), Batch::default()).await }
-        });
-        let waited = tokio::time::timeout(Duration::from_millis(200), async {
-            while !queued.is_finished() {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
-        assert!(
-            waited.is_err(),
-            "the batch ran while the connection was lent"
-        );
-        lent.give_back();
-        queued.await.expect("task").expect("batch");
-        assert_eq!(bodies(&writer).await, ["after"]);
+        assert_eq!(bodies(&dir), ["third"]);
     }
 
     #[tokio::test]
     async fn a_batch_whose_caller_stopped_waiting_still_runs_to_its_end() {
-        let (_dir, writer) = writer().await;
+        let (dir, writer) = writer().await;
         {
-            let batch = writer.batch(insert(&["one", "two"]), Batch::default());
+            let batch = writer.batch(insert(&["one", "two"]));
             tokio::pin!(batch);
             // Polled once, which queues the batch, then dropped unfinished.
             let finished = std::future::poll_fn(|cx| {
@@ -452,20 +376,9 @@ mod tests {
                 "the batch cannot be done before the writer ran it"
             );
         }
-        assert_eq!(bodies(&writer).await, ["one", "two"]);
-    }
-
-    #[tokio::test]
-    async fn a_connection_lost_by_its_borrower_is_opened_again() {
-        let (_dir, writer) = writer().await;
-        // A borrower that panics drops the connection without giving it back; `bodies` below
-        // borrows it again.
-        drop(writer.lend().await.expect("lend"));
-        writer
-            .batch(insert(&["still writing"]), Batch::default())
-            .await
-            .expect("batches do not need the lent connection");
-        assert_eq!(bodies(&writer).await, ["still writing"]);
+        // A write queued after it is done after it.
+        writer.batch(insert(&["three"])).await.expect("write");
+        assert_eq!(bodies(&dir), ["one", "two", "three"]);
     }
 
     /// Queues a batch that inserts `body` (as an argument) and returns the inserted body.
@@ -476,46 +389,61 @@ mod tests {
         let writer = writer.clone();
         let body = body.to_string();
         tokio::spawn(async move {
-            let mut args = Batch::default();
-            let sql = format!(
-                "INSERT INTO notes (body) VALUES ({}) RETURNING body",
-                args.arg(body)?
-            );
-            let rows = writer.batch(vec![sql], args).await?;
-            rows.iter().map(|r| r.col::<String>("body")).collect()
+            let mut batch = Batch::new();
+            batch.push(|b| {
+                Ok(format!(
+                    "INSERT INTO notes (body) VALUES ({}) RETURNING body",
+                    b.arg(body)?
+                ))
+            })?;
+            let done = writer.batch(batch).await?;
+            done[0]
+                .rows
+                .iter()
+                .map(|r| r.col::<String>("body"))
+                .collect()
         })
     }
 
-    /// Holds the connection while `queue` queues batches, so they all wait for the writer at
-    /// once and it takes them as one group.
-    async fn queued_together<T>(writer: &SqliteWriter, queue: impl FnOnce() -> T) -> T {
-        let lent = writer.lend().await.expect("lend");
+    /// Holds the write lock from another connection while `queue` queues batches behind a
+    /// first one, so they all wait for the writer at once and it takes them as one group.
+    async fn queued_together<T>(
+        dir: &tempfile::TempDir,
+        writer: &SqliteWriter,
+        queue: impl FnOnce() -> T,
+    ) -> T {
+        let lock = other(dir);
+        lock.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let first = writer.batch(insert(&["first"]));
+        tokio::pin!(first);
+        let _ = std::future::poll_fn(|cx| std::task::Poll::Ready(first.as_mut().poll(cx))).await;
         let queued = queue();
         // On the test's single-threaded runtime this runs each spawned task up to its wait.
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
-        lent.give_back();
+        lock.execute_batch("COMMIT").expect("unlock");
+        first.await.expect("first");
         queued
     }
 
     #[tokio::test]
     async fn batches_queued_together_commit_together_and_each_gets_its_own_rows() {
-        let (_dir, writer) = writer().await;
-        let tasks = queued_together(&writer, || {
+        let (dir, writer) = writer().await;
+        let tasks = queued_together(&dir, &writer, || {
             ["alpha", "beta", "gamma"].map(|b| queue_insert(&writer, b))
         })
         .await;
         for (task, body) in tasks.into_iter().zip(["alpha", "beta", "gamma"]) {
             assert_eq!(task.await.expect("task").expect("batch"), [body]);
         }
-        assert_eq!(bodies(&writer).await, ["alpha", "beta", "gamma"]);
+        assert_eq!(bodies(&dir), ["first", "alpha", "beta", "gamma"]);
     }
 
     #[tokio::test]
     async fn a_failing_batch_of_a_group_fails_alone() {
-        let (_dir, writer) = writer().await;
-        let tasks = queued_together(&writer, || {
+        let (dir, writer) = writer().await;
+        let tasks = queued_together(&dir, &writer, || {
             ["alpha", "alpha", "gamma"].map(|b| queue_insert(&writer, b))
         })
         .await;
@@ -523,33 +451,64 @@ mod tests {
         assert_eq!(first.await.expect("task").expect("first"), ["alpha"]);
         assert!(second.await.expect("task").is_err(), "the duplicate fails");
         assert_eq!(third.await.expect("task").expect("third"), ["gamma"]);
-        assert_eq!(bodies(&writer).await, ["alpha", "gamma"]);
+        assert_eq!(bodies(&dir), ["first", "alpha", "gamma"]);
     }
 
     #[tokio::test]
-    async fn each_placeholder_names_its_argument_across_the_statements_of_a_batch() {
-        let (_dir, writer) = writer().await;
-        let mut args = Batch::default();
-        let (first, second) = (args.arg("first").unwrap(), args.arg("second").unwrap());
-        let statements = vec![
-            format!("INSERT INTO notes (body) VALUES ({second}) RETURNING body"),
-            format!(
-                "INSERT INTO notes (body) VALUES ({first}), ({second} || ' again') RETURNING body"
-            ),
-        ];
-        let rows = writer.batch(statements, args).await.expect("batch");
-        let returned: Vec<String> = rows.iter().map(|r| r.col("body").unwrap()).collect();
-        assert_eq!(returned, ["second", "first", "second again"]);
+    async fn each_statement_numbers_its_own_arguments_and_a_guard_skips_after_no_change() {
+        let (dir, writer) = writer().await;
+        let mut batch = Batch::new();
+        batch
+            .push(|b| {
+                Ok(format!(
+                    "INSERT INTO notes (body) VALUES ({}) RETURNING body",
+                    b.arg("one")?
+                ))
+            })
+            .unwrap();
+        batch
+            .push_guarded(|b| {
+                Ok(format!(
+                    "INSERT INTO notes (body) VALUES ({}), ({}) RETURNING body",
+                    b.arg("two")?,
+                    b.arg("three")?
+                ))
+            })
+            .unwrap();
+        // Two rows changed by the one before: skipped, and so is the next guarded one.
+        batch
+            .push_guarded(|b| {
+                Ok(format!(
+                    "INSERT INTO notes (body) VALUES ({})",
+                    b.arg("four")?
+                ))
+            })
+            .unwrap();
+        batch
+            .push_guarded(|b| {
+                Ok(format!(
+                    "INSERT INTO notes (body) VALUES ({})",
+                    b.arg("five")?
+                ))
+            })
+            .unwrap();
+        let done = writer.batch(batch).await.expect("batch");
+        let changed: Vec<u64> = done.iter().map(|d| d.changed).collect();
+        assert_eq!(changed, [1, 2, 0, 0]);
+        let returned: Vec<String> = done[1]
+            .rows
+            .iter()
+            .map(|r| r.col("body").unwrap())
+            .collect();
+        assert_eq!(returned, ["two", "three"]);
+        assert_eq!(bodies(&dir), ["one", "two", "three"]);
     }
 
     #[tokio::test]
     async fn a_batch_that_breaks_a_unique_constraint_is_a_conflict() {
         let (_dir, writer) = writer().await;
-        writer
-            .batch(insert(&["taken"]), Batch::default())
-            .await
-            .expect("first");
-        let again = writer.batch(insert(&["taken"]), Batch::default()).await;
+        writer.batch(insert(&["taken"])).await.expect("first");
+        let again = writer.batch(insert(&["taken"])).await;
         assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     }
 
@@ -563,10 +522,7 @@ mod tests {
         let page = 4096 + 24;
         for i in 0..50 {
             let body = format!("note {i}");
-            writer
-                .batch(insert(&[&body]), Batch::default())
-                .await
-                .expect("write");
+            writer.batch(insert(&[&body])).await.expect("write");
         }
         let grown = log_size();
         assert!(
@@ -576,7 +532,7 @@ mod tests {
 
         writer.restart_log().await;
         writer
-            .batch(insert(&["after the restart"]), Batch::default())
+            .batch(insert(&["after the restart"]))
             .await
             .expect("write");
         let restarted = log_size();
@@ -584,18 +540,17 @@ mod tests {
             restarted < 5 * page,
             "the log started again: {restarted} bytes"
         );
-        assert_eq!(bodies(&writer).await.len(), 51, "nothing was lost");
+        assert_eq!(bodies(&dir).len(), 51, "nothing was lost");
     }
 
     #[tokio::test]
     async fn writes_after_closing_are_refused_with_an_error() {
         let (_dir, writer) = writer().await;
         writer.close().await;
-        let refused = writer.batch(insert(&["late"]), Batch::default()).await;
+        let refused = writer.batch(insert(&["late"])).await;
         assert!(matches!(
             refused,
             Err(StoreError::Database(sqlx::Error::PoolClosed))
         ));
-        assert!(writer.lend().await.is_err());
     }
 }

@@ -1,8 +1,10 @@
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
+use crate::batch::Arg;
 use crate::codec::{ms, uuid};
+use crate::db::Heat;
+use crate::row::Columns;
 use crate::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,27 +26,35 @@ impl Store {
             account_id,
             name: name.to_string(),
         };
-        sqlx::query("INSERT INTO teams (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(team.id.to_string())
-            .bind(account_id.to_string())
-            .bind(name)
-            .bind(ms(now))
-            .execute(&mut *self.write().await?)
+        self.db
+            .write_one(
+                "INSERT INTO teams (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
+                [
+                    Arg::from(team.id.to_string()),
+                    Arg::from(account_id.to_string()),
+                    Arg::from(name),
+                    Arg::from(ms(now)),
+                ],
+            )
             .await?;
         Ok(team)
     }
 
     pub async fn teams_of_account(&self, account_id: Uuid) -> Result<Vec<Team>> {
-        let rows = sqlx::query("SELECT id, name FROM teams WHERE account_id = $1 ORDER BY name")
-            .bind(account_id.to_string())
-            .fetch_all(&mut *self.read().await?)
+        let rows = self
+            .db
+            .rows(
+                Heat::Cold,
+                "SELECT id, name FROM teams WHERE account_id = $1 ORDER BY name",
+                [Arg::from(account_id.to_string())],
+            )
             .await?;
         rows.iter()
             .map(|row| {
                 Ok(Team {
-                    id: uuid(&row.try_get::<String, _>("id")?)?,
+                    id: uuid(row.col::<&str>("id")?)?,
                     account_id,
-                    name: row.try_get("name")?,
+                    name: row.col("name")?,
                 })
             })
             .collect()
@@ -52,10 +62,16 @@ impl Store {
 
     /// Whether the team exists in this account (another account's team counts as absent).
     pub async fn team_in_account(&self, account_id: Uuid, team_id: Uuid) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS one FROM teams WHERE id = $1 AND account_id = $2")
-            .bind(team_id.to_string())
-            .bind(account_id.to_string())
-            .fetch_optional(&mut *self.read().await?)
+        let row = self
+            .db
+            .optional(
+                Heat::Hot,
+                "SELECT 1 AS one FROM teams WHERE id = $1 AND account_id = $2",
+                [
+                    Arg::from(team_id.to_string()),
+                    Arg::from(account_id.to_string()),
+                ],
+            )
             .await?;
         Ok(row.is_some())
     }

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use crate::batch::Arg;
 use crate::codec::ms;
-use crate::sqlite_direct::query_first;
+use crate::db::Heat;
 use crate::users::{user_from_row, USER_COLUMNS};
 use crate::{Result, Store};
 
@@ -18,16 +18,18 @@ pub struct NewToken {
 
 impl Store {
     pub async fn insert_token(&self, token: NewToken, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO access_tokens (token_hash, user_id, created_at, expires_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(&token.token_hash)
-        .bind(token.user_id.to_string())
-        .bind(ms(now))
-        .bind(ms(token.expires_at))
-        .execute(&mut *self.write().await?)
-        .await?;
+        self.db
+            .write_one(
+                "INSERT INTO access_tokens (token_hash, user_id, created_at, expires_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4, NULL)",
+                [
+                    Arg::from(token.token_hash),
+                    Arg::from(token.user_id.to_string()),
+                    Arg::from(ms(now)),
+                    Arg::from(ms(token.expires_at)),
+                ],
+            )
+            .await?;
         Ok(())
     }
 
@@ -42,41 +44,31 @@ impl Store {
             "SELECT {USER_COLUMNS} FROM access_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.is_active = $3"
         );
-        if let Some(direct) = &self.direct {
-            let args = [
-                Arg::from(token_hash.to_string()),
-                ms(now).into(),
-                1_i64.into(),
-            ];
-            return direct.read(|conn| query_first(conn, &sql, &args, |r| user_from_row(r)));
-        }
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .bind(ms(now))
-            .bind(1_i64)
-            .fetch_optional(&mut *self.read().await?)
-            .await?;
+        let args = [Arg::from(token_hash), ms(now).into(), 1_i64.into()];
+        let row = self.db.optional(Heat::Hot, sql, args).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn revoke_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(ms(now))
-        .bind(token_hash)
-        .execute(&mut *self.write().await?)
-        .await?;
+        self.db
+            .write_one(
+                "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+                [Arg::from(ms(now)), Arg::from(token_hash)],
+            )
+            .await?;
         Ok(())
     }
 
     /// Drops tokens that expired more than a day ago, so the table does not grow forever.
     pub async fn purge_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64> {
         let cutoff = ms(now) - 86_400_000;
-        let done = sqlx::query("DELETE FROM access_tokens WHERE expires_at < $1")
-            .bind(cutoff)
-            .execute(&mut *self.write().await?)
+        let done = self
+            .db
+            .write_one(
+                "DELETE FROM access_tokens WHERE expires_at < $1",
+                [Arg::from(cutoff)],
+            )
             .await?;
-        Ok(done.rows_affected())
+        Ok(done.changed)
     }
 }

@@ -1,9 +1,10 @@
 use chrono::{DateTime, Utc};
 use domain::{Role, User};
-use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
+use crate::batch::{Arg, Batch};
 use crate::codec::{flag, ms, opt_uuid, time, uuid};
+use crate::db::Heat;
 use crate::row::Columns;
 use crate::{Result, Store, StoreError};
 
@@ -52,12 +53,13 @@ pub(crate) fn user_from_row(row: &impl Columns) -> Result<User> {
     })
 }
 
-pub(crate) async fn insert_user(
-    tx: &mut Transaction<'_, Any>,
+/// Adds the insert of a new user to `batch` and returns the user it makes.
+pub(crate) fn insert_user(
+    batch: &mut Batch,
     account_id: Uuid,
     new: NewUser,
     now: DateTime<Utc>,
-) -> Result<User> {
+) -> User {
     let user = User {
         id: Uuid::new_v4(),
         email: new.email,
@@ -69,23 +71,23 @@ pub(crate) async fn insert_user(
         is_active: true,
         created_at: now,
     };
-    sqlx::query(
+    batch.sql(
         "INSERT INTO users (id, account_id, team_id, email, full_name, password_hash, role, \
          is_super_admin, is_active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(user.id.to_string())
-    .bind(account_id.to_string())
-    .bind(user.team_id.map(|t| t.to_string()))
-    .bind(&user.email)
-    .bind(&user.full_name)
-    .bind(&new.password_hash)
-    .bind(user.role.as_str())
-    .bind(flag(user.is_super_admin))
-    .bind(flag(true))
-    .bind(ms(now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(user)
+        [
+            Arg::from(user.id.to_string()),
+            Arg::from(account_id.to_string()),
+            Arg::from(user.team_id.map(|t| t.to_string())),
+            Arg::from(&user.email),
+            Arg::from(&user.full_name),
+            Arg::from(new.password_hash),
+            Arg::from(user.role.as_str()),
+            Arg::from(flag(user.is_super_admin)),
+            Arg::from(flag(true)),
+            Arg::from(ms(now)),
+        ],
+    );
+    user
 }
 
 impl Store {
@@ -95,65 +97,62 @@ impl Store {
         new: NewUser,
         now: DateTime<Utc>,
     ) -> Result<User> {
-        let mut conn = self.write().await?;
-        let mut tx = conn.begin().await?;
-        let user = insert_user(&mut tx, account_id, new, now).await?;
-        tx.commit().await?;
+        let mut batch = Batch::new();
+        let user = insert_user(&mut batch, account_id, new, now);
+        self.db.write(batch).await?;
         Ok(user)
     }
 
     pub async fn user(&self, id: Uuid) -> Result<User> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_one(&mut *self.read().await?)
-        .await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1");
+        let row = self
+            .db
+            .one(Heat::Hot, sql, [Arg::from(id.to_string())])
+            .await?;
         user_from_row(&row)
     }
 
     /// The user with this (already normalised) email, with the hash to check a password against.
     pub async fn user_for_login(&self, email: &str) -> Result<Option<UserWithHash>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"
-        ))
-        .bind(email)
-        .fetch_optional(&mut *self.read().await?)
-        .await?;
+        let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = $1");
+        let row = self.db.optional(Heat::Hot, sql, [Arg::from(email)]).await?;
         row.map(|row| {
             Ok(UserWithHash {
                 user: user_from_row(&row)?,
-                password_hash: row.try_get("password_hash")?,
+                password_hash: row.col("password_hash")?,
             })
         })
         .transpose()
     }
 
     pub async fn users_of_account(&self, account_id: Uuid) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.account_id = $1 ORDER BY u.created_at, u.email"
-        ))
-        .bind(account_id.to_string())
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+        );
+        let rows = self
+            .db
+            .rows(Heat::Cold, sql, [Arg::from(account_id.to_string())])
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
     pub async fn update_user(&self, id: Uuid, patch: UserPatch) -> Result<User> {
         let current = self.user(id).await?;
         let team_id = patch.team_id.unwrap_or(current.team_id);
-        sqlx::query(
-            "UPDATE users SET role = $1, is_active = $2, team_id = $3, full_name = $4, \
-             is_super_admin = $5 WHERE id = $6",
-        )
-        .bind(patch.role.unwrap_or(current.role).as_str())
-        .bind(flag(patch.is_active.unwrap_or(current.is_active)))
-        .bind(team_id.map(|t| t.to_string()))
-        .bind(patch.full_name.unwrap_or(current.full_name))
-        .bind(flag(patch.is_super_admin.unwrap_or(current.is_super_admin)))
-        .bind(id.to_string())
-        .execute(&mut *self.write().await?)
-        .await?;
+        self.db
+            .write_one(
+                "UPDATE users SET role = $1, is_active = $2, team_id = $3, full_name = $4, \
+                 is_super_admin = $5 WHERE id = $6",
+                [
+                    Arg::from(patch.role.unwrap_or(current.role).as_str()),
+                    Arg::from(flag(patch.is_active.unwrap_or(current.is_active))),
+                    Arg::from(team_id.map(|t| t.to_string())),
+                    Arg::from(patch.full_name.unwrap_or(current.full_name)),
+                    Arg::from(flag(patch.is_super_admin.unwrap_or(current.is_super_admin))),
+                    Arg::from(id.to_string()),
+                ],
+            )
+            .await?;
         self.user(id).await
     }
 }
