@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use domain::flow::limits;
 use domain::flow::{Flow, FlowNode};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOf, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -118,50 +118,49 @@ fn nodes_schema() -> ObjectBuilder {
         .schema_type(Type::Object)
         .max_properties(Some(limits::MAX_NODES))
         .property_names(Some(node_id))
-        .additional_properties(Some(Schema::OneOf(node_schema())))
+        .additional_properties(Some(node_schema()))
 }
 
-/// One node, told apart by `type`.
-fn node_schema() -> OneOf {
-    let node = |kind: &str| {
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .property(
-                "type",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some([kind])),
-            )
-            .required("type")
-            .property("text", text(1, limits::NODE_TEXT))
-            .required("text")
-            .property("help", text(0, limits::HELP))
-    };
+/// One node. A single object whose fields say which kinds use them, not a `oneOf` per kind:
+/// Schemathesis 4.32 cannot negate a `oneOf` of objects below the document root and fails
+/// the run on it at random.
+fn node_schema() -> ObjectBuilder {
+    let kinds = ["question", "action", "solution", "escalate"];
+    let described = |schema: ObjectBuilder, what: &str| schema.description(Some(what));
+    let node_ref = |what| described(ObjectBuilder::new().schema_type(Type::String), what);
     let option = ObjectBuilder::new()
         .schema_type(Type::Object)
         .property("label", text(1, limits::LABEL))
         .required("label")
         .property("value", text(1, limits::LABEL))
         .required("value")
-        .property("next", ObjectBuilder::new().schema_type(Type::String))
+        .property("next", node_ref("The id of the node this answer leads to"))
         .required("next");
-    let options = list_of(option, limits::MAX_OPTIONS).min_items(Some(limits::MIN_OPTIONS));
-    let node_ref = || ObjectBuilder::new().schema_type(Type::String);
-    OneOfBuilder::new()
-        .item(node("question").property("options", options))
-        .item(
-            node("action")
-                .property("expected_outcome", text(0, limits::NODE_TEXT))
-                .property("next", node_ref())
-                .required("next")
-                .property("on_failure", node_ref()),
+    let options = list_of(option, limits::MAX_OPTIONS)
+        .min_items(Some(limits::MIN_OPTIONS))
+        .description(Some("Questions: the answers offered"));
+    let follow_up = list_of(text(1, limits::NODE_TEXT), limits::MAX_FOLLOW_UPS)
+        .description(Some("Solutions: what to do afterwards"));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(kinds)),
         )
-        .item(node("solution").property(
-            "follow_up",
-            list_of(text(1, limits::NODE_TEXT), limits::MAX_FOLLOW_UPS),
-        ))
-        .item(node("escalate"))
-        .build()
+        .required("type")
+        .property("text", text(1, limits::NODE_TEXT))
+        .required("text")
+        .property("help", text(0, limits::HELP))
+        .property("options", options)
+        .property(
+            "expected_outcome",
+            described(text(0, limits::NODE_TEXT), "Actions: what should happen"),
+        )
+        .property("next", node_ref("Actions (required): the node after it"))
+        .property("on_failure", node_ref("Actions: the node when it fails"))
+        .property("follow_up", follow_up)
 }
 
 /// A flow's status as the API spells it (documentation only: handlers parse it).
