@@ -16,7 +16,6 @@ mod batch;
 mod checkpointer;
 mod codec;
 mod db;
-mod earlier_steps;
 mod error;
 mod flows;
 mod postgres;
@@ -34,7 +33,8 @@ mod users;
 
 pub use accounts::{AccountPatch, NewAccount};
 pub use ai_usage::{AiUsageCounts, AiUsageRecord};
-pub use earlier_steps::EarlierSteps;
+/// The summary every step row keeps of the steps before it (the domain's type).
+pub use domain::step::EarlierSteps;
 pub use error::StoreError;
 pub use flows::BuiltinLoad;
 pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit};

@@ -209,18 +209,6 @@ fn step_from_row(row: &impl Columns) -> Result<StepRecord> {
     })
 }
 
-/// What the pilots read of a step older than the ones they are given in full: its type, the
-/// problem summary and domain it set, and its answer. The rest of the output is not decoded.
-#[derive(serde::Deserialize)]
-struct OutputDigest {
-    #[serde(rename = "type")]
-    step_type: domain::step::StepType,
-    #[serde(default)]
-    problem_summary: Option<String>,
-    #[serde(default)]
-    problem_domain: Option<String>,
-}
-
 fn response_from_row(row: &impl Columns) -> Result<Option<StepResponse>> {
     Ok(match opt_json_col(row, "response")? {
         None => None,
@@ -236,25 +224,6 @@ fn response_from_row(row: &impl Columns) -> Result<Option<StepResponse>> {
             skipped: v.get("skipped").and_then(|x| x.as_bool()).unwrap_or(false),
             responded_at: time(row.col::<Option<i64>>("responded_at")?.unwrap_or_default())?,
         }),
-    })
-}
-
-fn digest_from_row(row: &impl Columns, session_id: Uuid) -> Result<StepRecord> {
-    let digest: OutputDigest = serde_json::from_str(row.col::<&str>("output")?)
-        .map_err(|e| StoreError::Corrupt(format!("step output: {e}")))?;
-    Ok(StepRecord {
-        id: uuid(&row.col::<String>("id")?)?,
-        session_id,
-        step_order: row.col("step_order")?,
-        output: StepOutput::digest(
-            digest.step_type,
-            digest.problem_summary,
-            digest.problem_domain,
-        ),
-        engine_state: serde_json::Value::Null,
-        response: response_from_row(row)?,
-        earlier: None,
-        created_at: time(row.col("created_at")?)?,
     })
 }
 
@@ -457,25 +426,6 @@ impl Store {
                 .collect::<Result<_>>()?,
             flows_revision: row.col("flows_revision")?,
         })
-    }
-
-    /// The steps before `step_order` `before`, oldest first, reduced to what a pilot reads of
-    /// a step it no longer shows in full: the output's type, problem summary and domain, and
-    /// the answer. Every other field of the output is empty (`content`, `options`, …,
-    /// `confidence` 0) and `engine_state` is null; these records must not be shown or stored.
-    pub async fn step_digests(&self, session_id: Uuid, before: i64) -> Result<Vec<StepRecord>> {
-        let rows = self
-            .db
-            .rows(
-                Heat::Cold,
-                "SELECT id, step_order, output, response, responded_at, created_at \
-                 FROM ai_steps WHERE session_id = $1 AND step_order < $2 ORDER BY step_order",
-                [Arg::from(session_id.to_string()), Arg::from(before)],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| digest_from_row(row, session_id))
-            .collect()
     }
 
     /// Sessions `viewer` may see (their own, those escalated to them, and for admins every

@@ -263,7 +263,7 @@ async fn produce_next(
         };
         return Ok((None, advance, Vec::new(), reservation));
     }
-    let earlier = earlier_steps(state, session.id, steps).await?;
+    let earlier = earlier_steps(steps)?;
     let mut recent = history::history(steps);
     let skipped = answer.skipped;
     if let Some(last) = recent.last_mut() {
@@ -336,25 +336,20 @@ async fn produce_next(
     Ok((Some(next), advance, step.usage, reservation))
 }
 
-/// The steps before `window`, in brief: from the summary the oldest step of the window
-/// carries, or, for sessions stored before steps carried one, from a digest of each.
-async fn earlier_steps(
-    state: &AppState,
-    session_id: Uuid,
-    window: &[StepRecord],
-) -> Result<EarlierSteps, ApiError> {
+/// The steps before `window`, in brief: the summary the oldest step of the window carries
+/// (every step row has one; migration 0006 gave it to the steps stored before it was kept).
+fn earlier_steps(window: &[StepRecord]) -> Result<EarlierSteps, ApiError> {
     let Some(first) = window.first().filter(|s| s.step_order > 1) else {
         return Ok(EarlierSteps::default());
     };
     match &first.earlier {
-        Some(earlier) if earlier.steps == first.step_order - 1 => Ok(history::earlier(earlier)),
-        _ => {
-            let digests = state
-                .store
-                .step_digests(session_id, first.step_order)
-                .await?;
-            Ok(history::earlier_from(&digests))
-        }
+        Some(earlier) if earlier.steps == first.step_order - 1 => Ok(earlier.clone()),
+        _ => Err(ApiError::internal(format!(
+            "step {} of session {} carries no summary of the {} steps before it",
+            first.step_order,
+            first.session_id,
+            first.step_order - 1
+        ))),
     }
 }
 

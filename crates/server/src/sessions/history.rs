@@ -1,30 +1,7 @@
 //! Rebuilding what the pilots need from a stored session.
 
-use domain::step::EarlierSteps;
 use engine::{Intake, PastStep, StepAnswer};
 use store::{SessionRecord, StepRecord};
-
-/// The stored summary of the steps before a step, as the pilot reads it. The store keeps a
-/// type of its own with the same fields until it moves to the domain's.
-pub fn earlier(stored: &store::EarlierSteps) -> EarlierSteps {
-    EarlierSteps {
-        steps: stored.steps,
-        questions: stored.questions,
-        actions: stored.actions,
-        resolution_suggestions: stored.resolution_suggestions,
-        skipped: stored.skipped,
-        problem_summary: stored.problem_summary.clone(),
-        problem_domain: stored.problem_domain.clone(),
-    }
-}
-
-/// The summary of `steps`, for sessions stored before every step carried one: built from a
-/// digest of each step (`Store::step_digests`), as the steps were answered.
-pub fn earlier_from(steps: &[StepRecord]) -> EarlierSteps {
-    steps.iter().fold(EarlierSteps::default(), |e, s| {
-        e.then(&s.output, s.response.as_ref().is_some_and(|r| r.skipped))
-    })
-}
 
 pub fn history(steps: &[StepRecord]) -> Vec<PastStep> {
     steps
@@ -68,7 +45,7 @@ mod tests {
     use store::{StepRecord, StepResponse};
     use uuid::Uuid;
 
-    use super::{earlier_from, history};
+    use super::history;
 
     /// Keeps every request and fails it, so the prompt can be compared without a reply.
     #[derive(Default)]
@@ -150,21 +127,6 @@ mod tests {
         }
     }
 
-    /// What `Store::step_digests` keeps of a step: read back from its stored JSON.
-    fn digest(full: &StepRecord) -> StepRecord {
-        let json = serde_json::to_value(&full.output).unwrap();
-        let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(String::from);
-        StepRecord {
-            output: StepOutput::digest(
-                full.output.step_type,
-                text("problem_summary"),
-                text("problem_domain"),
-            ),
-            engine_state: serde_json::Value::Null,
-            ..full.clone()
-        }
-    }
-
     fn pilot(capture: Arc<Capture>) -> LlmPilot {
         LlmPilot::new(capture, false)
     }
@@ -190,18 +152,17 @@ mod tests {
         (first.system.clone(), messages.join("\n\u{0}\n"))
     }
 
-    /// Every way a respond can build the history: the newest steps the pilot asks for, and
-    /// the summary of the ones before as the window's oldest step carries it (built step by
-    /// step as the server does) or as legacy sessions' digests give it.
-    fn windowed(steps: &[StepRecord]) -> ([EarlierSteps; 2], Vec<PastStep>) {
+    /// What a respond hands the pilot: the newest steps it asks for, and the summary of the
+    /// ones before as the window's oldest step carries it, built step by step as the server
+    /// does.
+    fn windowed(steps: &[StepRecord]) -> (EarlierSteps, Vec<PastStep>) {
         let recent = pilot(Arc::new(Capture::default())).recent_steps();
         let split = steps.len().saturating_sub(recent);
         let (older, window) = steps.split_at(split);
-        let from_summary = older.iter().fold(EarlierSteps::default(), |e, s| {
+        let earlier = older.iter().fold(EarlierSteps::default(), |e, s| {
             e.then(&s.output, s.response.as_ref().is_some_and(|r| r.skipped))
         });
-        let digests: Vec<StepRecord> = older.iter().map(digest).collect();
-        ([from_summary, earlier_from(&digests)], history(window))
+        (earlier, history(window))
     }
 
     #[tokio::test]
@@ -219,17 +180,15 @@ mod tests {
                 );
             }
             let (earlier, recent) = windowed(steps);
-            for (way, earlier) in ["summary", "digests"].into_iter().zip(&earlier) {
-                let told = History {
-                    earlier,
-                    recent: &recent,
-                };
-                assert_eq!(told.len(), full.len(), "{way}");
-                assert_eq!(told.last(), full.last(), "{way}");
-                let (system, windowed_prompt) = prompt(told, remaining).await;
-                assert_eq!(system, full_system, "{way}");
-                assert_eq!(windowed_prompt, full_prompt, "{way} at {len} steps");
-            }
+            let told = History {
+                earlier: &earlier,
+                recent: &recent,
+            };
+            assert_eq!(told.len(), full.len());
+            assert_eq!(told.last(), full.last());
+            let (system, windowed_prompt) = prompt(told, remaining).await;
+            assert_eq!(system, full_system);
+            assert_eq!(windowed_prompt, full_prompt, "at {len} steps");
         }
     }
 }
