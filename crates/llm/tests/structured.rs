@@ -6,19 +6,10 @@ mod support;
 
 use domain::llm::{ChatRole, LlmError};
 use flowpilot_llm::{call_structured, parse_step, StructuredError};
-use serde_json::json;
-use support::{step_request, valid_step, ScriptedProvider};
+use support::{invalid_step, step_request, valid_step, ScriptedProvider};
 
 fn first_step(text: &str) -> Result<domain::step::StepOutput, Vec<String>> {
     parse_step(text, true)
-}
-
-/// A step that breaks two rules, so the repair message must list both.
-fn invalid_step() -> String {
-    let mut step = valid_step();
-    step["type"] = json!("poll");
-    step["problem_domain"] = json!(null);
-    step.to_string()
 }
 
 #[tokio::test]

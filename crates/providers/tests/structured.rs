@@ -8,18 +8,10 @@ mod support;
 use flowpilot_providers::OpenAiProvider;
 use llm::{call_structured, parse_step};
 use serde_json::json;
-use support::{config, step_request, valid_step, FakeServer, Scripted};
+use support::{config, invalid_step, step_request, valid_step, FakeServer, Scripted};
 
 fn first_step(text: &str) -> Result<domain::step::StepOutput, Vec<String>> {
     parse_step(text, true)
-}
-
-/// A step that breaks two rules, so the repair message must list both.
-fn invalid_step() -> String {
-    let mut step = valid_step();
-    step["type"] = json!("poll");
-    step["problem_domain"] = json!(null);
-    step.to_string()
 }
 
 #[tokio::test]

@@ -7,45 +7,14 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use domain::llm::{ChatMessage, ChatRole, LlmError, LlmProvider, LlmReply, LlmRequest};
-use serde_json::{json, Value};
+use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
 
-pub fn step_request() -> LlmRequest {
-    LlmRequest {
-        system: "You are FlowPilot, a senior MSP engineer.".into(),
-        messages: vec![ChatMessage {
-            role: ChatRole::User,
-            content: "Outlook keeps asking for a password.".into(),
-        }],
-        schema_name: flowpilot_llm::STEP_SCHEMA_NAME.into(),
-        schema: flowpilot_llm::step_schema(),
-        max_output_tokens: 800,
-    }
-}
+pub use flowpilot_llm::{step_schema, STEP_SCHEMA_NAME};
 
-/// A valid first step, with every field present as a strict provider returns it.
-pub fn valid_step() -> Value {
-    json!({
-        "type": "question",
-        "content": "Does it happen in Outlook desktop, OWA, or both?",
-        "context_message": "Separates a client problem from an account problem.",
-        "reasoning": null,
-        "options": [
-            {"label": "Outlook desktop only", "value": "desktop", "followup_hint": null},
-            {"label": "OWA too", "value": "both", "followup_hint": null}
-        ],
-        "allow_free_text": true,
-        "allow_skip": false,
-        "action_type": null,
-        "expected_outcome": null,
-        "resolution_summary": null,
-        "follow_up_recommendations": [],
-        "confidence": 0.3,
-        "problem_summary": "Outlook repeatedly prompts for credentials",
-        "problem_domain": "email"
-    })
-}
-
+#[path = "step.rs"]
+mod step;
+#[allow(unused_imports)] // each test binary uses its own part of the support code
+pub use step::{invalid_step, step_request, valid_step};
 /// A provider that answers with scripted replies and records the requests it got.
 pub struct ScriptedProvider {
     replies: Mutex<VecDeque<Result<LlmReply, LlmError>>>,

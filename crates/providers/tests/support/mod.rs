@@ -12,9 +12,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use domain::llm::{ChatMessage, ChatRole, LlmRequest};
 use flowpilot_providers::ProviderConfig;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+pub use llm::{step_schema, STEP_SCHEMA_NAME};
+
+#[path = "../../../llm/tests/support/step.rs"]
+mod step;
+#[allow(unused_imports)] // each test binary uses its own part of the support code
+pub use step::{invalid_step, step_request, valid_step};
 
 /// One request as the fake server received it.
 #[derive(Debug, Clone)]
@@ -157,40 +163,4 @@ pub async fn closed_port_url() -> String {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     format!("http://{addr}")
-}
-
-pub fn step_request() -> LlmRequest {
-    LlmRequest {
-        system: "You are FlowPilot, a senior MSP engineer.".into(),
-        messages: vec![ChatMessage {
-            role: ChatRole::User,
-            content: "Outlook keeps asking for a password.".into(),
-        }],
-        schema_name: llm::STEP_SCHEMA_NAME.into(),
-        schema: llm::step_schema(),
-        max_output_tokens: 800,
-    }
-}
-
-/// A valid first step, with every field present as a strict provider returns it.
-pub fn valid_step() -> Value {
-    json!({
-        "type": "question",
-        "content": "Does it happen in Outlook desktop, OWA, or both?",
-        "context_message": "Separates a client problem from an account problem.",
-        "reasoning": null,
-        "options": [
-            {"label": "Outlook desktop only", "value": "desktop", "followup_hint": null},
-            {"label": "OWA too", "value": "both", "followup_hint": null}
-        ],
-        "allow_free_text": true,
-        "allow_skip": false,
-        "action_type": null,
-        "expected_outcome": null,
-        "resolution_summary": null,
-        "follow_up_recommendations": [],
-        "confidence": 0.3,
-        "problem_summary": "Outlook repeatedly prompts for credentials",
-        "problem_domain": "email"
-    })
 }
