@@ -206,10 +206,14 @@ impl HeldClaim {
     /// Releases the claim before the failure is answered, so a retry finds the step free.
     async fn release(mut self) {
         if let Some(store) = self.store.take() {
-            if let Err(err) = store.release_step(self.step_id).await {
-                tracing::warn!(%err, "could not release a step claim");
-            }
+            let_go(&store, self.step_id).await;
         }
+    }
+}
+
+async fn let_go(store: &store::Store, step_id: Uuid) {
+    if let Err(err) = store.release_step(step_id).await {
+        tracing::warn!(%err, "could not release a step claim");
     }
 }
 
@@ -221,11 +225,7 @@ impl Drop for HeldClaim {
         let step_id = self.step_id;
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(async move {
-                    if let Err(err) = store.release_step(step_id).await {
-                        tracing::warn!(%err, "could not release a step claim");
-                    }
-                });
+                runtime.spawn(async move { let_go(&store, step_id).await });
             }
             Err(_) => tracing::error!("a step claim was dropped outside a runtime"),
         }

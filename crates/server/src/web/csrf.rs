@@ -17,7 +17,6 @@ use axum::response::Response;
 use base64::Engine;
 use rand::RngCore;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::web::cookies;
@@ -92,12 +91,6 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 /// what protects that handler.
 pub struct CsrfForm<T>(pub T);
 
-#[derive(Deserialize)]
-struct TokenField {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
     type Rejection = WebError;
 
@@ -114,14 +107,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
                 WebError::BadRequest
             }
         })?;
-        let sent: TokenField =
+        let fields: Vec<(String, String)> =
             serde_urlencoded::from_bytes(&bytes).map_err(|_| WebError::BadRequest)?;
-        if !tokens_match(expected.as_deref(), &sent.csrf_token) {
+        let sent = fields
+            .iter()
+            .find(|(name, _)| name == "csrf_token")
+            .map_or("", |(_, value)| value.as_str());
+        if !tokens_match(expected.as_deref(), sent) {
             tracing::warn!("form refused: missing or wrong CSRF token");
             return Err(WebError::Csrf);
         }
-        let fields: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(&bytes).map_err(|_| WebError::BadRequest)?;
         if fields.iter().any(|(_, value)| value.contains('\0')) {
             return Err(WebError::NulText);
         }

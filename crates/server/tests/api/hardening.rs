@@ -225,6 +225,28 @@ async fn text_with_a_nul_character_is_refused_the_same_on_both_backends(backend:
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["detail"][0]["loc"], json!(["query", "status"]));
 
+    // YAML's escape for NUL, in a flow import.
+    let yaml = "title: \"Printer\\0jam\"\ndomain: printing\nstart: s1\nnodes:\n  s1:\n    type: solution\n    text: Clear the jam\n";
+    let resp = app
+        .client
+        .post(app.url("/flows/import"))
+        .bearer_auth(&admin.token)
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = TestApp::read(resp).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "string_nul" && e["loc"] == json!(["body", 0, "title"])),
+        "{body}"
+    );
+
     // Nothing of it was kept, and the server is fine.
     let (_, teams) = app.get("/teams", &admin.token).await;
     assert_eq!(teams, json!([]));

@@ -75,11 +75,13 @@ pub fn parse(body: &ImportBody) -> Result<Vec<FlowDefinition>, ApiError> {
     }
     let mut errors = Vec::new();
     for (index, flow) in flows.iter().enumerate() {
-        // YAML's "\0" escape reaches here; JSON's was refused while parsing.
-        let text = serde_json::to_value(flow)
-            .map_err(|e| ApiError::fault("a flow could not be read as JSON", e))?;
-        if let Err(ApiError::Validation(found)) = refuse_nul(&text, vec!["body".into()]) {
-            errors.extend(found.into_iter().map(|e| at_index(e, index)));
+        if body.format == FlowFormat::Yaml {
+            // YAML's "\0" escape only shows once parsed; a JSON body was checked as it came.
+            let text = serde_json::to_value(flow)
+                .map_err(|e| ApiError::fault("a flow could not be read as JSON", e))?;
+            if let Err(ApiError::Validation(found)) = refuse_nul(&text, vec!["body".into()]) {
+                errors.extend(found.into_iter().map(|e| at_index(e, index)));
+            }
         }
         if let Err(invalid) = flow.validate() {
             errors.extend(invalid.0.into_iter().map(|e| at_index(e, index)));
