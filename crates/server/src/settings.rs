@@ -292,28 +292,141 @@ impl Row {
 
 const UNSET: &str = "(unset)";
 
-fn optional(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| UNSET.into())
+/// How a setting's type is read from its text and shown back; the table's rows use it through
+/// [`row!`], so a row names only its variable, its field and what it means.
+trait SettingValue: Sized {
+    /// Reads the trimmed, non-empty text; `Err` says what was expected.
+    fn read(text: &str) -> Result<Self, &'static str>;
+    fn show(&self) -> String;
 }
 
-fn limit(l: Option<i64>) -> String {
-    l.map_or("(plan default)".into(), |v| v.to_string())
+impl SettingValue for String {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        Ok(text.into())
+    }
+    fn show(&self) -> String {
+        self.clone()
+    }
+}
+
+impl SettingValue for Option<String> {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        Ok(Some(text.into()))
+    }
+    fn show(&self) -> String {
+        self.clone().unwrap_or_else(|| UNSET.into())
+    }
+}
+
+impl SettingValue for bool {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        parse_bool(text)
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Counts, sizes and durations: whole numbers above 0.
+macro_rules! positive_setting {
+    ($($ty:ty),*) => {$(
+        impl SettingValue for $ty {
+            fn read(text: &str) -> Result<Self, &'static str> {
+                parse_positive(text)
+            }
+            fn show(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+positive_setting!(i64, u64, usize);
+
+/// An override of a plan's AI limit: 0 or more, unset for the plan's own.
+impl SettingValue for Option<i64> {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        parse_non_negative(text).map(Some)
+    }
+    fn show(&self) -> String {
+        self.map_or("(plan default)".into(), |v| v.to_string())
+    }
+}
+
+/// A directory; unset means the documented default places.
+impl SettingValue for Option<PathBuf> {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        Ok(Some(PathBuf::from(text)))
+    }
+    fn show(&self) -> String {
+        self.as_ref()
+            .map_or("(auto)".into(), |p| p.display().to_string())
+    }
+}
+
+/// The matching threshold, a number between 0 and 1.
+impl SettingValue for f64 {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        text.parse::<f64>()
+            .ok()
+            .filter(|t| (0.0..=1.0).contains(t))
+            .ok_or("a number between 0 and 1")
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SettingValue for Plan {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        Plan::parse(text).ok_or("one of free, pro, team, enterprise")
+    }
+    fn show(&self) -> String {
+        self.as_str().into()
+    }
+}
+
+impl SettingValue for Vec<ipnet::IpNet> {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        crate::client_addr::parse_trusted(text)
+            .map_err(|_| "comma-separated IP addresses or CIDRs (10.0.0.0/8)")
+    }
+    fn show(&self) -> String {
+        if self.is_empty() {
+            return "(none)".into();
+        }
+        let list: Vec<String> = self.iter().map(|n| n.to_string()).collect();
+        list.join(", ")
+    }
+}
+
+/// A row whose field is read and shown by its type's [`SettingValue`]:
+/// `row!("NAME", "meaning", field.path)`, `row!(secret "NAME" | "ALIAS", "meaning", field)`.
+macro_rules! row {
+    (@row $secret:literal, $name:literal $(| $alias:literal)*, $doc:literal, $($field:ident).+) => {
+        Row {
+            name: $name,
+            aliases: &[$($alias),*],
+            doc: $doc,
+            secret: $secret,
+            read: |s, v| {
+                s.$($field).+ = SettingValue::read(v)?;
+                Ok(())
+            },
+            show: |s| SettingValue::show(&s.$($field).+),
+        }
+    };
+    (secret $name:literal $(| $alias:literal)*, $doc:literal, $($field:ident).+) => {
+        row!(@row true, $name $(| $alias)*, $doc, $($field).+)
+    };
+    ($name:literal $(| $alias:literal)*, $doc:literal, $($field:ident).+) => {
+        row!(@row false, $name $(| $alias)*, $doc, $($field).+)
+    };
 }
 
 /// Every setting, in the order `flowpilot config` prints them. The TOML file's keys are these
 /// names in lower case, without the `FLOWPILOT_` prefix (see [`env_name_for_file_key`]).
 const TABLE: &[Row] = &[
-    Row {
-        name: "FLOWPILOT_BIND",
-        aliases: &[],
-        doc: "listen address",
-        secret: false,
-        read: |s, v| {
-            s.bind = v.into();
-            Ok(())
-        },
-        show: |s| s.bind.clone(),
-    },
+    row!("FLOWPILOT_BIND", "listen address", bind),
     Row {
         name: "FLOWPILOT_DATABASE_URL",
         aliases: &[],
@@ -326,28 +439,16 @@ const TABLE: &[Row] = &[
         // Not a secret as a whole, but its password is.
         show: |s| store::redact_url(&s.database_url),
     },
-    Row {
-        name: "FLOWPILOT_ALLOW_SIGNUP",
-        aliases: &[],
-        doc: "whether /auth/register is open",
-        secret: false,
-        read: |s, v| {
-            s.allow_signup = parse_bool(v)?;
-            Ok(())
-        },
-        show: |s| s.allow_signup.to_string(),
-    },
-    Row {
-        name: "FLOWPILOT_TOKEN_TTL_HOURS",
-        aliases: &[],
-        doc: "access token lifetime",
-        secret: false,
-        read: |s, v| {
-            s.token_ttl_hours = parse_positive(v)?;
-            Ok(())
-        },
-        show: |s| s.token_ttl_hours.to_string(),
-    },
+    row!(
+        "FLOWPILOT_ALLOW_SIGNUP",
+        "whether /auth/register is open",
+        allow_signup
+    ),
+    row!(
+        "FLOWPILOT_TOKEN_TTL_HOURS",
+        "access token lifetime",
+        token_ttl_hours
+    ),
     Row {
         name: "FLOWPILOT_LLM_PROVIDER",
         aliases: &[],
@@ -366,138 +467,38 @@ const TABLE: &[Row] = &[
             )
         },
     },
-    Row {
-        name: "OPENAI_API_KEY",
-        aliases: &[],
-        doc: "OpenAI's API key",
-        secret: true,
-        read: |s, v| {
-            s.openai.api_key = Some(v.into());
-            Ok(())
-        },
-        show: |s| optional(&s.openai.api_key),
-    },
-    Row {
-        name: "OPENAI_BASE_URL",
-        aliases: &[],
-        doc: "an OpenAI-compatible server (enough alone for a local one)",
-        secret: false,
-        read: |s, v| {
-            s.openai.base_url = Some(v.into());
-            Ok(())
-        },
-        show: |s| optional(&s.openai.base_url),
-    },
-    Row {
-        name: "FLOWPILOT_OPENAI_MODEL",
-        aliases: &[],
-        doc: "the OpenAI model",
-        secret: false,
-        read: |s, v| {
-            s.openai.model = v.into();
-            Ok(())
-        },
-        show: |s| s.openai.model.clone(),
-    },
-    Row {
-        name: "ANTHROPIC_API_KEY",
-        aliases: &[],
-        doc: "Anthropic's API key",
-        secret: true,
-        read: |s, v| {
-            s.anthropic.api_key = Some(v.into());
-            Ok(())
-        },
-        show: |s| optional(&s.anthropic.api_key),
-    },
-    Row {
-        name: "ANTHROPIC_BASE_URL",
-        aliases: &[],
-        doc: "Anthropic's API address",
-        secret: false,
-        read: |s, v| {
-            s.anthropic.base_url = Some(v.into());
-            Ok(())
-        },
-        show: |s| optional(&s.anthropic.base_url),
-    },
-    Row {
-        name: "FLOWPILOT_ANTHROPIC_MODEL",
-        aliases: &[],
-        doc: "the Anthropic model",
-        secret: false,
-        read: |s, v| {
-            s.anthropic.model = v.into();
-            Ok(())
-        },
-        show: |s| s.anthropic.model.clone(),
-    },
-    Row {
-        name: "GEMINI_API_KEY",
-        aliases: &["GOOGLE_AI_API_KEY"],
-        doc: "Gemini's API key",
-        secret: true,
-        read: |s, v| {
-            s.gemini.api_key = Some(v.into());
-            Ok(())
-        },
-        show: |s| optional(&s.gemini.api_key),
-    },
-    Row {
-        name: "GEMINI_BASE_URL",
-        aliases: &[],
-        doc: "Gemini's API address",
-        secret: false,
-        read: |s, v| {
-            s.gemini.base_url = Some(v.into());
-            Ok(())
-        },
-        show: |s| optional(&s.gemini.base_url),
-    },
-    Row {
-        name: "FLOWPILOT_GEMINI_MODEL",
-        aliases: &[],
-        doc: "the Gemini model",
-        secret: false,
-        read: |s, v| {
-            s.gemini.model = v.into();
-            Ok(())
-        },
-        show: |s| s.gemini.model.clone(),
-    },
-    Row {
-        name: "FLOWPILOT_LLM_TIMEOUT_SECS",
-        aliases: &[],
-        doc: "per provider call",
-        secret: false,
-        read: |s, v| {
-            s.llm_timeout_secs = parse_positive(v)?;
-            Ok(())
-        },
-        show: |s| s.llm_timeout_secs.to_string(),
-    },
-    Row {
-        name: "FLOWPILOT_MAX_STEPS",
-        aliases: &[],
-        doc: "steps per session",
-        secret: false,
-        read: |s, v| {
-            s.max_steps = parse_positive(v)?;
-            Ok(())
-        },
-        show: |s| s.max_steps.to_string(),
-    },
-    Row {
-        name: "FLOWPILOT_REDACT",
-        aliases: &[],
-        doc: "redact secrets before text reaches a provider",
-        secret: false,
-        read: |s, v| {
-            s.redact = parse_bool(v)?;
-            Ok(())
-        },
-        show: |s| s.redact.to_string(),
-    },
+    row!(secret "OPENAI_API_KEY", "OpenAI's API key", openai.api_key),
+    row!(
+        "OPENAI_BASE_URL",
+        "an OpenAI-compatible server (enough alone for a local one)",
+        openai.base_url
+    ),
+    row!("FLOWPILOT_OPENAI_MODEL", "the OpenAI model", openai.model),
+    row!(secret "ANTHROPIC_API_KEY", "Anthropic's API key", anthropic.api_key),
+    row!(
+        "ANTHROPIC_BASE_URL",
+        "Anthropic's API address",
+        anthropic.base_url
+    ),
+    row!(
+        "FLOWPILOT_ANTHROPIC_MODEL",
+        "the Anthropic model",
+        anthropic.model
+    ),
+    row!(secret "GEMINI_API_KEY" | "GOOGLE_AI_API_KEY", "Gemini's API key", gemini.api_key),
+    row!("GEMINI_BASE_URL", "Gemini's API address", gemini.base_url),
+    row!("FLOWPILOT_GEMINI_MODEL", "the Gemini model", gemini.model),
+    row!(
+        "FLOWPILOT_LLM_TIMEOUT_SECS",
+        "per provider call",
+        llm_timeout_secs
+    ),
+    row!("FLOWPILOT_MAX_STEPS", "steps per session", max_steps),
+    row!(
+        "FLOWPILOT_REDACT",
+        "redact secrets before text reaches a provider",
+        redact
+    ),
     Row {
         name: "FLOWPILOT_RATE_LIMITS",
         aliases: &[],
@@ -509,120 +510,47 @@ const TABLE: &[Row] = &[
         },
         show: |s| if s.rate_limits { "on" } else { "off" }.into(),
     },
-    Row {
-        name: "FLOWPILOT_SIGNUPS_PER_MINUTE",
-        aliases: &[],
-        doc: "sign-ups a minute per client address",
-        secret: false,
-        read: |s, v| {
-            s.signups_per_minute = parse_positive(v)?;
-            Ok(())
-        },
-        show: |s| s.signups_per_minute.to_string(),
-    },
-    Row {
-        name: "FLOWPILOT_DEFAULT_PLAN",
-        aliases: &[],
-        doc: "plan of newly registered accounts",
-        secret: false,
-        read: |s, v| {
-            s.default_plan = Plan::parse(v).ok_or("one of free, pro, team, enterprise")?;
-            Ok(())
-        },
-        show: |s| s.default_plan.as_str().into(),
-    },
-    Row {
-        name: "FLOWPILOT_AI_DAILY_LIMIT",
-        aliases: &[],
-        doc: "overrides the daily AI limit of every limited plan",
-        secret: false,
-        read: |s, v| {
-            s.ai_daily_limit = Some(parse_non_negative(v)?);
-            Ok(())
-        },
-        show: |s| limit(s.ai_daily_limit),
-    },
-    Row {
-        name: "FLOWPILOT_AI_MONTHLY_LIMIT",
-        aliases: &[],
-        doc: "overrides the monthly AI limit of every limited plan",
-        secret: false,
-        read: |s, v| {
-            s.ai_monthly_limit = Some(parse_non_negative(v)?);
-            Ok(())
-        },
-        show: |s| limit(s.ai_monthly_limit),
-    },
-    Row {
-        name: "FLOWPILOT_EMBEDDING_MODEL_DIR",
-        aliases: &[],
-        doc: "the all-MiniLM-L6-v2 directory",
-        secret: false,
-        read: |s, v| {
-            s.embedding_model_dir = Some(PathBuf::from(v));
-            Ok(())
-        },
-        show: |s| {
-            s.embedding_model_dir
-                .as_ref()
-                .map_or("(auto)".into(), |p| p.display().to_string())
-        },
-    },
-    Row {
-        name: "FLOWPILOT_MATCH_THRESHOLD",
-        aliases: &[],
-        doc: "flow matching threshold",
-        secret: false,
-        read: |s, v| {
-            s.match_threshold = v
-                .parse::<f64>()
-                .ok()
-                .filter(|t| (0.0..=1.0).contains(t))
-                .ok_or("a number between 0 and 1")?;
-            Ok(())
-        },
-        show: |s| s.match_threshold.to_string(),
-    },
-    Row {
-        name: "FLOWPILOT_MAX_BODY_BYTES",
-        aliases: &[],
-        doc: "request body limit (413 above)",
-        secret: false,
-        read: |s, v| {
-            s.max_body_bytes = parse_positive(v)?;
-            Ok(())
-        },
-        show: |s| s.max_body_bytes.to_string(),
-    },
-    Row {
-        name: "FLOWPILOT_TRUSTED_PROXIES",
-        aliases: &[],
-        doc: "addresses or CIDRs whose X-Forwarded-For names the client",
-        secret: false,
-        read: |s, v| {
-            s.trusted_proxies = crate::client_addr::parse_trusted(v)
-                .map_err(|_| "comma-separated IP addresses or CIDRs (10.0.0.0/8)")?;
-            Ok(())
-        },
-        show: |s| {
-            if s.trusted_proxies.is_empty() {
-                return "(none)".into();
-            }
-            let list: Vec<String> = s.trusted_proxies.iter().map(|n| n.to_string()).collect();
-            list.join(", ")
-        },
-    },
-    Row {
-        name: "RUST_LOG",
-        aliases: &[],
-        doc: "log filter",
-        secret: false,
-        read: |s, v| {
-            s.log = v.into();
-            Ok(())
-        },
-        show: |s| s.log.clone(),
-    },
+    row!(
+        "FLOWPILOT_SIGNUPS_PER_MINUTE",
+        "sign-ups a minute per client address",
+        signups_per_minute
+    ),
+    row!(
+        "FLOWPILOT_DEFAULT_PLAN",
+        "plan of newly registered accounts",
+        default_plan
+    ),
+    row!(
+        "FLOWPILOT_AI_DAILY_LIMIT",
+        "overrides the daily AI limit of every limited plan",
+        ai_daily_limit
+    ),
+    row!(
+        "FLOWPILOT_AI_MONTHLY_LIMIT",
+        "overrides the monthly AI limit of every limited plan",
+        ai_monthly_limit
+    ),
+    row!(
+        "FLOWPILOT_EMBEDDING_MODEL_DIR",
+        "the all-MiniLM-L6-v2 directory",
+        embedding_model_dir
+    ),
+    row!(
+        "FLOWPILOT_MATCH_THRESHOLD",
+        "flow matching threshold",
+        match_threshold
+    ),
+    row!(
+        "FLOWPILOT_MAX_BODY_BYTES",
+        "request body limit (413 above)",
+        max_body_bytes
+    ),
+    row!(
+        "FLOWPILOT_TRUSTED_PROXIES",
+        "addresses or CIDRs whose X-Forwarded-For names the client",
+        trusted_proxies
+    ),
+    row!("RUST_LOG", "log filter", log),
 ];
 
 /// `bind` → `FLOWPILOT_BIND`; the provider variables without the prefix keep their names
