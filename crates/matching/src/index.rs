@@ -59,6 +59,10 @@ pub struct MatchQuery {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MatchResult {
     pub flow_id: Uuid,
+    /// What the intake says about the flow; a result exists only when it clears the
+    /// threshold.
+    pub relevance: f64,
+    /// Relevance adjusted for recency (see [`crate::score`]); results are ordered by it.
     pub score: f64,
     pub signals: Signals,
 }
@@ -170,7 +174,7 @@ impl FlowIndex {
     }
 
     /// Flows indexed without an embedding although an embedder is set (the embedder
-    /// failed for them; they still match on keywords and recency).
+    /// failed for them; they still match on keywords).
     pub fn missing_embeddings(&self) -> usize {
         self.missing_embeddings
     }
@@ -265,7 +269,8 @@ impl FlowIndex {
     }
 
     /// The flows matching `query`, best first: only published flows of the query's account
-    /// or built in, scoring strictly above the threshold, ties broken by id.
+    /// or built in whose relevance is strictly above the threshold, ordered by score (then
+    /// relevance, then id, so that equal scores come back in the same order everywhere).
     pub fn search(&self, query: &MatchQuery, now: DateTime<Utc>) -> Vec<MatchResult> {
         let embedding = self.embed_query(query);
         self.search_with_embedding(query, embedding, now)
@@ -300,11 +305,9 @@ impl FlowIndex {
             .keywords
             .search(&query.text, &self.config.keyword_scale);
 
-        // Without keyword evidence a flow can only score through recency (and the semantic
-        // signal); when that cannot clear the threshold, only touched flows need scoring.
-        let scan_all = query_vector.is_some()
-            || self.config.weights.recency_only_ceiling() > self.config.threshold;
-        let slots: Box<dyn Iterator<Item = u32>> = if scan_all {
+        // Without the semantic signal, relevance is keyword evidence alone: a flow sharing
+        // no term with the intake cannot match, so only the touched ones are scored.
+        let slots: Box<dyn Iterator<Item = u32>> = if query_vector.is_some() {
             Box::new(0..self.docs.len() as u32)
         } else {
             Box::new(hits.touched.iter().copied())
@@ -325,11 +328,12 @@ impl FlowIndex {
                 keyword: hits.signal.get(s).copied().unwrap_or(0.0),
                 recency: recency(doc.last_activity, now),
             };
-            let score = self.config.weights.score(&signals);
-            if score > self.config.threshold {
+            let verdict = self.config.judge(&signals);
+            if verdict.matches {
                 results.push(MatchResult {
                     flow_id: doc.id,
-                    score,
+                    relevance: verdict.relevance,
+                    score: verdict.score,
                     signals,
                 });
             }
@@ -337,6 +341,7 @@ impl FlowIndex {
         results.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
+                .then_with(|| b.relevance.total_cmp(&a.relevance))
                 .then_with(|| a.flow_id.cmp(&b.flow_id))
         });
         results.truncate(query.limit);

@@ -1,6 +1,8 @@
 //! FlowPilot matching: which flows of the library fit an intake (flows.md "Matching").
 //!
-//! `score = (w_s·semantic + w_k·keyword + w_r·recency) / (sum of the available weights)`
+//! `relevance = (w_s·semantic + w_k·keyword) / (sum of the available weights)`; a flow
+//! matches only when its relevance is strictly above the threshold, and its reported score
+//! is the relevance plus at most 0.05 for recency ([`score`]).
 //!
 //! - [`keyword`]: BM25 over each flow's search text, scaled into 0..1 (see that module for
 //!   how the scale stays comparable across queries and library sizes).
@@ -20,6 +22,7 @@ pub mod minilm;
 pub mod model_dir;
 pub mod recency;
 pub mod score;
+mod synonyms;
 pub mod text;
 
 pub use embed::{cosine, EmbedError, Embedder};
@@ -29,4 +32,6 @@ pub use keyword::KeywordScale;
 pub use minilm::MiniLmEmbedder;
 pub use model_dir::{has_model, locate_model_dir, MODEL_FILES, MODEL_NAME};
 pub use recency::recency;
-pub use score::{MatchConfig, Signals, Weights, DEFAULT_THRESHOLD};
+pub use score::{
+    MatchConfig, Signals, Verdict, Weights, DEFAULT_THRESHOLD, MAX_RECENCY_ADJUSTMENT,
+};

@@ -4,6 +4,7 @@
 //! (negations included) and single characters, and applies a light stemmer to purely alphabetic words so that
 //! "printers", "printing" and "printed" meet. Tokens holding a digit ("0x80070005", "m365",
 //! "w32tm", "802.1x" → "802", "1x") are kept as written: they are identifiers, not words.
+//! Last, words engineers use interchangeably are folded onto one term ([`crate::synonyms`]).
 
 /// The index terms of `text`, in order, repeats kept.
 pub fn tokenize(text: &str) -> Vec<String> {
@@ -14,18 +15,19 @@ pub fn tokenize(text: &str) -> Vec<String> {
             if lower.chars().count() < 2 || is_stop_word(&lower) {
                 return None;
             }
-            if lower.chars().all(char::is_alphabetic) {
-                Some(stem(&lower))
+            let term = if lower.chars().all(char::is_alphabetic) {
+                stem(&lower)
             } else {
-                Some(lower)
-            }
+                lower
+            };
+            Some(crate::synonyms::fold(term))
         })
         .collect()
 }
 
 /// A deliberately light suffix stripper (a small part of Porter's step 1). Stems need not be
 /// words, only agree: "update", "updated", "updates" and "updating" all become "updat".
-fn stem(word: &str) -> String {
+pub(crate) fn stem(word: &str) -> String {
     let mut w = word.to_owned();
     if w.chars().count() <= 3 {
         return w;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use flowpilot_matching::{
-    EmbedError, Embedder, FlowEntry, FlowIndex, MatchConfig, MatchQuery, Weights,
+    EmbedError, Embedder, FlowEntry, FlowIndex, MatchConfig, MatchQuery, MAX_RECENCY_ADJUSTMENT,
 };
 use uuid::Uuid;
 
@@ -82,7 +82,7 @@ fn a_paraphrase_finds_its_flow() {
     assert_eq!(results[0].flow_id, id(1));
     assert!(results[0].score > 0.5);
     assert_eq!(results[0].signals.semantic, None);
-    assert!(results[0].signals.keyword > 0.8);
+    assert!(results[0].signals.keyword > 0.5, "{results:?}");
 }
 
 #[test]
@@ -162,47 +162,71 @@ fn upsert_replaces_and_remove_forgets() {
 }
 
 #[test]
-fn recent_activity_raises_the_score() {
+fn recent_activity_raises_the_score_but_not_the_relevance() {
     let mut index = library();
     let query = ask("outlook password prompt");
     let before = index.search(&query, now())[0];
     assert!(index.touch(id(1), now()));
     let after = index.search(&query, now())[0];
     assert_eq!(after.signals.recency, 1.0);
+    assert_eq!(after.relevance, before.relevance);
     assert!(after.score > before.score);
+    assert!(after.score - after.relevance <= MAX_RECENCY_ADJUSTMENT + 1e-12);
     assert!(!index.touch(id(99), now()));
 }
 
 #[test]
-fn recency_alone_does_not_match_with_the_default_weights() {
-    let mut index = library();
-    index.touch(id(2), now());
+fn on_a_fresh_install_an_unrelated_intake_matches_nothing() {
+    let mut index = FlowIndex::default();
+    for (n, domain, text) in [
+        (1, "email", OUTLOOK),
+        (2, "printing", PRINTER),
+        (3, "networking", VPN),
+    ] {
+        let mut fresh = entry(n, domain, text);
+        fresh.last_activity = now();
+        index.upsert(fresh);
+    }
+    let index = with_filler(index);
     assert!(ids(&index, &ask("the coffee machine leaks")).is_empty());
+    assert!(ids(&index, &ask("Sage 200 month-end batch stuck posting")).is_empty());
 }
 
 #[test]
-fn recency_alone_matches_when_configured_to() {
-    let mut index = FlowIndex::new(MatchConfig {
-        weights: Weights {
-            semantic: 0.0,
-            keyword: 0.1,
-            recency: 0.9,
-        },
-        ..MatchConfig::default()
-    });
-    let mut fresh = entry(1, "email", OUTLOOK);
-    fresh.last_activity = now();
-    index.upsert(fresh);
-    assert_eq!(ids(&index, &ask("the coffee machine leaks")), [id(1)]);
+fn recency_orders_only_flows_of_close_relevance() {
+    let mut index = with_filler(FlowIndex::default());
+    index.upsert(entry(1, "printing", PRINTER));
+    index.upsert(entry(2, "printing", PRINTER));
+    let query = ask("printer offline, jobs stuck in the print queue, spooler stopped");
+    assert_eq!(ids(&index, &query), [id(1), id(2)]);
+    index.touch(id(2), now());
+    assert_eq!(
+        ids(&index, &query),
+        [id(2), id(1)],
+        "equal relevance: the used one first"
+    );
+
+    // A flow that fits the intake clearly better stays first, however stale it is.
+    let mut index = with_filler(FlowIndex::default());
+    index.upsert(entry(1, "printing", PRINTER));
+    index.upsert(entry(
+        2,
+        "printing",
+        "Printer jams\nPaper jam in the printer tray\nprinter",
+    ));
+    index.touch(id(2), now());
+    let results = index.search(&query, now());
+    assert_eq!(results[0].flow_id, id(1), "{results:?}");
 }
 
 #[test]
-fn the_threshold_is_exclusive() {
+fn the_threshold_is_exclusive_and_applies_to_relevance() {
     let mut index = library();
     let query = ask("outlook password prompt");
-    let score = index.search(&query, now())[0].score;
+    index.touch(id(1), now());
+    let relevance = index.search(&query, now())[0].relevance;
     index.set_config(MatchConfig {
-        threshold: score,
+        threshold: relevance,
         ..MatchConfig::default()
     });
     assert!(index.search(&query, now()).is_empty());
@@ -232,8 +256,8 @@ fn the_semantic_signal_counts_when_an_embedder_is_set() {
     let mut index = FlowIndex::default().with_embedder(Arc::new(MarkerEmbedder));
     index.upsert(entry(1, "email", OUTLOOK));
     index.upsert(entry(2, "printing", PRINTER));
-    // No shared keyword, but the embedder sees "mail".
-    let results = index.search(&ask("webmail sign-in nagging"), now());
+    // No shared keyword, but the embedder sees "mail" in "mailbox".
+    let results = index.search(&ask("mailbox nagging"), now());
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0].flow_id, id(1));
     let semantic = results[0].signals.semantic.unwrap();

@@ -1,14 +1,16 @@
 //! Calibration against the built-in library: paraphrases of a flow's problem must find it,
-//! intakes unrelated to every flow must find nothing (flows.md "Matching").
+//! intakes no flow covers must find nothing (flows.md "Matching").
 //!
-//! Every flow gets the same last activity, 400 days before `now`, so recency (then ≈ 0.05)
-//! neither helps nor ranks: this measures what the intake says, and is the harder case for
-//! the threshold, since a recently used flow only scores higher. The same queries are also
-//! run with every flow used today, to show that recency alone does not create matches.
+//! The set is `flows/queries/labelled.yaml` (or the file named by
+//! `FLOWPILOT_LABELLED_QUERIES`): paraphrases close to the flows' wording, paraphrases
+//! reworded by someone who had not read the flows, near-miss IT intakes no flow covers, and
+//! requests that are not IT support at all. The targets (issue 14) hold with and without the
+//! embedding model, on a fresh install (every flow updated today) and on a library whose
+//! flows were last used at very different times, since recency must not decide a match.
 //!
-//! The query set is `flows/queries/labelled.yaml`, or the file named by
-//! `FLOWPILOT_LABELLED_QUERIES`. With the `embeddings` feature and
-//! `FLOWPILOT_EMBEDDING_MODEL_DIR` set, the set is run again with the model.
+//! With the `embeddings` feature and `FLOWPILOT_EMBEDDING_MODEL_DIR` set, the set also runs
+//! with the model. `calibration_grid` (ignored) prints the figures over a grid of thresholds,
+//! weights and keyword scales: the numbers behind the defaults in docs/matching.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
@@ -17,21 +19,67 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::flow::{parse_flow_documents, FlowDefinition, FlowFormat};
-use flowpilot_matching::{FlowEntry, FlowIndex, MatchQuery};
+use flowpilot_matching::{FlowEntry, FlowIndex, MatchConfig, MatchQuery};
 use serde::Deserialize;
 use uuid::Uuid;
+
+const RECALL_AT_1: f64 = 0.92;
+const RECALL_AT_3: f64 = 0.98;
+const FALSE_MATCH_RATE: f64 = 0.03;
+
+/// Recall as measured when the defaults were calibrated, for the runs still short of the
+/// recall targets (docs/matching.md says by how much). A run fails when a figure drops below
+/// its target or, where the target is not reached yet, below this.
+#[derive(Clone, Copy)]
+struct Floor {
+    recall_at_1: f64,
+    recall_at_3: f64,
+}
+
+const WITHOUT_MODEL: Floor = Floor {
+    recall_at_1: 0.78,
+    recall_at_3: 0.79,
+};
+
+#[cfg(feature = "embeddings")]
+const WITH_MODEL: Floor = Floor {
+    recall_at_1: 0.84,
+    recall_at_3: 0.85,
+};
 
 #[derive(Deserialize)]
 struct Labelled {
     paraphrases: Vec<Paraphrase>,
+    #[serde(default)]
+    reworded: Vec<Paraphrase>,
+    #[serde(default)]
+    near_misses: Vec<String>,
     out_of_scope: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct Paraphrase {
     query: String,
     /// The file stem of the flow the query describes.
     flow: String,
+}
+
+impl Labelled {
+    fn all_paraphrases(&self) -> Vec<Paraphrase> {
+        self.paraphrases
+            .iter()
+            .chain(&self.reworded)
+            .cloned()
+            .collect()
+    }
+
+    fn all_unmatched(&self) -> Vec<String> {
+        self.near_misses
+            .iter()
+            .chain(&self.out_of_scope)
+            .cloned()
+            .collect()
+    }
 }
 
 fn repo() -> PathBuf {
@@ -73,18 +121,37 @@ fn labelled() -> Labelled {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("flows/queries/labelled.yaml"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let set: Labelled =
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stems: Vec<String> = library().into_iter().map(|(stem, _)| stem).collect();
+    for p in set.all_paraphrases() {
+        assert!(stems.contains(&p.flow), "{:?} names no flow", p.flow);
+    }
+    set
+}
+
+/// How long ago each flow was last used or updated.
+#[derive(Clone, Copy)]
+enum Ages {
+    /// A fresh install: every built-in flow loaded today.
+    AllToday,
+    /// Every other flow used today, the rest over a year ago.
+    Mixed,
 }
 
 fn build(
     mut index: FlowIndex,
     flows: &[(String, FlowDefinition)],
-    age: Duration,
+    ages: Ages,
 ) -> (FlowIndex, HashMap<Uuid, String>) {
     let mut names = HashMap::new();
     for (n, (stem, def)) in flows.iter().enumerate() {
         let id = Uuid::from_u128(n as u128 + 1);
         names.insert(id, stem.clone());
+        let age = match ages {
+            Ages::Mixed if n % 2 == 1 => Duration::days(400),
+            _ => Duration::zero(),
+        };
         index.upsert(FlowEntry {
             id,
             account_id: None,
@@ -97,145 +164,276 @@ fn build(
     (index, names)
 }
 
-struct Report {
+struct Figures {
     recall_at_1: f64,
     recall_at_3: f64,
     false_match_rate: f64,
+}
+
+impl Figures {
+    fn meets_targets(&self) -> bool {
+        self.recall_at_1 >= RECALL_AT_1
+            && self.recall_at_3 >= RECALL_AT_3
+            && self.false_match_rate <= FALSE_MATCH_RATE
+    }
+}
+
+fn rate(hits: usize, of: usize) -> f64 {
+    hits as f64 / of.max(1) as f64
+}
+
+/// The queries with their embeddings, computed once per run.
+struct Queries {
+    paraphrases: Vec<(Paraphrase, Option<Vec<f32>>)>,
+    reworded: usize,
+    unmatched: Vec<(String, Option<Vec<f32>>)>,
+    near_misses: usize,
+}
+
+impl Queries {
+    fn new(index: &FlowIndex, set: &Labelled) -> Self {
+        let embed = |text: &str| index.embed_query(&ask(text));
+        Self {
+            paraphrases: set
+                .all_paraphrases()
+                .into_iter()
+                .map(|p| {
+                    let e = embed(&p.query);
+                    (p, e)
+                })
+                .collect(),
+            reworded: set.reworded.len(),
+            unmatched: set
+                .all_unmatched()
+                .into_iter()
+                .map(|t| {
+                    let e = embed(&t);
+                    (t, e)
+                })
+                .collect(),
+            near_misses: set.near_misses.len(),
+        }
+    }
+}
+
+fn ask(text: &str) -> MatchQuery {
+    MatchQuery {
+        text: text.into(),
+        account_id: None,
+        domain: None,
+        limit: 3,
+    }
 }
 
 fn evaluate(
     label: &str,
     index: &FlowIndex,
     names: &HashMap<Uuid, String>,
-    set: &Labelled,
-) -> Report {
-    let search = |text: &str| {
-        let query = MatchQuery {
-            text: text.into(),
-            account_id: None,
-            domain: None,
-            limit: 3,
-        };
-        index.search(&query, now())
+    queries: &Queries,
+    verbose: bool,
+) -> Figures {
+    let search = |text: &str, embedding: &Option<Vec<f32>>| {
+        index.search_with_embedding(&ask(text), embedding.clone(), now())
     };
-    let (mut top1, mut top3) = (0, 0);
-    println!("--- {label}");
-    for p in &set.paraphrases {
-        let results = search(&p.query);
+    let describe = |r: &flowpilot_matching::MatchResult| {
+        format!(
+            "{} {:.2} (kw {:.2}, sem {})",
+            names[&r.flow_id],
+            r.relevance,
+            r.signals.keyword,
+            r.signals.semantic.map_or("-".into(), |s| format!("{s:.2}"))
+        )
+    };
+    let original = queries.paraphrases.len() - queries.reworded;
+    let (mut top1, mut top3) = ([0usize; 2], [0usize; 2]);
+    for (n, (p, embedding)) in queries.paraphrases.iter().enumerate() {
+        let part = usize::from(n >= original);
+        let results = search(&p.query, embedding);
         let found: Vec<&str> = results.iter().map(|r| names[&r.flow_id].as_str()).collect();
         match found.iter().position(|f| *f == p.flow) {
-            Some(0) => top1 += 1,
-            Some(_) => top3 += 1,
+            Some(0) => {
+                top1[part] += 1;
+                top3[part] += 1;
+            }
+            Some(_) => top3[part] += 1,
             None => {}
         }
-        if found.first() != Some(&p.flow.as_str()) {
-            let scores: Vec<String> = results
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} {:.2} (kw {:.2}, sem {:?})",
-                        names[&r.flow_id],
-                        r.score,
-                        r.signals.keyword,
-                        r.signals.semantic.map(|s| (s * 100.0).round() / 100.0)
-                    )
-                })
-                .collect();
-            println!("  miss@1 {:?} want {} got {:?}", p.query, p.flow, scores);
+        if verbose && found.first() != Some(&p.flow.as_str()) {
+            let got: Vec<String> = results.iter().map(describe).collect();
+            println!("  miss@1 {:?} want {} got {:?}", p.query, p.flow, got);
         }
     }
-    top3 += top1;
-    let mut false_matches = 0;
-    for text in &set.out_of_scope {
-        let results = search(text);
-        if let Some(best) = results.first() {
-            false_matches += 1;
-            println!(
-                "  false match {:?} -> {} {:.2} (kw {:.2}, sem {:?})",
-                text, names[&best.flow_id], best.score, best.signals.keyword, best.signals.semantic
-            );
+    let mut false_matches = [0usize; 2];
+    for (n, (text, embedding)) in queries.unmatched.iter().enumerate() {
+        let part = usize::from(n >= queries.near_misses);
+        if let Some(best) = search(text, embedding).first() {
+            false_matches[part] += 1;
+            if verbose {
+                println!("  false match {:?} -> {}", text, describe(best));
+            }
         }
     }
-    let n = set.paraphrases.len().max(1) as f64;
-    let report = Report {
-        recall_at_1: f64::from(top1) / n,
-        recall_at_3: f64::from(top3) / n,
-        false_match_rate: f64::from(false_matches) / set.out_of_scope.len().max(1) as f64,
+    let paraphrases = queries.paraphrases.len();
+    let unmatched = queries.unmatched.len();
+    let figures = Figures {
+        recall_at_1: rate(top1[0] + top1[1], paraphrases),
+        recall_at_3: rate(top3[0] + top3[1], paraphrases),
+        false_match_rate: rate(false_matches[0] + false_matches[1], unmatched),
     };
+    let far = unmatched - queries.near_misses;
     println!(
-        "{label}: {} flows, {} paraphrases, {} out-of-scope: recall@1 {:.3}, recall@3 {:.3}, false-match rate {:.3}",
+        "{label}: {} flows; {paraphrases} paraphrases: recall@1 {:.3}, recall@3 {:.3} \
+         (close wording {:.3}/{:.3}, reworded {:.3}/{:.3}); {unmatched} out of scope: \
+         false-match rate {:.3} (near misses {}/{}, not IT {}/{})",
         names.len(),
-        set.paraphrases.len(),
-        set.out_of_scope.len(),
-        report.recall_at_1,
-        report.recall_at_3,
-        report.false_match_rate
+        figures.recall_at_1,
+        figures.recall_at_3,
+        rate(top1[0], original),
+        rate(top3[0], original),
+        rate(top1[1], queries.reworded),
+        rate(top3[1], queries.reworded),
+        figures.false_match_rate,
+        false_matches[0],
+        queries.near_misses,
+        false_matches[1],
+        far,
     );
-    report
+    figures
+}
+
+fn assert_targets(label: &str, figures: &Figures, floor: Floor) {
+    for (name, got, target, floor) in [
+        (
+            "recall@1",
+            figures.recall_at_1,
+            RECALL_AT_1,
+            floor.recall_at_1,
+        ),
+        (
+            "recall@3",
+            figures.recall_at_3,
+            RECALL_AT_3,
+            floor.recall_at_3,
+        ),
+    ] {
+        if got < target {
+            println!("{label}: {name} {got:.3} is short of the target {target}");
+        }
+        assert!(
+            got >= target.min(floor),
+            "{label}: {name} {got:.3} dropped below {:.3}",
+            target.min(floor)
+        );
+    }
+    assert!(
+        figures.false_match_rate <= FALSE_MATCH_RATE,
+        "{label}: false-match rate {:.3} is above {FALSE_MATCH_RATE}",
+        figures.false_match_rate
+    );
+}
+
+/// Runs the set on a fresh install and on a library of mixed ages, with indexes made by
+/// `new_index`, and holds each run to the targets.
+fn run(label: &str, floor: Floor, new_index: impl Fn() -> FlowIndex) {
+    let flows = library();
+    let set = labelled();
+    assert!(
+        set.near_misses.len() >= 100,
+        "the set needs its near misses"
+    );
+    for (ages, age_label) in [
+        (Ages::AllToday, "fresh install"),
+        (Ages::Mixed, "flows of mixed ages"),
+    ] {
+        let (index, names) = build(new_index(), &flows, ages);
+        assert_eq!(index.missing_embeddings(), 0);
+        let queries = Queries::new(&index, &set);
+        let label = format!("{label}, {age_label}");
+        let figures = evaluate(&label, &index, &names, &queries, true);
+        assert_targets(&label, &figures, floor);
+    }
 }
 
 #[test]
-fn keywords_and_recency_alone_find_paraphrases_and_ignore_unrelated_intakes() {
-    let flows = library();
-    let set = labelled();
-    let (index, names) = build(FlowIndex::default(), &flows, Duration::days(400));
-    let report = evaluate("keyword + recency", &index, &names, &set);
+fn without_the_model_paraphrases_match_and_intakes_no_flow_covers_do_not() {
+    run("keyword only", WITHOUT_MODEL, FlowIndex::default);
+}
 
-    let (fresh, names) = build(FlowIndex::default(), &flows, Duration::zero());
-    let fresh_report = evaluate(
-        "keyword + recency, every flow used today",
-        &fresh,
-        &names,
-        &set,
-    );
-
-    // Floors a little under the measured figures (docs/matching.md), so that adding
-    // flows or queries does not break the build over one query, while a real regression does.
-    assert!(
-        report.recall_at_1 >= 0.85,
-        "recall@1 {}",
-        report.recall_at_1
-    );
-    assert!(report.recall_at_3 >= 0.9, "recall@3 {}", report.recall_at_3);
-    assert!(
-        report.false_match_rate <= 0.05,
-        "false-match rate {}",
-        report.false_match_rate
-    );
-    assert!(
-        fresh_report.false_match_rate <= 0.05,
-        "false-match rate with every flow used today {}",
-        fresh_report.false_match_rate
-    );
+#[cfg(feature = "embeddings")]
+fn model() -> Option<std::sync::Arc<flowpilot_matching::MiniLmEmbedder>> {
+    let Some(dir) = std::env::var_os("FLOWPILOT_EMBEDDING_MODEL_DIR") else {
+        println!("FLOWPILOT_EMBEDDING_MODEL_DIR not set: skipping the model run");
+        return None;
+    };
+    let embedder = flowpilot_matching::MiniLmEmbedder::load(Path::new(&dir)).expect("model loads");
+    Some(std::sync::Arc::new(embedder))
 }
 
 #[cfg(feature = "embeddings")]
 #[test]
-fn with_the_embedding_model_paraphrases_match_and_unrelated_intakes_do_not() {
-    use std::sync::Arc;
-
-    use flowpilot_matching::MiniLmEmbedder;
-
-    let Some(dir) = std::env::var_os("FLOWPILOT_EMBEDDING_MODEL_DIR") else {
-        println!("FLOWPILOT_EMBEDDING_MODEL_DIR not set: skipping the model run");
+fn with_the_model_paraphrases_match_and_intakes_no_flow_covers_do_not() {
+    let Some(embedder) = model() else {
         return;
     };
-    let embedder = MiniLmEmbedder::load(Path::new(&dir)).expect("model loads");
+    run("semantic + keyword", WITH_MODEL, || {
+        FlowIndex::default().with_embedder(embedder.clone())
+    });
+}
+
+/// Prints the figures over a grid of configurations; the defaults are chosen from it
+/// (docs/matching.md). `cargo test -p flowpilot-matching --test labelled_set -- --ignored
+/// --nocapture calibration_grid`, with the model as above to include the semantic signal.
+#[test]
+#[ignore]
+fn calibration_grid() {
     let flows = library();
     let set = labelled();
-    let index = FlowIndex::default().with_embedder(Arc::new(embedder));
-    let (index, names) = build(index, &flows, Duration::days(400));
-    assert_eq!(index.missing_embeddings(), 0);
-    let report = evaluate("semantic + keyword + recency", &index, &names, &set);
-    assert!(
-        report.recall_at_1 >= 0.85,
-        "recall@1 {}",
-        report.recall_at_1
-    );
-    assert!(report.recall_at_3 >= 0.9, "recall@3 {}", report.recall_at_3);
-    assert!(
-        report.false_match_rate <= 0.05,
-        "false-match rate {}",
-        report.false_match_rate
-    );
+    #[cfg(feature = "embeddings")]
+    let embedder = model();
+    #[cfg_attr(not(feature = "embeddings"), allow(unused_mut))]
+    let mut index = FlowIndex::default();
+    #[cfg(feature = "embeddings")]
+    if let Some(e) = &embedder {
+        index = index.with_embedder(e.clone());
+    }
+    let with_model = index.embedder().is_some();
+    let (mut index, names) = build(index, &flows, Ages::AllToday);
+    let queries = Queries::new(&index, &set);
+    let base = MatchConfig::default();
+    let semantic_weights: &[f64] = if with_model { &[0.3, 0.5, 0.7] } else { &[0.5] };
+    let mut passing = Vec::new();
+    for &half in &[1.2, 1.5, 1.8, 2.1] {
+        for &power in &[2.0, 3.0, 4.0, 6.0] {
+            for &coverage_power in &[0.5, 1.0] {
+                for &semantic in semantic_weights {
+                    for threshold in (30..=70).step_by(5).map(|t| f64::from(t) / 100.0) {
+                        let config = MatchConfig {
+                            threshold,
+                            weights: flowpilot_matching::Weights {
+                                semantic,
+                                keyword: base.weights.keyword,
+                            },
+                            keyword_scale: flowpilot_matching::KeywordScale {
+                                half,
+                                power,
+                                coverage_power,
+                                ..base.keyword_scale
+                            },
+                            ..base
+                        };
+                        index.set_config(config);
+                        let label = format!(
+                            "half {half} power {power} coverage {coverage_power} w_s {semantic} \
+                             threshold {threshold:.2}"
+                        );
+                        let figures = evaluate(&label, &index, &names, &queries, false);
+                        if figures.meets_targets() {
+                            passing.push(label);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("meeting every target: {passing:#?}");
 }
