@@ -13,6 +13,6 @@ pub use llm_pilot::LlmPilot;
 pub use offline::OfflinePilot;
 
 pub use pilot::{
-    History, Intake, PastStep, Pilot, PilotError, PilotInput, PilotStep, SessionRecap, StepAnswer,
-    Usage, WrittenDocumentation, WrittenEscalation,
+    History, Intake, PastStep, Pilot, PilotError, PilotInput, PilotStep, Reply, SessionRecap,
+    StepAnswer, Usage, WrittenDocumentation, WrittenEscalation,
 };

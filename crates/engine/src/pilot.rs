@@ -41,6 +41,8 @@ pub struct PastStep {
     pub output: StepOutput,
     pub state: serde_json::Value,
     pub answer: Option<StepAnswer>,
+    /// Free text the engineer gave that did not answer the step (api.md `observations`).
+    pub observations: Vec<String>,
 }
 
 /// The session so far, as a pilot is told it: the newest steps in full (as many as
@@ -110,12 +112,45 @@ pub struct Usage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PilotStep {
     pub output: StepOutput,
+    /// Why the step has its confidence, in plain sentences (engine.md "Confidence").
+    pub confidence_reasons: Vec<String>,
     /// Private state the pilot wants back with this step next time.
     pub state: serde_json::Value,
     /// Set when the pilot moved the session to another flow (the engineer described a
     /// different problem).
     pub rematched: Option<MatchedFlow>,
     pub usage: Vec<Usage>,
+}
+
+/// What a pilot makes of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The answer says which way to go: this is the next step.
+    Next(PilotStep),
+    /// The answer does not say which way to go. The pilot does not guess: the same step is
+    /// asked again with `clarification` (what it needs), and the answer is kept on the step
+    /// as an observation.
+    Clarify {
+        clarification: String,
+        usage: Vec<Usage>,
+    },
+}
+
+impl Reply {
+    /// The next step, when the answer gave one.
+    pub fn next(self) -> Option<PilotStep> {
+        match self {
+            Reply::Next(step) => Some(step),
+            Reply::Clarify { .. } => None,
+        }
+    }
+
+    pub fn usage(&self) -> &[Usage] {
+        match self {
+            Reply::Next(step) => &step.usage,
+            Reply::Clarify { usage, .. } => usage,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -181,8 +216,12 @@ pub trait Pilot: Send + Sync {
     /// of the steps before them it reads only [`History::earlier`].
     fn recent_steps(&self) -> usize;
 
-    /// Produces the next step: the first one when `history` is empty.
-    async fn next_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError>;
+    /// Produces the session's first step (`history` is empty).
+    async fn first_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError>;
+
+    /// Reads the answer to the last step of `history` and produces the next step, or asks
+    /// for the answer to be made clear.
+    async fn next_step(&self, input: PilotInput<'_>) -> Result<Reply, PilotError>;
 
     /// Optionally writes the root cause and resolution text (LLM pilots); `None` means the
     /// deterministic documentation is used. Never fails: resolving must not depend on AI.

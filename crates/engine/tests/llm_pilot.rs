@@ -164,6 +164,7 @@ fn past_step(i: usize, answer: StepAnswer) -> PastStep {
         },
         state: serde_json::Value::Null,
         answer: Some(answer),
+        observations: Vec::new(),
     }
 }
 
@@ -240,7 +241,7 @@ async fn first_step_is_parsed_and_its_usage_recorded() {
     let provider = ScriptedProvider::new(vec![Ok(format!("```json\n{}\n```", step_json(true)))]);
     let intake = intake("Outlook keeps asking for my password since this morning");
     let step = pilot(&provider, true)
-        .next_step(input(&intake, None, &[]))
+        .first_step(input(&intake, None, &[]))
         .await
         .unwrap();
 
@@ -270,7 +271,7 @@ async fn a_first_step_without_summary_is_repaired() {
     let provider = ScriptedProvider::new(vec![Ok(step_json(false)), Ok(step_json(true))]);
     let intake = intake("Outlook prompts");
     let step = pilot(&provider, false)
-        .next_step(input(&intake, None, &[]))
+        .first_step(input(&intake, None, &[]))
         .await
         .unwrap();
 
@@ -313,7 +314,7 @@ async fn a_rate_limit_is_a_provider_error_with_retry_after() {
     })]);
     let intake = intake("Outlook prompts");
     let error = pilot(&provider, true)
-        .next_step(input(&intake, None, &[]))
+        .first_step(input(&intake, None, &[]))
         .await
         .unwrap_err();
 
@@ -345,7 +346,7 @@ async fn a_provider_failure_during_repair_keeps_the_first_calls_usage() {
     ]);
     let intake = intake("Outlook prompts");
     let error = pilot(&provider, true)
-        .next_step(input(&intake, None, &[]))
+        .first_step(input(&intake, None, &[]))
         .await
         .unwrap_err();
 
@@ -394,7 +395,7 @@ async fn without_redaction_the_text_is_sent_as_is() {
     let provider = ScriptedProvider::new(vec![Ok(step_json(true))]);
     let intake = intake("password=hunter2 does not work");
     pilot(&provider, false)
-        .next_step(input(&intake, None, &[]))
+        .first_step(input(&intake, None, &[]))
         .await
         .unwrap();
     assert!(provider.sent_text().contains("password=hunter2"));
@@ -406,7 +407,7 @@ async fn the_matched_flow_is_in_the_prompt() {
     let intake = intake("Outlook prompts");
     let matched = matched_flow();
     pilot(&provider, true)
-        .next_step(input(&intake, Some(&matched), &[]))
+        .first_step(input(&intake, Some(&matched), &[]))
         .await
         .unwrap();
 

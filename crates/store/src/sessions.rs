@@ -66,6 +66,12 @@ pub struct StepRecord {
     pub response: Option<StepResponse>,
     /// The steps before this one, in brief; `None` on steps stored before it was kept.
     pub earlier: Option<EarlierSteps>,
+    /// Free text the engineer gave that did not answer the step, oldest first.
+    pub observations: Vec<String>,
+    /// What FlowPilot asked about the latest observation.
+    pub clarification: Option<String>,
+    /// Why the step has its confidence, in plain sentences.
+    pub confidence_reasons: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -110,7 +116,7 @@ pub struct Closing {
 }
 
 const STEP_COLUMNS: &str = "id, session_id, step_order, output, engine_state, response, \
-    responded_at, earlier, created_at";
+    responded_at, earlier, observations, clarification, confidence_reasons, created_at";
 
 const SESSION_COLUMNS: &str =
     "id, account_id, user_id, title, status, intake_type, intake_content, \
@@ -205,8 +211,17 @@ fn step_from_row(row: &impl Columns) -> Result<StepRecord> {
                     .map_err(|e| StoreError::Corrupt(format!("earlier steps: {e}")))
             })
             .transpose()?,
+        observations: strings_col(row, "observations")?,
+        clarification: row.col("clarification")?,
+        confidence_reasons: strings_col(row, "confidence_reasons")?,
         created_at: time(row.col("created_at")?)?,
     })
+}
+
+/// A JSON list of strings.
+fn strings_col(row: &impl Columns, name: &str) -> Result<Vec<String>> {
+    serde_json::from_str(row.col::<&str>(name)?)
+        .map_err(|e| StoreError::Corrupt(format!("step {name}: {e}")))
 }
 
 fn response_from_row(row: &impl Columns) -> Result<Option<StepResponse>> {
@@ -289,11 +304,13 @@ fn insert_step_sql(b: &mut Batch, step: &StepRecord) -> Result<String> {
         b.arg(to_text(&step.engine_state)?)?,
         b.arg(step.output.confidence)?,
         b.arg(step.earlier.as_ref().map(to_text).transpose()?)?,
+        b.arg(to_text(&step.observations)?)?,
+        b.arg(to_text(&step.confidence_reasons)?)?,
         b.arg(ms(step.created_at))?,
     ];
     Ok(format!(
         "INSERT INTO ai_steps (id, session_id, step_order, output, engine_state, \
-         confidence_score, earlier, created_at) {}",
+         confidence_score, earlier, observations, confidence_reasons, created_at) {}",
         values(&placeholders)
     ))
 }
@@ -584,6 +601,56 @@ impl Store {
         let done = self.db.write(batch).await?;
         done.get(1)
             .and_then(|advanced| advanced.rows.first())
+            .map(session_from_row)
+            .transpose()
+    }
+
+    /// Keeps an answer that did not say which way to go as an observation on the claimed
+    /// step, lets go of the claim so the step can be answered again, and records the ledger
+    /// rows of any provider calls, in one transaction; returns the session as it now is.
+    /// `None` (nothing written) when the step was answered meanwhile.
+    pub async fn observe_step(
+        &self,
+        session_id: Uuid,
+        step_id: Uuid,
+        observations: &[String],
+        clarification: &str,
+        now: DateTime<Utc>,
+        usage: &[AiUsageRecord],
+    ) -> Result<Option<SessionRecord>> {
+        let (input_tokens, output_tokens) = usage.iter().fold((0, 0), |(i, o), u| {
+            (i + u.input_tokens, o + u.output_tokens)
+        });
+        let mut batch = Batch::new();
+        batch.push(|b| {
+            Ok(format!(
+                "UPDATE ai_steps SET observations = {}, clarification = {}, \
+                 claimed_until = NULL \
+                 WHERE id = {} AND session_id = {} AND response IS NULL RETURNING id",
+                b.arg(to_text(&observations)?)?,
+                b.arg(clarification)?,
+                b.arg(step_id.to_string())?,
+                b.arg(session_id.to_string())?,
+            ))
+        })?;
+        batch.push_guarded(|b| {
+            Ok(format!(
+                "UPDATE ai_sessions SET updated_at = {}, \
+                 total_input_tokens = total_input_tokens + {}, \
+                 total_output_tokens = total_output_tokens + {} \
+                 WHERE id = {} RETURNING {SESSION_COLUMNS}",
+                b.arg(ms(now))?,
+                b.arg(input_tokens)?,
+                b.arg(output_tokens)?,
+                b.arg(session_id.to_string())?,
+            ))
+        })?;
+        for rec in usage {
+            batch.push_guarded(|b| insert_usage_sql(b, rec, now))?;
+        }
+        let done = self.db.write(batch).await?;
+        done.get(1)
+            .and_then(|updated| updated.rows.first())
             .map(session_from_row)
             .transpose()
     }

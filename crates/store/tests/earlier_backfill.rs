@@ -95,6 +95,9 @@ async fn legacy_session(store: &Store) -> (Uuid, Vec<EarlierSteps>) {
             engine_state: serde_json::json!({}),
             response: None,
             earlier: None,
+            observations: Vec::new(),
+            clarification: None,
+            confidence_reasons: Vec::new(),
             created_at: now + Duration::milliseconds(order as i64),
         }
     };

@@ -299,6 +299,7 @@ mod tests {
             },
             state: serde_json::Value::Null,
             answer,
+            observations: Vec::new(),
         }
     }
 

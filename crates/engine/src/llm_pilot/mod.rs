@@ -4,12 +4,14 @@
 //! - `context`: the intake and the session so far, bounded so prompts stop growing.
 //! - `flow_render`: the matched flow as a compact outline.
 //! - `calls`: ledger rows and engineer-facing errors from a call's outcome.
+//! - `reasons`: why a model's step has its confidence.
 //! - `text`: character-safe trimming.
 
 mod calls;
 mod context;
 mod flow_render;
 mod prompt;
+mod reasons;
 mod text;
 
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use async_trait::async_trait;
 use domain::llm::{LlmProvider, LlmRequest};
 
 use crate::pilot::{
-    Pilot, PilotError, PilotInput, PilotStep, SessionRecap, Usage, WrittenDocumentation,
+    Pilot, PilotError, PilotInput, PilotStep, Reply, SessionRecap, Usage, WrittenDocumentation,
     WrittenEscalation,
 };
 use calls::{step_error, usage_rows};
@@ -71,6 +73,26 @@ impl LlmPilot {
         request
     }
 
+    async fn step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
+        let first_step = input.history.is_empty();
+        let matched = input.matched.map(|m| m.score);
+        let request = self.outgoing(prompt::step_request(&input, self.max_output_tokens));
+        let provider = self.provider.as_ref();
+        match llm::call_structured(provider, &request, |text| llm::parse_step(text, first_step))
+            .await
+        {
+            Ok((output, replies)) => Ok(PilotStep {
+                confidence_reasons: reasons::for_model_step(&output, matched),
+                output,
+                // The model sees the whole (bounded) session each time; it keeps no state.
+                state: serde_json::Value::Null,
+                rematched: None,
+                usage: usage_rows(provider, &replies, STEP_PURPOSE, true),
+            }),
+            Err(error) => Err(step_error(provider, error, STEP_PURPOSE)),
+        }
+    }
+
     /// One structured exchange that must not fail the caller: `None` on any failure, with the
     /// usage of whatever calls were answered.
     async fn optional_call<T>(
@@ -106,22 +128,13 @@ impl Pilot for LlmPilot {
         context::RECENT_STEPS + context::MAX_SUMMARY_LINES
     }
 
-    async fn next_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
-        let first_step = input.history.is_empty();
-        let request = self.outgoing(prompt::step_request(&input, self.max_output_tokens));
-        let provider = self.provider.as_ref();
-        match llm::call_structured(provider, &request, |text| llm::parse_step(text, first_step))
-            .await
-        {
-            Ok((output, replies)) => Ok(PilotStep {
-                output,
-                // The model sees the whole (bounded) session each time; it keeps no state.
-                state: serde_json::Value::Null,
-                rematched: None,
-                usage: usage_rows(provider, &replies, STEP_PURPOSE, true),
-            }),
-            Err(error) => Err(step_error(provider, error, STEP_PURPOSE)),
-        }
+    async fn first_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
+        self.step(input).await
+    }
+
+    /// The model reads free text itself, so it never asks for an answer to be made clear.
+    async fn next_step(&self, input: PilotInput<'_>) -> Result<Reply, PilotError> {
+        self.step(input).await.map(Reply::Next)
     }
 
     async fn write_documentation(

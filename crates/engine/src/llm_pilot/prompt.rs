@@ -280,6 +280,7 @@ mod tests {
                 free_text_input: Some(answer),
                 skipped: false,
             }),
+            observations: Vec::new(),
         }
     }
 

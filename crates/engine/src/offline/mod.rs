@@ -6,9 +6,11 @@
 //! - [`answers`]: understanding free text as one of a step's options, or as unclear; it
 //!   reads words ([`words`]), people and groups ([`people`]), values ([`values`]) and action
 //!   outcomes ([`outcomes`]).
+//! - [`clarify`]: what to ask when an answer is not clear.
 //! - [`confidence`]: confidence from match strength and the path taken.
 
 mod answers;
+mod clarify;
 mod confidence;
 mod outcomes;
 mod people;
@@ -23,7 +25,7 @@ use async_trait::async_trait;
 use domain::flow::FlowNode;
 
 use crate::library::{FlowLibrary, MatchedFlow};
-use crate::pilot::{Pilot, PilotError, PilotInput, PilotStep, StepAnswer};
+use crate::pilot::{Pilot, PilotError, PilotInput, PilotStep, Reply, StepAnswer};
 use state::OfflineState;
 
 pub use answers::{
@@ -51,10 +53,12 @@ impl OfflinePilot {
         self
     }
 
-    /// The option value free text means on a question or action node, if it is clear.
-    fn understood(&self, node: &FlowNode, text: &str) -> Option<String> {
-        let step = AskedStep::from_node(node)?;
-        self.answers.read(&step, text).value().map(str::to_string)
+    /// What free text means on a question or action node.
+    fn understood(&self, node: &FlowNode, text: &str) -> Understood {
+        match AskedStep::from_node(node) {
+            Some(step) => self.answers.read(&step, text),
+            None => Understood::Unclear(Unclear::NothingFits),
+        }
     }
 }
 
@@ -73,18 +77,24 @@ impl Pilot for OfflinePilot {
         1
     }
 
-    async fn next_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
+    async fn first_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
+        Ok(self.open(&input).await)
+    }
+
+    async fn next_step(&self, input: PilotInput<'_>) -> Result<Reply, PilotError> {
         let Some(last) = input.history.last() else {
-            return Ok(self.first_step(&input).await);
+            return Ok(Reply::Next(self.open(&input).await));
         };
         let answer = last.answer.clone().unwrap_or_default();
         let state = OfflineState::from_value(&last.state);
         let depth = input.history.len();
         let current = input.matched.cloned();
-        Ok(match state {
+        let next = match state {
             OfflineState::Triage => self.after_triage(&input, &answer, depth).await,
             OfflineState::Node { node } => match current {
-                Some(flow) => self.after_node(&input, flow, &node, &answer, depth).await,
+                Some(flow) => {
+                    return Ok(self.after_node(&input, flow, &node, &answer, depth).await)
+                }
                 None => {
                     self.rematch_or_escalate(&input, answer_text(&answer), depth)
                         .await
@@ -109,7 +119,8 @@ impl Pilot for OfflinePilot {
                 self.rematch_or_escalate(&input, answer_text(&answer), depth)
                     .await
             }
-        })
+        };
+        Ok(Reply::Next(next))
     }
 }
 
@@ -119,6 +130,7 @@ fn finish(
     rematched: Option<MatchedFlow>,
 ) -> PilotStep {
     PilotStep {
+        confidence_reasons: Vec::new(),
         output,
         state: state.to_value(),
         rematched,
@@ -135,7 +147,8 @@ fn answer_text(answer: &StepAnswer) -> Option<&str> {
 }
 
 impl OfflinePilot {
-    async fn first_step(&self, input: &PilotInput<'_>) -> PilotStep {
+    /// The session's first step: the matched flow's start, or triage.
+    async fn open(&self, input: &PilotInput<'_>) -> PilotStep {
         let summary = steps::problem_summary(input.intake);
         match input.matched {
             Some(matched) => {
@@ -224,22 +237,28 @@ impl OfflinePilot {
         node_id: &str,
         answer: &StepAnswer,
         depth: usize,
-    ) -> PilotStep {
+    ) -> Reply {
         let def = &matched.flow.definition;
         let Some(node) = def.nodes.get(node_id) else {
-            return finish(
+            return Reply::Next(finish(
                 steps::escalation_offer(None, depth),
                 OfflineState::OfferEscalation,
                 None,
-            );
+            ));
         };
         if answer.selected_option.as_deref() == Some(ESCALATE) {
-            return finish(
+            return Reply::Next(finish(
                 steps::escalation_offer(None, depth),
                 OfflineState::OfferEscalation,
                 None,
-            );
+            ));
         }
+        // What the free text says, when no option was picked; `None` when it is not clear.
+        let typed = match (&answer.selected_option, answer_text(answer)) {
+            (None, Some(text)) if !answer.skipped => Some((text, self.understood(node, text))),
+            _ => None,
+        };
+        let typed_value = typed.as_ref().and_then(|(_, u)| u.value());
         let next = match node {
             FlowNode::Question { options, .. } => {
                 let chosen = answer
@@ -247,7 +266,7 @@ impl OfflinePilot {
                     .as_deref()
                     .and_then(|v| options.iter().find(|o| o.value == v))
                     .map(|o| o.value.clone())
-                    .or_else(|| answer_text(answer).and_then(|t| self.understood(node, t)));
+                    .or_else(|| typed_value.map(str::to_string));
                 chosen
                     .and_then(|v| options.iter().find(|o| o.value == v))
                     .map(|option| option.next.clone())
@@ -262,11 +281,7 @@ impl OfflinePilot {
                         .selected_option
                         .as_deref()
                         .and_then(ActionOutcome::from_value)
-                        .or_else(|| {
-                            answer_text(answer)
-                                .and_then(|t| self.understood(node, t))
-                                .and_then(|v| ActionOutcome::from_value(&v))
-                        })
+                        .or_else(|| typed_value.and_then(ActionOutcome::from_value))
                 };
                 outcome.map(|o| match o {
                     ActionOutcome::Worked => next.clone(),
@@ -276,54 +291,59 @@ impl OfflinePilot {
                 })
             }
             FlowNode::Solution { .. } => {
-                return finish(
+                return Reply::Next(finish(
                     steps::escalation_offer(Some("The suggested fix did not solve it."), depth),
                     OfflineState::AfterSolution,
                     None,
-                );
+                ));
             }
             FlowNode::Escalate { .. } => {
-                return finish(
+                return Reply::Next(finish(
                     steps::escalation_offer(None, depth),
                     OfflineState::OfferEscalation,
                     None,
-                );
+                ));
             }
         };
         match next.and_then(|id| def.nodes.get(&id).map(|n| (id, n))) {
             Some((id, next_node)) => {
                 let output = steps::from_node(next_node, matched.score, depth);
-                finish(output, OfflineState::for_node(next_node, &id), None)
+                Reply::Next(finish(output, OfflineState::for_node(next_node, &id), None))
             }
-            None => match answer_text(answer) {
-                // The answer fits no option: the engineer may be describing another problem.
-                Some(text) => {
-                    self.rematch_or_repeat(input, &matched, node_id, node, text, depth)
+            None => match typed {
+                Some((text, understood)) => {
+                    self.rematch_or_clarify(input, &matched, node, text, &understood)
                         .await
                 }
+                // Nothing to go on (a flow whose branch points nowhere): the same node again.
                 None => {
                     let output = steps::from_node(node, matched.score, depth);
-                    finish(output, OfflineState::for_node(node, node_id), None)
+                    Reply::Next(finish(output, OfflineState::for_node(node, node_id), None))
                 }
             },
         }
     }
 
-    async fn rematch_or_repeat(
+    /// An answer that does not say which way to go. It moves the session to another flow
+    /// only when it clearly describes another problem; otherwise the step is asked again.
+    async fn rematch_or_clarify(
         &self,
         input: &PilotInput<'_>,
         current: &MatchedFlow,
-        node_id: &str,
         node: &FlowNode,
         text: &str,
-        depth: usize,
-    ) -> PilotStep {
-        let found = self.library.find(input.account_id, text, None).await;
-        if let Some(best) = found.into_iter().find(|m| m.flow.id != current.flow.id) {
-            return self.enter_flow(&best, depth);
+        understood: &Understood,
+    ) -> Reply {
+        if clarify::describes_a_problem(text) {
+            let found = self.library.find(input.account_id, text, None).await;
+            if let Some(best) = found.into_iter().find(|m| m.flow.id != current.flow.id) {
+                return Reply::Next(self.enter_flow(&best, input.history.len()));
+            }
         }
-        let output = steps::unmatched_answer(node, current.score, depth);
-        finish(output, OfflineState::for_node(node, node_id), None)
+        Reply::Clarify {
+            clarification: clarify::question(node, understood),
+            usage: Vec::new(),
+        }
     }
 
     async fn rematch_or_escalate(

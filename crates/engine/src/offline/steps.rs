@@ -169,23 +169,6 @@ pub fn describe_again(_depth: usize) -> StepOutput {
     step
 }
 
-/// The current node again, saying the last answer did not fit, with a way out.
-pub fn unmatched_answer(node: &FlowNode, score: f64, depth: usize) -> StepOutput {
-    let mut step = from_node(node, score, depth);
-    step.context_message = Some(format!(
-        "That answer did not match any of the choices, and no other flow fits it better. \
-         Pick the closest choice, or escalate.{}",
-        step.context_message
-            .map(|c| format!("\n\n{c}"))
-            .unwrap_or_default()
-    ));
-    if step.step_type == StepType::Question && !step.options.iter().any(|o| o.value == ESCALATE) {
-        step.options
-            .push(option("None of these: escalate", ESCALATE, None));
-    }
-    step
-}
-
 pub fn problem_summary(intake: &Intake) -> String {
     let text = intake
         .text

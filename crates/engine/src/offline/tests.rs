@@ -175,6 +175,8 @@ struct Walk {
     intake: Intake,
     matched: Option<MatchedFlow>,
     history: Vec<PastStep>,
+    /// What the pilot asked when the last answer was not clear.
+    clarification: Option<String>,
 }
 
 impl Walk {
@@ -191,6 +193,7 @@ impl Walk {
             },
             matched,
             history: vec![],
+            clarification: None,
         };
         walk.step().await;
         walk
@@ -204,11 +207,31 @@ impl Walk {
             history: History::whole(&self.history),
             remaining_after: 10,
         };
-        let step = self
-            .pilot
-            .next_step(input)
-            .await
-            .expect("offline never fails");
+        let reply = if self.history.is_empty() {
+            Reply::Next(
+                self.pilot
+                    .first_step(input)
+                    .await
+                    .expect("offline never fails"),
+            )
+        } else {
+            self.pilot
+                .next_step(input)
+                .await
+                .expect("offline never fails")
+        };
+        self.clarification = None;
+        let step = match reply {
+            Reply::Next(step) => step,
+            Reply::Clarify { clarification, .. } => {
+                // As the session loop does: the answer becomes an observation on the same step.
+                let current = self.history.last_mut().unwrap();
+                let answer = current.answer.take().unwrap_or_default();
+                current.observations.extend(answer.free_text_input);
+                self.clarification = Some(clarification);
+                return;
+            }
+        };
         if let Some(m) = step.rematched.clone() {
             self.matched = Some(m);
         }
@@ -216,6 +239,7 @@ impl Walk {
             output: step.output,
             state: step.state,
             answer: None,
+            observations: Vec::new(),
         });
     }
 
@@ -375,14 +399,42 @@ async fn free_text_about_another_problem_switches_flow() {
 }
 
 #[tokio::test]
-async fn free_text_that_fits_nothing_says_so_and_offers_escalation() {
+async fn free_text_that_fits_nothing_asks_again_on_the_same_step_keeping_the_text() {
     let mut walk = Walk::start("outlook", strong(outlook())).await;
-    let next = walk.say("the moon is full tonight").await.output.clone();
-    assert_eq!(next.content, "Is it one user or several?");
-    assert!(next.context_message.unwrap().contains("did not match"));
-    assert!(next.options.iter().any(|o| o.value == ESCALATE));
-    let offer = walk.choose(ESCALATE).await.output.clone();
-    assert!(offer.content.starts_with("Escalate"));
+    walk.say("the moon is full tonight").await;
+    assert_eq!(walk.history.len(), 1, "no step is added");
+    let step = walk.current();
+    assert_eq!(step.output.content, "Is it one user or several?");
+    assert!(step.answer.is_none(), "the step is still unanswered");
+    assert_eq!(step.observations, ["the moon is full tonight"]);
+    let asked = walk.clarification.clone().unwrap();
+    assert!(asked.contains("“One user”"), "{asked}");
+
+    let next = walk.choose("one").await.output.clone();
+    assert_eq!(next.step_type, StepType::Action);
+    assert!(walk.clarification.is_none());
+}
+
+#[tokio::test]
+async fn an_unclear_outcome_after_an_action_is_asked_again_not_repeated_as_a_new_step() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.choose("one").await;
+    walk.say("service health is all green, no incidents").await;
+    assert_eq!(walk.history.len(), 2, "no duplicate step");
+    assert_eq!(walk.current().output.step_type, StepType::Action);
+    let asked = walk.clarification.clone().unwrap();
+    assert!(asked.contains("whether it worked"), "{asked}");
+}
+
+#[tokio::test]
+async fn a_short_answer_never_moves_the_session_to_another_flow() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.say("the printer").await;
+    assert_eq!(
+        walk.matched.as_ref().unwrap().flow.definition.domain,
+        "email_m365"
+    );
+    assert!(walk.clarification.is_some());
 }
 
 #[tokio::test]

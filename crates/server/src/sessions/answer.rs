@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use domain::session::Transition;
 use domain::step::{EarlierSteps, StepType};
 use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
-use engine::{History, MatchedFlow, PilotInput, StepAnswer};
+use engine::{History, MatchedFlow, PilotInput, Reply, StepAnswer};
 use store::{SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord, StepResponse};
 use uuid::Uuid;
 
@@ -18,8 +18,15 @@ use crate::state::AppState;
 
 pub struct Answered {
     pub session: SessionRecord,
+    /// The next step; when the answer was not clear, the same step again, still unanswered,
+    /// with the answer among its observations.
     pub next: Option<StepRecord>,
+    /// What the engine needs to know, when it could not tell what a free-text answer means.
+    pub clarification: Option<String>,
 }
+
+/// The most free-text notes one step keeps; past it the engineer is asked to pick an option.
+pub const MAX_OBSERVATIONS: usize = 20;
 
 fn check_answer(body: &Answer, step: &StepRecord) -> Result<StepAnswer, ApiError> {
     let mut errors = ValidationErrors::new();
@@ -43,6 +50,16 @@ fn check_answer(body: &Answer, step: &StepRecord) -> Result<StepAnswer, ApiError
     }
     if let Some(text) = free {
         errors.check_len(&["free_text_input"], text, 1, 5000);
+        if step.observations.len() >= MAX_OBSERVATIONS && body.selected_option.is_none() {
+            errors.push(FieldError::body(
+                &["free_text_input"],
+                format!(
+                    "This step already keeps {MAX_OBSERVATIONS} notes that did not answer it: \
+                     pick one of its options, skip it or escalate"
+                ),
+                "value_error",
+            ));
+        }
         if !step.output.allow_free_text {
             errors.push(FieldError::body(
                 &["free_text_input"],
@@ -141,7 +158,8 @@ pub async fn respond(
     }
 }
 
-/// Produces the next step after the answer to the claimed step and stores both.
+/// Produces the next step after the answer to the claimed step and stores both; or, when
+/// the pilot could not tell what the answer means, keeps it on the step as an observation.
 async fn answer_claimed(
     state: &AppState,
     user: &User,
@@ -152,7 +170,30 @@ async fn answer_claimed(
 ) -> Result<Answered, ApiError> {
     let session = &window.session;
     let (next, advance, usage, reservation) =
-        produce_next(state, user, window, answer.clone(), reservation).await?;
+        match produce_next(state, user, window, answer.clone(), reservation).await? {
+            Produced::Next {
+                next,
+                advance,
+                usage,
+                reservation,
+            } => (next, advance, usage, reservation),
+            Produced::Clarify {
+                clarification,
+                usage,
+                reservation,
+            } => {
+                return observe(
+                    state,
+                    user,
+                    window,
+                    answer,
+                    clarification,
+                    usage,
+                    reservation,
+                )
+                .await
+            }
+        };
     let response = StepResponse {
         selected_option: answer.selected_option,
         free_text_input: answer.free_text_input,
@@ -180,7 +221,53 @@ async fn answer_claimed(
     if let Some((flow_id, _, _)) = &advance.matched_flow {
         state.catalog.record_match(*flow_id).await;
     }
-    Ok(Answered { session, next })
+    Ok(Answered {
+        session,
+        next,
+        clarification: None,
+    })
+}
+
+/// Keeps an unclear answer on the step it was given to (the step stays unanswered, and the
+/// claim is let go with the same write) and answers with that step and the clarification.
+async fn observe(
+    state: &AppState,
+    user: &User,
+    window: &SessionWindow,
+    answer: StepAnswer,
+    clarification: String,
+    usage: Vec<engine::Usage>,
+    reservation: quota::Reservation,
+) -> Result<Answered, ApiError> {
+    let session = &window.session;
+    let Some(mut step) = window.steps.last().cloned() else {
+        return Err(ApiError::internal("a clarification without a step"));
+    };
+    step.observations.extend(answer.free_text_input);
+    step.clarification = Some(clarification.clone());
+    let records = ledger::records(user, Some(session.id), &usage);
+    let Some(session) = state
+        .store
+        .observe_step(
+            session.id,
+            step.id,
+            &step.observations,
+            &clarification,
+            Utc::now(),
+            &records,
+        )
+        .await?
+    else {
+        return Err(ApiError::Conflict(
+            "This step was answered by another request".into(),
+        ));
+    };
+    ledger::settle(state, user, &usage, reservation).await;
+    Ok(Answered {
+        session,
+        next: Some(step),
+        clarification: Some(clarification),
+    })
 }
 
 /// A step claimed by this request. Dropped before it is answered or released (a client that
@@ -232,12 +319,20 @@ impl Drop for HeldClaim {
     }
 }
 
-type Produced = (
-    Option<StepRecord>,
-    StepAdvance,
-    Vec<engine::Usage>,
-    quota::Reservation,
-);
+/// What the pilot made of the answer.
+enum Produced {
+    Next {
+        next: Option<StepRecord>,
+        advance: StepAdvance,
+        usage: Vec<engine::Usage>,
+        reservation: quota::Reservation,
+    },
+    Clarify {
+        clarification: String,
+        usage: Vec<engine::Usage>,
+        reservation: quota::Reservation,
+    },
+}
 
 /// The next step after `answer`, produced with the provider call `reservation` holds quota
 /// for (none when the step limit is reached or the engine is offline).
@@ -261,7 +356,12 @@ async fn produce_next(
             input_tokens: 0,
             output_tokens: 0,
         };
-        return Ok((None, advance, Vec::new(), reservation));
+        return Ok(Produced::Next {
+            next: None,
+            advance,
+            usage: Vec::new(),
+            reservation,
+        });
     }
     let earlier = earlier_steps(steps)?;
     let mut recent = history::history(steps);
@@ -300,7 +400,17 @@ async fn produce_next(
         remaining_after: state.settings.max_steps - count - 1,
     };
     let step = match state.pilot.next_step(input).await {
-        Ok(step) => step,
+        Ok(Reply::Next(step)) => step,
+        Ok(Reply::Clarify {
+            clarification,
+            usage,
+        }) => {
+            return Ok(Produced::Clarify {
+                clarification,
+                usage,
+                reservation,
+            })
+        }
         Err(err) => {
             ledger::record_reserved(state, user, Some(session.id), err.usage(), reservation).await;
             return Err(pilot_failure(err));
@@ -331,9 +441,17 @@ async fn produce_next(
         engine_state: step.state,
         response: None,
         earlier,
+        observations: Vec::new(),
+        clarification: None,
+        confidence_reasons: step.confidence_reasons,
         created_at: Utc::now(),
     };
-    Ok((Some(next), advance, step.usage, reservation))
+    Ok(Produced::Next {
+        next: Some(next),
+        advance,
+        usage: step.usage,
+        reservation,
+    })
 }
 
 /// The steps before `window`, in brief: the summary the oldest step of the window carries

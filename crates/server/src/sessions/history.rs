@@ -14,6 +14,7 @@ pub fn history(steps: &[StepRecord]) -> Vec<PastStep> {
                 free_text_input: r.free_text_input.clone(),
                 skipped: r.skipped,
             }),
+            observations: s.observations.clone(),
         })
         .collect()
 }
@@ -123,6 +124,9 @@ mod tests {
             engine_state: serde_json::json!({"node": format!("n{i}")}),
             response: Some(response),
             earlier: None,
+            observations: Vec::new(),
+            clarification: None,
+            confidence_reasons: Vec::new(),
             created_at: Utc::now(),
         }
     }
@@ -145,7 +149,11 @@ mod tests {
             history,
             remaining_after,
         };
-        let _ = pilot.next_step(input).await;
+        let _ = if history.is_empty() {
+            pilot.first_step(input).await.map(engine::Reply::Next)
+        } else {
+            pilot.next_step(input).await
+        };
         let requests = capture.0.lock().unwrap();
         let first = requests.first().expect("a request");
         let messages: Vec<String> = first.messages.iter().map(|m| m.content.clone()).collect();

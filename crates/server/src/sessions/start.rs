@@ -106,7 +106,7 @@ pub async fn start(state: &AppState, user: &User, body: NewSession) -> Result<St
         remaining_after: state.settings.max_steps - 1,
     };
     let session_id = Uuid::new_v4();
-    let step = match state.pilot.next_step(input).await {
+    let step = match state.pilot.first_step(input).await {
         Ok(step) => step,
         Err(err) => {
             ledger::record_reserved(state, user, None, err.usage(), reservation).await;
@@ -163,6 +163,9 @@ pub async fn start(state: &AppState, user: &User, body: NewSession) -> Result<St
         engine_state: step.state,
         response: None,
         earlier: Some(EarlierSteps::default()),
+        observations: Vec::new(),
+        clarification: None,
+        confidence_reasons: step.confidence_reasons,
         created_at: now,
     };
     state.store.create_session(&session, &first).await?;

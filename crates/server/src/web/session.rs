@@ -167,7 +167,7 @@ impl<'a> Visit<'a> {
         };
         let intake = sessions::intake(&s).match_text();
         let why = why_matched::explain(&intake, flow.as_ref(), s.match_score);
-        let view = session_view::session(&s, user.id, why);
+        let view = session_view::session(&s, steps.last(), user.id, why);
         let (past, current) = session_view::steps(&steps, view.active && view.owned);
         let limit_reached = view.active
             && steps.last().is_some_and(|st| st.response.is_some())

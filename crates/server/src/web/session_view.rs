@@ -27,6 +27,8 @@ pub struct SessionView {
     pub matched_flow: Option<(String, String)>,
     pub why_matched: Option<String>,
     pub step_count: i64,
+    /// Why the session has its confidence: the latest step's reasons.
+    pub confidence_reasons: Vec<String>,
     pub owned: bool,
     pub active: bool,
     pub paused: bool,
@@ -43,6 +45,8 @@ pub struct PastStep {
     pub context: Option<String>,
     pub expected_outcome: Option<String>,
     pub answer: String,
+    /// What the engineer wrote that did not answer the step, before the answer that did.
+    pub observations: Vec<String>,
 }
 
 pub struct OptionView {
@@ -73,6 +77,10 @@ pub struct CurrentStep {
     pub resolution_summary: Option<String>,
     pub follow_ups: Vec<String>,
     pub keep_going: Option<KeepGoing>,
+    /// What the engineer wrote that did not answer the step yet, oldest first.
+    pub observations: Vec<String>,
+    /// What FlowPilot asked about the latest of them.
+    pub clarification: Option<String>,
 }
 
 impl CurrentStep {
@@ -96,7 +104,12 @@ pub fn kind_label(t: StepType) -> &'static str {
     }
 }
 
-pub fn session(s: &SessionRecord, viewer: uuid::Uuid, why: Option<String>) -> SessionView {
+pub fn session(
+    s: &SessionRecord,
+    latest: Option<&StepRecord>,
+    viewer: uuid::Uuid,
+    why: Option<String>,
+) -> SessionView {
     SessionView {
         id: s.id.to_string(),
         title: s.title.clone(),
@@ -118,6 +131,9 @@ pub fn session(s: &SessionRecord, viewer: uuid::Uuid, why: Option<String>) -> Se
         }),
         why_matched: why,
         step_count: s.step_count,
+        confidence_reasons: latest
+            .map(|l| l.confidence_reasons.clone())
+            .unwrap_or_default(),
         owned: s.user_id == viewer,
         active: s.status == SessionStatus::Active,
         paused: s.status == SessionStatus::Paused,
@@ -148,6 +164,7 @@ pub fn steps(steps: &[StepRecord], active: bool) -> (Vec<PastStep>, Option<Curre
             context: s.output.context_message.as_deref().map(markdown::inline),
             expected_outcome: s.output.expected_outcome.clone(),
             answer: answer_shown(s),
+            observations: s.observations.clone(),
         })
         .collect();
     (past, waiting.map(current))
@@ -213,6 +230,8 @@ fn current(step: &StepRecord) -> CurrentStep {
         resolution_summary: o.resolution_summary.clone(),
         follow_ups: o.follow_up_recommendations.clone(),
         keep_going,
+        observations: step.observations.clone(),
+        clarification: step.clarification.clone(),
     }
 }
 
@@ -238,6 +257,9 @@ mod tests {
                 responded_at: Utc::now(),
             }),
             earlier: None,
+            observations: Vec::new(),
+            clarification: None,
+            confidence_reasons: Vec::new(),
             created_at: Utc::now(),
         }
     }

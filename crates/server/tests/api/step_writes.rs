@@ -124,6 +124,9 @@ async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
         engine_state: json!({}),
         response: None,
         earlier: Some(EarlierSteps::default().then(&first.output, false)),
+        observations: Vec::new(),
+        clarification: None,
+        confidence_reasons: Vec::new(),
         created_at: Utc::now(),
     };
     let advance = StepAdvance {

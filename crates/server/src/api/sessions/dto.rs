@@ -169,6 +169,10 @@ pub struct StepOut {
     pub follow_up_recommendations: Vec<String>,
     pub confidence_tier: String,
     pub confidence_score: f64,
+    /// Why this confidence, in plain sentences.
+    pub confidence_reasons: Vec<String>,
+    /// Free text the engineer gave that did not answer the step.
+    pub observations: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub response: Option<ResponseOut>,
 }
@@ -194,6 +198,8 @@ impl From<&StepRecord> for StepOut {
             follow_up_recommendations: o.follow_up_recommendations.clone(),
             confidence_tier: ConfidenceTier::from_score(o.confidence).as_str().into(),
             confidence_score: o.confidence,
+            confidence_reasons: s.confidence_reasons.clone(),
+            observations: s.observations.clone(),
             created_at: s.created_at,
             response: s.response.as_ref().map(|r| ResponseOut {
                 selected_option: r.selected_option.clone(),
@@ -226,8 +232,12 @@ pub struct RespondOut {
     pub session_status: String,
     pub confidence_tier: String,
     pub confidence_score: f64,
+    /// The next step; when the engine could not tell what a free-text answer means, the
+    /// same step again (same `step_id`, still unanswered, the text in its `observations`).
     pub next_step: Option<StepOut>,
     pub is_resolution_suggested: bool,
+    /// What the engine needs to know, when it could not tell what the answer means.
+    pub clarification: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

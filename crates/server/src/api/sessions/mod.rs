@@ -96,6 +96,7 @@ pub async fn respond(
         confidence_score: s.confidence_score,
         is_resolution_suggested: actions::is_resolution(answered.next.as_ref()),
         next_step: answered.next.as_ref().map(StepOut::from),
+        clarification: answered.clarification,
     }))
 }
 
