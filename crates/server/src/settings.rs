@@ -106,7 +106,7 @@ impl Default for Settings {
             ai_daily_limit: None,
             ai_monthly_limit: None,
             embedding_model_dir: None,
-            match_threshold: 0.5,
+            match_threshold: matching::DEFAULT_THRESHOLD,
             max_body_bytes: 1024 * 1024,
             trusted_proxies: Vec::new(),
             log: "info".into(),

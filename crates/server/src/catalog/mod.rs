@@ -125,7 +125,11 @@ impl Catalog {
         }
     }
 
-    /// Matches `text` against the flows visible to `account_id`, best first.
+    /// The one matching decision: the flows visible to `account_id` whose relevance to
+    /// `text` clears the threshold, best first. `POST /flows/match`, session start and the
+    /// pilots' re-matching all ask here, so a flow the API lists first is the flow a session
+    /// started with the same text follows, and an intake the API finds nothing for starts a
+    /// session on no flow.
     pub async fn search(
         &self,
         account_id: Uuid,
@@ -135,9 +139,12 @@ impl Catalog {
     ) -> Vec<(Flow, MatchResult)> {
         self.refreshed().await;
         let query = MatchQuery {
-            text: text.to_string(),
+            text: text.trim().to_string(),
             account_id: Some(account_id),
-            domain: domain.map(Into::into),
+            domain: domain
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(Into::into),
             limit,
         };
         let indexed = self.index.read().await;

@@ -17,6 +17,7 @@ stories!(
     match_ranks_the_library_with_signals_and_domains_count_it,
     a_new_flow_is_matchable_at_once_on_every_server_and_sessions_use_it,
     a_flow_edited_on_another_server_guides_the_next_step_of_a_running_session,
+    match_and_session_start_make_the_same_decision_on_a_fresh_install,
     openapi_describes_the_flow_endpoints,
 );
 
@@ -633,6 +634,57 @@ async fn a_new_flow_is_matchable_at_once_on_every_server_and_sessions_use_it(bac
         !found.to_string().contains(flow["id"].as_str().unwrap()),
         "{found}"
     );
+}
+
+/// On a fresh install every built-in flow was loaded today, so recency cannot tell flows
+/// apart; what matters is that it cannot make one match either (flows.md "Matching").
+async fn match_and_session_start_make_the_same_decision_on_a_fresh_install(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.register("admin@acme.test", "Acme").await;
+    // Five cases: session starts are limited to five a minute.
+    let cases = [
+        (
+            "outlook constantly prompting for the password, modern auth",
+            true,
+        ),
+        (
+            "print jobs stuck in queue wont delete, nothing printing",
+            true,
+        ),
+        (
+            "cumulative update fails with 0x800f0922 every month on this pc",
+            true,
+        ),
+        ("Sage 200 month-end batch stuck posting", false),
+        ("BizTalk host instance keeps stopping", false),
+    ];
+    for (text, in_scope) in cases {
+        let (status, found) = app
+            .post("/flows/match", &acme.token, json!({"text": text}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        let listed_first = found[0]["flow_id"].clone();
+        assert_eq!(listed_first.is_string(), in_scope, "{text}: {found}");
+        if let Some(first) = found.as_array().and_then(|f| f.first()) {
+            assert_eq!(first["signals"]["recency"], 1.0, "{found}");
+            let score = first["score"].as_f64().unwrap_or_default();
+            assert!(score <= 1.0, "{found}");
+        }
+
+        let started = app.start_session(&acme, text).await;
+        assert_eq!(
+            started["matched_flow_id"], listed_first,
+            "{text}: {started}"
+        );
+        if in_scope {
+            assert_eq!(
+                started["match_score"], found[0]["score"],
+                "{text}: {started}"
+            );
+        } else {
+            assert!(started["match_score"].is_null(), "{started}");
+        }
+    }
 }
 
 async fn openapi_describes_the_flow_endpoints(backend: Backend) {
