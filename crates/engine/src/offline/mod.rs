@@ -1,17 +1,22 @@
 //! The offline pilot (engine.md, "The offline engine"): walks the matched flow itself, with no
 //! LLM. Deterministic: the same answers give the same steps.
 //!
-//! - [`state`]: where in the walk a step left the session.
+//! - [`state`]: where in the walk a step left the session, with the [`evidence`] the path
+//!   has gathered (each answer and how it was given), carried forward from step to step.
 //! - [`steps`]: turning flow nodes (and the pilot's own prompts) into steps.
 //! - [`answers`]: understanding free text as one of a step's options, or as unclear; it
 //!   reads words ([`words`]), people and groups ([`people`]), values ([`values`]) and action
 //!   outcomes ([`outcomes`]).
 //! - [`clarify`]: what to ask when an answer is not clear.
-//! - [`confidence`]: confidence from match strength and the path taken.
+//! - [`belief`]: which of the flow's fixes the evidence points to; [`confidence`] turns that
+//!   into each step's confidence and reasons, and [`handoff`] into the escalation hand-off.
 
 mod answers;
+mod belief;
 mod clarify;
 mod confidence;
+mod evidence;
+mod handoff;
 mod outcomes;
 mod people;
 mod state;
@@ -25,14 +30,22 @@ use async_trait::async_trait;
 use domain::flow::FlowNode;
 
 use crate::library::{FlowLibrary, MatchedFlow};
-use crate::pilot::{Pilot, PilotError, PilotInput, PilotStep, Reply, StepAnswer};
-use state::OfflineState;
+use crate::pilot::{
+    PastStep, Pilot, PilotError, PilotInput, PilotStep, Reply, SessionRecap, StepAnswer, Usage,
+    WrittenEscalation,
+};
+use confidence::Assessed;
+use evidence::{Evidence, How, Visit};
+use state::{OfflineState, Stored};
 
 pub use answers::{
     understand, ActionOutcome, AnswerReader, AnswerSimilarity, AskedStep, Choice, StepKind,
     Unclear, Understood,
 };
 pub use steps::{CONTINUE, ESCALATE, NOT_FIXED};
+
+/// Why escalation is offered when nothing more specific is known.
+const NO_FURTHER_STEP: &str = "The flow has no further step to try from here.";
 
 pub struct OfflinePilot {
     library: Arc<dyn FlowLibrary>,
@@ -72,7 +85,8 @@ impl Pilot for OfflinePilot {
         false
     }
 
-    /// The walker continues from the step being answered; its state says where in the flow.
+    /// The walker continues from the step being answered; its state says where in the flow,
+    /// and carries what the path before it showed.
     fn recent_steps(&self) -> usize {
         1
     }
@@ -86,17 +100,18 @@ impl Pilot for OfflinePilot {
             return Ok(Reply::Next(self.open(&input).await));
         };
         let answer = last.answer.clone().unwrap_or_default();
-        let state = OfflineState::from_value(&last.state);
-        let depth = input.history.len();
+        let Stored { at, evidence } = Stored::from_value(&last.state);
         let current = input.matched.cloned();
-        let next = match state {
-            OfflineState::Triage => self.after_triage(&input, &answer, depth).await,
+        let next = match at {
+            OfflineState::Triage => self.after_triage(&input, &answer, &evidence).await,
             OfflineState::Node { node } => match current {
                 Some(flow) => {
-                    return Ok(self.after_node(&input, flow, &node, &answer, depth).await)
+                    return Ok(self
+                        .after_node(&input, flow, &node, last, &answer, evidence)
+                        .await)
                 }
                 None => {
-                    self.rematch_or_escalate(&input, answer_text(&answer), depth)
+                    self.rematch_or_escalate(&input, answer_text(&answer), &evidence)
                         .await
                 }
             },
@@ -104,38 +119,79 @@ impl Pilot for OfflinePilot {
                 if answer.selected_option.as_deref() == Some(CONTINUE)
                     || answer.selected_option.as_deref() == Some(NOT_FIXED)
                 {
-                    finish(steps::describe_again(depth), OfflineState::Rematch, None)
-                } else if let Some(text) = answer_text(&answer) {
-                    self.rematch_or_escalate(&input, Some(text), depth).await
-                } else {
                     finish(
-                        steps::escalation_offer(None, depth),
-                        OfflineState::OfferEscalation,
+                        steps::describe_again(),
+                        Stored::new(OfflineState::Rematch, evidence),
+                        confidence::describe_again(),
                         None,
                     )
+                } else if let Some(text) = answer_text(&answer) {
+                    self.rematch_or_escalate(&input, Some(text), &evidence)
+                        .await
+                } else {
+                    offer(None, OfflineState::OfferEscalation, evidence)
                 }
             }
             OfflineState::Rematch => {
-                self.rematch_or_escalate(&input, answer_text(&answer), depth)
+                self.rematch_or_escalate(&input, answer_text(&answer), &evidence)
                     .await
             }
         };
         Ok(Reply::Next(next))
     }
+
+    /// The hand-off from the flow: the fixes still possible, what the answers ruled out,
+    /// the branches not tried. Without a flow there is nothing to add to the deterministic
+    /// package.
+    async fn write_escalation(
+        &self,
+        recap: &SessionRecap<'_>,
+    ) -> (Option<WrittenEscalation>, Vec<Usage>) {
+        (self.handoff(recap), Vec::new())
+    }
 }
 
 fn finish(
-    output: domain::step::StepOutput,
-    state: OfflineState,
+    mut output: domain::step::StepOutput,
+    state: Stored,
+    assessed: Assessed,
     rematched: Option<MatchedFlow>,
 ) -> PilotStep {
+    output.confidence = assessed.confidence;
     PilotStep {
-        confidence_reasons: Vec::new(),
+        confidence_reasons: assessed.reasons,
         output,
         state: state.to_value(),
         rematched,
         usage: Vec::new(),
     }
+}
+
+/// Suggesting escalation, for `reason` when there is one.
+fn offer(reason: Option<&str>, at: OfflineState, evidence: Evidence) -> PilotStep {
+    finish(
+        steps::escalation_offer(reason),
+        Stored::new(at, evidence),
+        confidence::offer(reason.unwrap_or(NO_FURTHER_STEP)),
+        None,
+    )
+}
+
+/// A node of the matched flow as a step, its confidence weighed on `evidence`.
+fn node_step(
+    matched: &MatchedFlow,
+    id: &str,
+    node: &FlowNode,
+    evidence: Evidence,
+    rematched: Option<MatchedFlow>,
+) -> PilotStep {
+    let assessed = confidence::for_node(matched, id, &evidence);
+    finish(
+        steps::from_node(node),
+        Stored::new(OfflineState::for_node(node, id), evidence),
+        assessed,
+        rematched,
+    )
 }
 
 fn answer_text(answer: &StepAnswer) -> Option<&str> {
@@ -146,13 +202,21 @@ fn answer_text(answer: &StepAnswer) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// What an answer to a node says.
+struct Reading<'t> {
+    /// The way it goes, when the answer says.
+    visit: Option<Visit>,
+    /// The free text and how it was understood, when no option was picked.
+    typed: Option<(&'t str, Understood)>,
+}
+
 impl OfflinePilot {
     /// The session's first step: the matched flow's start, or triage.
     async fn open(&self, input: &PilotInput<'_>) -> PilotStep {
         let summary = steps::problem_summary(input.intake);
         match input.matched {
             Some(matched) => {
-                let mut step = self.enter_flow(matched, 0);
+                let mut step = self.enter_flow(matched, &Evidence::default(), false);
                 step.output.problem_summary = Some(summary);
                 step.output.problem_domain = Some(matched.flow.definition.domain.clone());
                 step.rematched = None;
@@ -163,38 +227,37 @@ impl OfflinePilot {
                 let mut output = steps::triage(&domains);
                 output.problem_summary = Some(summary);
                 output.problem_domain = Some("unknown".into());
-                finish(output, OfflineState::Triage, None)
+                finish(
+                    output,
+                    Stored::new(OfflineState::Triage, Evidence::default()),
+                    confidence::triage(),
+                    None,
+                )
             }
         }
     }
 
     /// The step for a flow's start node, announcing the switch.
-    fn enter_flow(&self, matched: &MatchedFlow, depth: usize) -> PilotStep {
+    fn enter_flow(&self, matched: &MatchedFlow, before: &Evidence, by_area: bool) -> PilotStep {
         let def = &matched.flow.definition;
+        let evidence = Evidence::entering(matched.flow.id, by_area, before);
         let node_id = def.start.clone();
         match def.nodes.get(&node_id) {
             Some(node) => {
-                let mut output = steps::from_node(node, matched.score, depth);
-                output.context_message = Some(format!(
+                let mut step = node_step(matched, &node_id, node, evidence, Some(matched.clone()));
+                step.output.context_message = Some(format!(
                     "Following the flow **{}** (match {:.0}%).{}",
                     def.title,
                     matched.score * 100.0,
-                    output
+                    step.output
                         .context_message
+                        .take()
                         .map(|c| format!("\n\n{c}"))
                         .unwrap_or_default()
                 ));
-                finish(
-                    output,
-                    OfflineState::for_node(node, &node_id),
-                    Some(matched.clone()),
-                )
+                step
             }
-            None => finish(
-                steps::escalation_offer(None, depth),
-                OfflineState::OfferEscalation,
-                None,
-            ),
+            None => offer(None, OfflineState::OfferEscalation, evidence),
         }
     }
 
@@ -202,7 +265,7 @@ impl OfflinePilot {
         &self,
         input: &PilotInput<'_>,
         answer: &StepAnswer,
-        depth: usize,
+        evidence: &Evidence,
     ) -> PilotStep {
         let base = input.intake.match_text();
         if let Some(domain) = answer.selected_option.as_deref() {
@@ -215,19 +278,88 @@ impl OfflinePilot {
                 .best_in_domain(input.account_id, &text, domain)
                 .await
             {
-                Some(found) => self.enter_flow(&found, depth),
-                None => finish(
-                    steps::escalation_offer(
-                        Some("There is no flow for that area in the library yet."),
-                        depth,
-                    ),
+                Some(found) => self.enter_flow(&found, evidence, true),
+                None => offer(
+                    Some("There is no flow for that area in the library yet."),
                     OfflineState::OfferEscalation,
-                    None,
+                    evidence.clone(),
                 ),
             };
         }
-        self.rematch_or_escalate(input, answer_text(answer), depth)
+        self.rematch_or_escalate(input, answer_text(answer), evidence)
             .await
+    }
+
+    /// What `answer` to `node` (the session's `step`th step) says, and how firmly: an
+    /// answer given after the engineer was asked again (`observations` on the step) counts
+    /// for less.
+    fn read<'t>(
+        &self,
+        node: &FlowNode,
+        node_id: &str,
+        step: usize,
+        answer: &'t StepAnswer,
+        observations: &[String],
+    ) -> Reading<'t> {
+        let typed = match (&answer.selected_option, answer_text(answer)) {
+            (None, Some(text)) if !answer.skipped => Some((text, self.understood(node, text))),
+            _ => None,
+        };
+        let typed_value = typed.as_ref().and_then(|(_, u)| u.value());
+        let how = |picked: bool| match (observations.is_empty(), picked) {
+            (false, _) => How::Clarified,
+            (true, true) => How::Picked,
+            (true, false) => How::Typed,
+        };
+        let chosen = match node {
+            FlowNode::Question { options, .. } => {
+                let offered = |v: &&str| options.iter().any(|o| o.value == *v);
+                answer
+                    .selected_option
+                    .as_deref()
+                    .filter(offered)
+                    .map(|v| (v.to_string(), how(true)))
+                    .or_else(|| {
+                        typed_value
+                            .filter(offered)
+                            .map(|v| (v.to_string(), how(false)))
+                    })
+            }
+            FlowNode::Action { .. } => {
+                let outcome = if answer.skipped {
+                    Some((ActionOutcome::CouldNotDo, How::NotDone))
+                } else {
+                    answer
+                        .selected_option
+                        .as_deref()
+                        .and_then(ActionOutcome::from_value)
+                        .map(|o| (o, how(true)))
+                        .or_else(|| {
+                            typed_value
+                                .and_then(ActionOutcome::from_value)
+                                .map(|o| (o, how(false)))
+                        })
+                };
+                outcome.map(|(o, h)| {
+                    let h = if o == ActionOutcome::CouldNotDo {
+                        How::NotDone
+                    } else {
+                        h
+                    };
+                    (o.value().to_string(), h)
+                })
+            }
+            FlowNode::Solution { .. } | FlowNode::Escalate { .. } => None,
+        };
+        Reading {
+            visit: chosen.map(|(value, how)| Visit {
+                node: node_id.to_string(),
+                step,
+                value,
+                how,
+            }),
+            typed,
+        }
     }
 
     async fn after_node(
@@ -235,91 +367,52 @@ impl OfflinePilot {
         input: &PilotInput<'_>,
         matched: MatchedFlow,
         node_id: &str,
+        last: &PastStep,
         answer: &StepAnswer,
-        depth: usize,
+        evidence: Evidence,
     ) -> Reply {
         let def = &matched.flow.definition;
+        let evidence = evidence.for_flow(matched.flow.id);
         let Some(node) = def.nodes.get(node_id) else {
-            return Reply::Next(finish(
-                steps::escalation_offer(None, depth),
-                OfflineState::OfferEscalation,
-                None,
-            ));
+            return Reply::Next(offer(None, OfflineState::OfferEscalation, evidence));
         };
         if answer.selected_option.as_deref() == Some(ESCALATE) {
-            return Reply::Next(finish(
-                steps::escalation_offer(None, depth),
-                OfflineState::OfferEscalation,
-                None,
-            ));
+            return Reply::Next(offer(None, OfflineState::OfferEscalation, evidence));
         }
-        // What the free text says, when no option was picked; `None` when it is not clear.
-        let typed = match (&answer.selected_option, answer_text(answer)) {
-            (None, Some(text)) if !answer.skipped => Some((text, self.understood(node, text))),
-            _ => None,
-        };
-        let typed_value = typed.as_ref().and_then(|(_, u)| u.value());
-        let next = match node {
-            FlowNode::Question { options, .. } => {
-                let chosen = answer
-                    .selected_option
-                    .as_deref()
-                    .and_then(|v| options.iter().find(|o| o.value == v))
-                    .map(|o| o.value.clone())
-                    .or_else(|| typed_value.map(str::to_string));
-                chosen
-                    .and_then(|v| options.iter().find(|o| o.value == v))
-                    .map(|option| option.next.clone())
-            }
-            FlowNode::Action {
-                next, on_failure, ..
-            } => {
-                let outcome = if answer.skipped {
-                    Some(ActionOutcome::CouldNotDo)
-                } else {
-                    answer
-                        .selected_option
-                        .as_deref()
-                        .and_then(ActionOutcome::from_value)
-                        .or_else(|| typed_value.and_then(ActionOutcome::from_value))
-                };
-                outcome.map(|o| match o {
-                    ActionOutcome::Worked => next.clone(),
-                    ActionOutcome::NoChange | ActionOutcome::CouldNotDo => {
-                        on_failure.clone().unwrap_or_else(|| next.clone())
-                    }
-                })
-            }
+        let step = input.history.len();
+        match node {
             FlowNode::Solution { .. } => {
-                return Reply::Next(finish(
-                    steps::escalation_offer(Some("The suggested fix did not solve it."), depth),
+                return Reply::Next(offer(
+                    Some("The suggested fix did not solve it."),
                     OfflineState::AfterSolution,
-                    None,
+                    evidence.with_rejected(node_id, step),
                 ));
             }
             FlowNode::Escalate { .. } => {
-                return Reply::Next(finish(
-                    steps::escalation_offer(None, depth),
-                    OfflineState::OfferEscalation,
-                    None,
-                ));
+                return Reply::Next(offer(None, OfflineState::OfferEscalation, evidence));
             }
-        };
-        match next.and_then(|id| def.nodes.get(&id).map(|n| (id, n))) {
-            Some((id, next_node)) => {
-                let output = steps::from_node(next_node, matched.score, depth);
-                Reply::Next(finish(output, OfflineState::for_node(next_node, &id), None))
-            }
-            None => match typed {
+            FlowNode::Question { .. } | FlowNode::Action { .. } => {}
+        }
+        let reading = self.read(node, node_id, step, answer, &last.observations);
+        let next = reading.visit.and_then(|visit| {
+            let to = belief::led_to(def, &visit)?;
+            Some((to, def.nodes.get(to)?, visit))
+        });
+        match next {
+            Some((id, next_node, visit)) => Reply::Next(node_step(
+                &matched,
+                id,
+                next_node,
+                evidence.with_visit(visit),
+                None,
+            )),
+            None => match reading.typed {
                 Some((text, understood)) => {
-                    self.rematch_or_clarify(input, &matched, node, text, &understood)
+                    self.rematch_or_clarify(input, &matched, node, text, &understood, &evidence)
                         .await
                 }
                 // Nothing to go on (a flow whose branch points nowhere): the same node again.
-                None => {
-                    let output = steps::from_node(node, matched.score, depth);
-                    Reply::Next(finish(output, OfflineState::for_node(node, node_id), None))
-                }
+                None => Reply::Next(node_step(&matched, node_id, node, evidence, None)),
             },
         }
     }
@@ -333,11 +426,12 @@ impl OfflinePilot {
         node: &FlowNode,
         text: &str,
         understood: &Understood,
+        evidence: &Evidence,
     ) -> Reply {
         if clarify::describes_a_problem(text) {
             let found = self.library.find(input.account_id, text, None).await;
             if let Some(best) = found.into_iter().find(|m| m.flow.id != current.flow.id) {
-                return Reply::Next(self.enter_flow(&best, input.history.len()));
+                return Reply::Next(self.enter_flow(&best, evidence, false));
             }
         }
         Reply::Clarify {
@@ -350,7 +444,7 @@ impl OfflinePilot {
         &self,
         input: &PilotInput<'_>,
         text: Option<&str>,
-        depth: usize,
+        evidence: &Evidence,
     ) -> PilotStep {
         if let Some(text) = text {
             let query = format!("{}\n{text}", input.intake.match_text());
@@ -361,17 +455,64 @@ impl OfflinePilot {
                 .into_iter()
                 .next()
             {
-                return self.enter_flow(&best, depth);
+                return self.enter_flow(&best, evidence, false);
             }
         }
-        finish(
-            steps::escalation_offer(
-                Some("Nothing in the flow library fits what you described."),
-                depth,
-            ),
+        offer(
+            Some("Nothing in the flow library fits what you described."),
             OfflineState::OfferEscalation,
-            None,
+            evidence.clone(),
         )
+    }
+
+    /// The hand-off for a session that stopped where its last step left it. An answer
+    /// given to that step (the step limit was reached) counts as one more visit.
+    fn handoff(&self, recap: &SessionRecap<'_>) -> Option<WrittenEscalation> {
+        let matched = recap.matched?;
+        let last = recap.history.last()?;
+        let def = &matched.flow.definition;
+        let Stored { at, evidence } = Stored::from_value(&last.state);
+        let mut evidence = evidence.for_flow(matched.flow.id);
+        let step = recap.history.len();
+        let mut open = None;
+        let stop = match &at {
+            OfflineState::Node { node: id } => {
+                let node = def.nodes.get(id)?;
+                let visit = last
+                    .answer
+                    .as_ref()
+                    .and_then(|answer| self.read(node, id, step, answer, &last.observations).visit);
+                match visit {
+                    Some(visit) => {
+                        let to = belief::led_to(def, &visit).unwrap_or(id).to_string();
+                        evidence = evidence.with_visit(visit);
+                        Some(to)
+                    }
+                    None => {
+                        if last.answer.is_some() && matches!(node, FlowNode::Solution { .. }) {
+                            evidence = evidence.with_rejected(id, step);
+                        } else {
+                            open = Some(step);
+                        }
+                        Some(id.clone())
+                    }
+                }
+            }
+            _ => evidence
+                .path
+                .last()
+                .and_then(|v| belief::led_to(def, v))
+                .map(str::to_string),
+        };
+        Some(handoff::write(
+            matched,
+            &evidence,
+            &handoff::Stop {
+                node: stop.as_deref(),
+                open_step: open,
+                observations: &last.observations,
+            },
+        ))
     }
 }
 

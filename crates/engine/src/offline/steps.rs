@@ -41,19 +41,15 @@ fn blank(step_type: StepType, content: String, confidence: f64) -> StepOutput {
     }
 }
 
-/// A flow node as a step. `depth` is how many steps came before it.
-pub fn from_node(node: &FlowNode, score: f64, depth: usize) -> StepOutput {
+/// A flow node as a step; its confidence is set by whoever knows the path to it.
+pub fn from_node(node: &FlowNode) -> StepOutput {
     match node {
         FlowNode::Question {
             text,
             help,
             options,
         } => {
-            let mut step = blank(
-                StepType::Question,
-                text.clone(),
-                confidence::for_question(score, depth),
-            );
+            let mut step = blank(StepType::Question, text.clone(), 0.0);
             step.context_message = help.clone();
             step.options = options
                 .iter()
@@ -67,11 +63,7 @@ pub fn from_node(node: &FlowNode, score: f64, depth: usize) -> StepOutput {
             expected_outcome,
             ..
         } => {
-            let mut step = blank(
-                StepType::Action,
-                text.clone(),
-                confidence::for_action(score, depth),
-            );
+            let mut step = blank(StepType::Action, text.clone(), 0.0);
             step.context_message = help.clone();
             step.action_type = Some(ActionType::Instruction);
             step.expected_outcome = expected_outcome.clone();
@@ -90,7 +82,7 @@ pub fn from_node(node: &FlowNode, score: f64, depth: usize) -> StepOutput {
             let mut step = blank(
                 StepType::ResolutionSuggestion,
                 first_sentence(text, 300),
-                confidence::for_solution(score, depth),
+                0.0,
             );
             step.context_message = help.clone();
             step.resolution_summary = Some(text.clone());
@@ -103,7 +95,7 @@ pub fn from_node(node: &FlowNode, score: f64, depth: usize) -> StepOutput {
             step
         }
         FlowNode::Escalate { text, help } => {
-            let mut step = escalation_offer(None, depth);
+            let mut step = escalation_offer(None);
             step.content = format!("Escalate: {text}");
             step.context_message = help.clone().or(step.context_message);
             step
@@ -137,7 +129,7 @@ pub fn triage(domains: &[(String, i64)]) -> StepOutput {
 }
 
 /// Suggests handing the session to a colleague.
-pub fn escalation_offer(reason: Option<&str>, _depth: usize) -> StepOutput {
+pub fn escalation_offer(reason: Option<&str>) -> StepOutput {
     let mut step = blank(
         StepType::Action,
         "Escalate this session to a colleague with the hand-off package.".into(),
@@ -159,7 +151,7 @@ pub fn escalation_offer(reason: Option<&str>, _depth: usize) -> StepOutput {
 }
 
 /// Asks the engineer to describe the problem again (free text only).
-pub fn describe_again(_depth: usize) -> StepOutput {
+pub fn describe_again() -> StepOutput {
     let mut step = blank(
         StepType::Question,
         "What do you see now? Describe the problem in other words.".into(),
@@ -186,7 +178,7 @@ pub fn problem_summary(intake: &Intake) -> String {
 }
 
 /// The first sentence (or line) of `text`, at most `max` characters.
-fn first_sentence(text: &str, max: usize) -> String {
+pub fn first_sentence(text: &str, max: usize) -> String {
     let line = text
         .lines()
         .map(str::trim)

@@ -9,25 +9,37 @@ use domain::ConfidenceTier;
 use uuid::Uuid;
 
 use super::*;
-use crate::pilot::{History, Intake, PastStep, PilotInput, StepAnswer};
+use crate::pilot::{History, Intake, PastStep, PilotInput, SessionRecap, StepAnswer};
 
 fn flow(title: &str, domain: &str, nodes: Vec<(&str, FlowNode)>) -> Flow {
+    stored(FlowDefinition {
+        title: title.into(),
+        description: String::new(),
+        domain: domain.into(),
+        tags: vec![],
+        status: FlowStatus::Published,
+        start: nodes[0].0.into(),
+        nodes: nodes
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<_, _>>(),
+    })
+}
+
+fn stored(definition: FlowDefinition) -> Flow {
     let now = Utc::now();
     Flow {
-        id: Uuid::new_v4(),
+        // Named by its title, so that the same flow built twice is the same flow.
+        id: Uuid::from_u128(
+            definition
+                .title
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                    (h ^ u128::from(b)).wrapping_mul(0x100_0000_01b3)
+                }),
+        ),
         account_id: None,
-        definition: FlowDefinition {
-            title: title.into(),
-            description: String::new(),
-            domain: domain.into(),
-            tags: vec![],
-            status: FlowStatus::Published,
-            start: nodes[0].0.into(),
-            nodes: nodes
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect::<BTreeMap<_, _>>(),
-        },
+        definition,
         version: 1,
         usage_count: 0,
         success_rate: None,
@@ -177,6 +189,8 @@ struct Walk {
     history: Vec<PastStep>,
     /// What the pilot asked when the last answer was not clear.
     clarification: Option<String>,
+    /// Each step's confidence reasons, in step order.
+    reasons: Vec<Vec<String>>,
 }
 
 impl Walk {
@@ -194,9 +208,44 @@ impl Walk {
             matched,
             history: vec![],
             clarification: None,
+            reasons: vec![],
         };
         walk.step().await;
         walk
+    }
+
+    /// A session on a built-in flow (the text of its YAML file), matched strongly.
+    async fn built_in(yaml: &str) -> Walk {
+        let mut defs = domain::flow::parse_flow_documents(yaml, domain::flow::FlowFormat::Yaml)
+            .expect("a built-in flow parses");
+        let built = stored(defs.remove(0));
+        let mut walk = Walk {
+            pilot: OfflinePilot::new(Arc::new(Library(vec![]))),
+            intake: Intake {
+                text: Some(built.definition.title.clone()),
+                log: None,
+            },
+            matched: strong(built),
+            history: vec![],
+            clarification: None,
+            reasons: vec![],
+        };
+        walk.step().await;
+        walk
+    }
+
+    async fn escalate(&self) -> crate::pilot::WrittenEscalation {
+        let recap = SessionRecap {
+            account_id: Uuid::nil(),
+            intake: &self.intake,
+            matched: self.matched.as_ref(),
+            history: History::whole(&self.history),
+            resolution_summary: None,
+            escalation_reason: Some("Needs someone with tenant rights"),
+        };
+        let (written, usage) = self.pilot.write_escalation(&recap).await;
+        assert!(usage.is_empty(), "no AI is used");
+        written.expect("the offline pilot writes the hand-off from the flow")
     }
 
     async fn step(&mut self) {
@@ -235,6 +284,7 @@ impl Walk {
         if let Some(m) = step.rematched.clone() {
             self.matched = Some(m);
         }
+        self.reasons.push(step.confidence_reasons.clone());
         self.history.push(PastStep {
             output: step.output,
             state: step.state,
@@ -452,4 +502,169 @@ async fn the_same_answers_give_the_same_steps() {
             .collect::<Vec<_>>()
     };
     assert_eq!(outputs(&a), outputs(&b));
+}
+
+const OUTLOOK: &str = include_str!("../../../../flows/outlook-password-prompts.yaml");
+
+#[tokio::test]
+async fn every_step_says_why_it_has_its_confidence() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.say("the moon is full tonight").await;
+    walk.say("just me").await;
+    walk.choose("done_worked").await;
+    walk.choose(NOT_FIXED).await;
+    walk.choose(CONTINUE).await;
+    assert_eq!(walk.reasons.len(), walk.history.len());
+    for (step, reasons) in walk.history.iter().zip(&walk.reasons) {
+        assert!(!reasons.is_empty(), "{}", step.output.content);
+    }
+    assert!(
+        walk.reasons[0][0].contains("strongly (75%)"),
+        "{:?}",
+        walk.reasons[0]
+    );
+    // The fix was reached after one answer that needed a second try.
+    assert!(
+        walk.reasons[2].iter().any(|r| r.contains("second try")),
+        "{:?}",
+        walk.reasons[2]
+    );
+}
+
+#[tokio::test]
+async fn an_unclear_answer_lowers_the_confidence_of_the_fix_it_leads_to() {
+    let mut firm = Walk::start("outlook", strong(outlook())).await;
+    firm.choose("one").await;
+    let sure = firm.choose("done_worked").await.output.confidence;
+
+    let mut unsure = Walk::start("outlook", strong(outlook())).await;
+    unsure.say("not sure, maybe").await;
+    unsure.choose("one").await;
+    let doubted = unsure.choose("done_worked").await.output.confidence;
+    assert!(doubted < sure, "{doubted} < {sure}");
+}
+
+#[tokio::test]
+async fn evidence_travels_in_the_step_state_not_in_the_history() {
+    // The session loop shows the offline pilot only the step being answered.
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.say("the moon is full tonight").await;
+    walk.choose("one").await;
+    let whole = walk.choose("done_worked").await.output.clone();
+    let mut answered = walk.history[1].clone();
+    answered.answer = Some(StepAnswer {
+        selected_option: Some("done_worked".into()),
+        ..Default::default()
+    });
+    let earlier = domain::step::EarlierSteps {
+        steps: 1,
+        ..Default::default()
+    };
+    let input = PilotInput {
+        account_id: Uuid::nil(),
+        intake: &walk.intake,
+        matched: walk.matched.as_ref(),
+        history: History {
+            earlier: &earlier,
+            recent: std::slice::from_ref(&answered),
+        },
+        remaining_after: 10,
+    };
+    let again = walk.pilot.next_step(input).await.unwrap().next().unwrap();
+    assert_eq!(again.output, whole);
+}
+
+#[tokio::test]
+async fn escalating_partway_hands_over_the_fixes_still_reachable_most_likely_first() {
+    let mut walk = Walk::built_in(OUTLOOK).await;
+    walk.choose("one").await;
+    let open = walk.choose("done_no_change").await.output.content.clone();
+    assert!(
+        open.starts_with("Reset the Microsoft 365 sign-in broker"),
+        "{open}"
+    );
+
+    let handoff = walk.escalate().await;
+    let causes: Vec<&str> = handoff.hypotheses.iter().map(|(c, _)| c.as_str()).collect();
+    assert!(
+        causes[0].starts_with("A broken Web Account Manager"),
+        "the next check's fix first: {causes:?}"
+    );
+    assert!(causes
+        .iter()
+        .any(|c| c.contains("legacy (basic) authentication")));
+    assert!(causes
+        .iter()
+        .any(|c| c.starts_with("Autodiscover pointed Outlook")));
+    assert!(
+        !causes
+            .iter()
+            .any(|c| c.contains("Stale cached credentials") || c.contains("service incident")),
+        "ruled-out fixes are not hypotheses: {causes:?}"
+    );
+    for (_, likelihood) in &handoff.hypotheses {
+        assert!(["high", "medium", "low"].contains(&likelihood.as_str()));
+    }
+
+    let next = handoff.suggested_next_steps.join("\n");
+    assert!(next.contains("Continue from the open step 3"), "{next}");
+    assert!(
+        next.contains("“Several users”"),
+        "the branch not taken: {next}"
+    );
+    assert!(
+        next.contains("ruled out") && next.contains("Stale cached credentials"),
+        "{next}"
+    );
+    assert!(handoff
+        .summary
+        .contains("Outlook keeps asking for a password"));
+}
+
+#[tokio::test]
+async fn a_fix_that_did_not_work_is_handed_over_as_tried_not_as_a_hypothesis() {
+    let mut walk = Walk::built_in(OUTLOOK).await;
+    walk.choose("one").await;
+    walk.choose("done_worked").await;
+    walk.choose(NOT_FIXED).await;
+    let handoff = walk.escalate().await;
+    assert!(
+        !handoff
+            .hypotheses
+            .iter()
+            .any(|(c, _)| c.contains("Stale cached credentials")),
+        "{:?}",
+        handoff.hypotheses
+    );
+    assert!(handoff
+        .hypotheses
+        .iter()
+        .any(|(c, _)| c.contains("Web Account Manager")));
+    assert!(handoff
+        .suggested_next_steps
+        .iter()
+        .any(|s| s.starts_with("Tried and did not fix it: Stale cached credentials")));
+    // The branch the "worked" answer skipped is the way on.
+    assert!(
+        handoff
+            .suggested_next_steps
+            .iter()
+            .any(|s| s.contains("If the result of step 2 does not hold")),
+        "{:?}",
+        handoff.suggested_next_steps
+    );
+}
+
+#[tokio::test]
+async fn without_a_flow_the_offline_hand_off_adds_nothing() {
+    let walk = Walk::start("something odd is happening", None).await;
+    let recap = SessionRecap {
+        account_id: Uuid::nil(),
+        intake: &walk.intake,
+        matched: None,
+        history: History::whole(&walk.history),
+        resolution_summary: None,
+        escalation_reason: Some("stuck"),
+    };
+    assert!(walk.pilot.write_escalation(&recap).await.0.is_none());
 }
