@@ -51,6 +51,8 @@ pub struct StepFacts {
     pub follow_ups: Vec<String>,
     /// The answer as the engineer gave it: option label and/or free text, or "skipped".
     pub answer: Option<String>,
+    /// What the engineer wrote on the step that did not answer it, oldest first.
+    pub observations: Vec<String>,
 }
 
 /// What the documentation is built from.
@@ -87,13 +89,26 @@ fn documented_steps(facts: &SessionFacts) -> Vec<DocumentedStep> {
             step_order: s.step_order,
             step_type: s.step_type.as_str().to_string(),
             description: s.content.clone(),
-            engineer_response: s.answer.clone(),
+            engineer_response: response(s),
             outcome: s
                 .expected_outcome
                 .clone()
                 .or_else(|| s.resolution_summary.clone()),
         })
         .collect()
+}
+
+/// The answer, after the notes that did not answer the step: each said once, on its step.
+fn response(s: &StepFacts) -> Option<String> {
+    if s.observations.is_empty() {
+        return s.answer.clone();
+    }
+    let notes: Vec<String> = s.observations.iter().map(|o| format!("“{o}”")).collect();
+    let noted = format!("Noted: {}", notes.join("; "));
+    Some(match &s.answer {
+        Some(answer) => format!("{noted}. Then: {answer}"),
+        None => noted,
+    })
 }
 
 fn last_suggestion(facts: &SessionFacts) -> Option<&StepFacts> {
@@ -337,6 +352,7 @@ mod tests {
                     resolution_summary: None,
                     follow_ups: vec![],
                     answer: Some("One user".into()),
+                    observations: vec![],
                 },
                 StepFacts {
                     step_order: 2,
@@ -346,9 +362,28 @@ mod tests {
                     resolution_summary: Some("Stale cached credentials".into()),
                     follow_ups: vec!["Check password changes".into()],
                     answer: None,
+                    observations: vec![],
                 },
             ],
         }
+    }
+
+    #[test]
+    fn notes_that_did_not_answer_a_step_are_shown_once_before_its_answer() {
+        let mut f = facts();
+        f.steps[0].observations = vec!["not sure, it varies".into()];
+        let doc = resolved(
+            &f,
+            "Cleared credentials",
+            WrittenText::default(),
+            Utc::now(),
+        );
+        assert_eq!(doc.steps.len(), 2, "no step is repeated");
+        assert_eq!(
+            doc.steps[0].engineer_response.as_deref(),
+            Some("Noted: “not sure, it varies”. Then: One user")
+        );
+        assert_eq!(doc.markdown.matches("not sure, it varies").count(), 1);
     }
 
     #[test]

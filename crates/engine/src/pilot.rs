@@ -123,6 +123,8 @@ pub struct PilotStep {
 }
 
 /// What a pilot makes of an answer.
+// One reply per answer, moved once: boxing the step would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// The answer says which way to go: this is the next step.

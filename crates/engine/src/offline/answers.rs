@@ -410,6 +410,14 @@ fn question_scores(step: &AskedStep, text: &str) -> Vec<f64> {
             {
                 score += 0.5;
             }
+            // "Everyone" answers "one or several?" as several when no option says everyone.
+            if asks_who
+                && answer_markers.contains(&people::ALL)
+                && !options.iter().any(|x| x.markers.contains(&people::ALL))
+                && o.markers.contains(&people::SOME)
+            {
+                score += 1.0;
+            }
             if let (Some(v), Some(r)) = (value, o.range) {
                 if r.holds(v) {
                     score += 2.0;

@@ -63,6 +63,20 @@ const GROUPING: &[&str] = &[
     "subnet",
     "network",
 ];
+/// One machine or person, as "only" or "just" can pick it out.
+const ONE_THINGS: &[&str] = &[
+    "pc",
+    "laptop",
+    "machine",
+    "desktop",
+    "computer",
+    "workstation",
+    "device",
+    "phone",
+    "user",
+    "person",
+    "mailbox",
+];
 const POSSESSIVES: &[&str] = &["my", "this", "that", "his", "her", "the"];
 /// What may follow a name in "only Tom's phone", "just Jane on reception".
 const AFTER_NAME: &[&str] = &[
@@ -140,6 +154,8 @@ pub fn markers(clauses: &[Vec<String>], known: &dyn Fn(&str) -> bool) -> Vec<&'s
                 let named = w.get(j).copied();
                 let after = w.get(j + 1).copied();
                 let possessive = j > i + 1 && w[i + 1..j].iter().any(|x| *x != "the");
+                // "only the front desk pc": one machine or person, named a few words on.
+                let one_thing = w[j..].iter().take(3).any(|x| ONE_THINGS.contains(x));
                 let is_name = named.is_some_and(|n| {
                     !known(n)
                         && !n.ends_with('s')
@@ -147,6 +163,7 @@ pub fn markers(clauses: &[Vec<String>], known: &dyn Fn(&str) -> bool) -> Vec<&'s
                         && after.is_none_or(|a| AFTER_NAME.contains(&a))
                 });
                 if possessive
+                    || one_thing
                     || is_name
                     || named.is_some_and(|n| {
                         matches!(
@@ -187,6 +204,8 @@ mod tests {
         assert_eq!(of("everyone in the office"), [ALL]);
         assert_eq!(of("all sites"), [SITES]);
         assert!(of("only wireless users").is_empty());
+        assert_eq!(of("only the front desk pc"), [ONE]);
+        assert!(of("only the reception pcs").is_empty());
         assert_eq!(of("3 or 4 people"), [SOME]);
     }
 }

@@ -69,6 +69,7 @@ async fn facts(
                 resolution_summary: st.output.resolution_summary.clone(),
                 follow_ups: st.output.follow_up_recommendations.clone(),
                 answer: answer_text(st),
+                observations: st.observations.clone(),
             })
             .collect(),
     })
@@ -76,7 +77,8 @@ async fn facts(
 
 /// The optional AI write-up of a closing session, made only when the quota has room for it
 /// (the quota is checked before every AI call). A used-up quota, or a failure to check it,
-/// means the deterministic text alone: closing a session never waits on the AI.
+/// means the deterministic text alone: closing a session never waits on the AI. A pilot
+/// without AI writes from what it knows (the offline hand-off from the flow), with no quota.
 async fn optional_ai<T>(
     state: &AppState,
     user: &User,
@@ -84,7 +86,7 @@ async fn optional_ai<T>(
     call: impl Future<Output = (Option<T>, Vec<Usage>)>,
 ) -> (Option<T>, Vec<Usage>) {
     if !state.pilot.uses_ai() {
-        return (None, Vec::new());
+        return call.await;
     }
     let reservation = match quota::reserve(state, user, Utc::now()).await {
         Ok(reservation) => reservation,
