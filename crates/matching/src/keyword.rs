@@ -12,7 +12,8 @@
 //!    `(k1 + 1) / (1 + k1 (1 - b))` ≈ 1.7). The sum, `evidence`, reads as "how many
 //!    distinctive query terms this flow contains", whatever the corpus or query length.
 //! 2. Evidence is multiplied by `coverage^c`, the share of the query's term weight the flow
-//!    contains (a word no flow has counts as fully distinctive and explained by none; the
+//!    contains (a word no flow has is explained by none, and counts `unknown_word`: often
+//!    it is only context, when or who or how many, that no flow would mention; the
 //!    share is taken against at most `coverage_cap` units, so a long intake is not asked to be
 //!    explained word by word). A flow sharing one word of a three-word intake is weak evidence.
 //! 3. `keyword = x^p / (x^p + h^p)`: low for a single shared word (common, or one rare token
@@ -29,6 +30,8 @@ use std::collections::HashMap;
 use crate::text::tokenize;
 
 const K1: f64 = 1.2;
+/// The most a word naming where a problem is (a laptop, the users) weighs.
+const CONTEXT_WEIGHT: f64 = 0.25;
 const B: f64 = 0.75;
 
 /// How keyword evidence becomes a 0..1 signal (see the module documentation).
@@ -42,6 +45,8 @@ pub struct KeywordScale {
     pub coverage_power: f64,
     /// Query weight beyond which a long intake is not asked to be explained further.
     pub coverage_cap: f64,
+    /// The weight in the query of a word no flow has.
+    pub unknown_word: f64,
 }
 
 impl Default for KeywordScale {
@@ -51,6 +56,7 @@ impl Default for KeywordScale {
             power: 2.0,
             coverage_power: 1.0,
             coverage_cap: 5.0,
+            unknown_word: 0.5,
         }
     }
 }
@@ -167,13 +173,22 @@ impl KeywordIndex {
                 .get(token.as_str())
                 .map(|&t| &self.postings[t as usize])
                 .filter(|list| !list.is_empty());
+            let context = crate::text::is_context_word(&token);
             seen.push(token);
             let Some(list) = postings else {
-                // A word no flow has is as distinctive as can be, and explained by none.
-                query_weight += 1.0;
+                // A word no flow has is explained by none, but it is often only context
+                // (when, who, how many), so it counts for less than a word that singles out
+                // a flow.
+                query_weight += scale.unknown_word;
                 continue;
             };
             let weight = idf(n, list.len() as f64) / idf_unique;
+            // Where the problem is (a laptop, the users) is context, not what it is.
+            let weight = if context {
+                weight.min(CONTEXT_WEIGHT)
+            } else {
+                weight
+            };
             query_weight += weight;
             for posting in list {
                 let tf = f64::from(posting.tf);
@@ -240,6 +255,7 @@ mod tests {
         power: 1.0,
         coverage_power: 0.0,
         coverage_cap: 5.0,
+        unknown_word: 1.0,
     };
 
     fn index(docs: &[&str]) -> KeywordIndex {

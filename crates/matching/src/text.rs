@@ -70,18 +70,28 @@ fn undouble(base: &str) -> String {
     }
 }
 
+/// Index terms that name where or on what a problem shows (the machine, the people), which
+/// nearly every intake mentions and no flow is about.
+pub(crate) fn is_context_word(term: &str) -> bool {
+    const CONTEXT: &[&str] = &["computer", "desktop", "device", "laptop", "user"];
+    CONTEXT.iter().any(|w| stem(w) == term)
+}
+
 fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
-/// Function words, the filler of a help request, and negations with the stubs that
+/// Function words, the filler of a help request (greetings, when it started, how many),
+/// and negations with the stubs that
 /// splitting contractions leaves ("won't" → "won"); sorted for binary search. Negations go
 /// because nearly every flow has them (options answer "No"), so they only add noise:
 /// "no internet" is matched by "internet".
 const STOP_WORDS: &[&str] = &[
     "about",
     "after",
+    "afternoon",
     "again",
+    "ago",
     "all",
     "also",
     "am",
@@ -92,6 +102,7 @@ const STOP_WORDS: &[&str] = &[
     "are",
     "aren",
     "as",
+    "asap",
     "at",
     "be",
     "been",
@@ -102,8 +113,10 @@ const STOP_WORDS: &[&str] = &[
     "can",
     "cannot",
     "cant",
+    "cheers",
     "could",
     "couldn",
+    "couple",
     "did",
     "didn",
     "do",
@@ -113,7 +126,12 @@ const STOP_WORDS: &[&str] = &[
     "doing",
     "don",
     "dont",
+    "eight",
+    "evening",
+    "five",
     "for",
+    "four",
+    "friday",
     "from",
     "get",
     "gets",
@@ -148,7 +166,11 @@ const STOP_WORDS: &[&str] = &[
     "keeps",
     "like",
     "me",
+    "monday",
+    "month",
+    "morning",
     "my",
+    "nine",
     "no",
     "not",
     "of",
@@ -156,15 +178,21 @@ const STOP_WORDS: &[&str] = &[
     "or",
     "our",
     "please",
+    "regards",
+    "saturday",
     "seem",
     "seems",
+    "seven",
     "she",
     "should",
     "shouldn",
     "since",
+    "six",
     "so",
     "some",
     "still",
+    "sunday",
+    "ten",
     "than",
     "thank",
     "thanks",
@@ -178,15 +206,25 @@ const STOP_WORDS: &[&str] = &[
     "they",
     "this",
     "those",
+    "three",
+    "thursday",
     "to",
     "today",
+    "tomorrow",
+    "tonight",
     "too",
     "trying",
+    "tuesday",
+    "two",
+    "urgent",
     "us",
     "very",
     "was",
     "wasn",
     "we",
+    "wednesday",
+    "week",
+    "weekend",
     "were",
     "weren",
     "what",
