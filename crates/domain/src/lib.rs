@@ -6,6 +6,7 @@ pub mod account;
 pub mod confidence;
 pub mod documentation;
 pub mod flow;
+pub mod ids;
 pub mod llm;
 pub mod session;
 pub mod step;
@@ -14,5 +15,6 @@ pub mod validation;
 
 pub use account::{Account, AiLimits, Plan};
 pub use confidence::ConfidenceTier;
+pub use ids::{SessionId, StepId};
 pub use user::{Role, User};
 pub use validation::{FieldError, ValidationErrors};

@@ -245,7 +245,9 @@ mod tests {
             StatusCode::CONFLICT
         );
         assert_eq!(
-            status(StoreError::Sqlite("no such table: nowhere".into())),
+            status(StoreError::Sqlite(std::sync::Arc::new(
+                store::SqliteError::InvalidQuery
+            ))),
             StatusCode::INTERNAL_SERVER_ERROR
         );
     }

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use rusqlite::ErrorCode;
 use thiserror::Error;
 
@@ -14,9 +16,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
-    /// What SQLite answered a connection the store calls directly (`sqlite_direct`).
+    /// What SQLite answered a connection the store calls directly. Shared, because one
+    /// failure of the writer's transaction is every batch's answer in it.
     #[error("database error: {0}")]
-    Sqlite(String),
+    Sqlite(#[source] Arc<rusqlite::Error>),
     /// The database cannot be reached or written for now (busy past the timeout, a full disk,
     /// I/O, a connection or thread that could not be opened): worth trying again later.
     #[error("database unavailable: {0}")]
@@ -49,22 +52,22 @@ impl From<rusqlite::Error> for StoreError {
                 return StoreError::Conflict(err.to_string());
             }
         }
-        sqlite_failure(err.sqlite_error_code(), err.to_string())
+        sqlite_failure(Arc::new(err))
     }
 }
 
 /// A database that cannot be reached or written for now (busy past the timeout, a full disk,
 /// I/O) is unavailable; anything else is an error in the statement.
-pub(crate) fn sqlite_failure(code: Option<ErrorCode>, message: String) -> StoreError {
-    match code {
+pub(crate) fn sqlite_failure(err: Arc<rusqlite::Error>) -> StoreError {
+    match err.sqlite_error_code() {
         Some(
             ErrorCode::DatabaseBusy
             | ErrorCode::DatabaseLocked
             | ErrorCode::DiskFull
             | ErrorCode::SystemIoFailure
             | ErrorCode::CannotOpen,
-        ) => StoreError::Unavailable(message),
-        _ => StoreError::Sqlite(message),
+        ) => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Sqlite(err),
     }
 }
 
@@ -95,6 +98,9 @@ mod tests {
         let wrong = one
             .execute("INSERT INTO nowhere VALUES (1)", [])
             .unwrap_err();
-        assert!(matches!(StoreError::from(wrong), StoreError::Sqlite(_)));
+        let err = StoreError::from(wrong);
+        assert!(matches!(err, StoreError::Sqlite(_)));
+        let cause = std::error::Error::source(&err).expect("the cause is kept");
+        assert!(cause.to_string().contains("no such table"), "{cause}");
     }
 }

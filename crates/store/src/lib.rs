@@ -39,11 +39,12 @@ pub use error::StoreError;
 pub use flows::BuiltinLoad;
 pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit};
 pub use rate_limits::WindowHit;
+/// Re-exported so callers can classify database failures without depending on sqlx.
+pub use rusqlite::Error as SqliteError;
 pub use sessions::{
     Closing, SessionFilter, SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord,
     StepResponse,
 };
-/// Re-exported so callers can classify database failures without depending on sqlx.
 pub use sqlx::Error as SqlxError;
 pub use teams::Team;
 pub use tokens::NewToken;

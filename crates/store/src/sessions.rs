@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use domain::session::SessionStatus;
 use domain::step::StepOutput;
+use domain::{SessionId, StepId};
 use uuid::Uuid;
 
 use crate::ai_usage::insert_usage_sql;
@@ -512,8 +513,8 @@ impl Store {
     /// held for one round trip (docs/benchmarks.md).
     pub async fn claim_step(
         &self,
-        session_id: Uuid,
-        step_id: Uuid,
+        session: SessionId,
+        step: StepId,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         quota: Option<&QuotaAsk>,
@@ -531,9 +532,9 @@ impl Store {
                                      WHERE id = {session} AND status = 'active') \
                  RETURNING id",
                 b.arg(ms(until))?,
-                b.arg(step_id.to_string())?,
+                b.arg(step.to_string())?,
                 b.arg(ms(now))?,
-                session = b.arg(session_id.to_string())?,
+                session = b.arg(session.to_string())?,
             ))
         })?;
         if let Some(ask) = quota {
@@ -551,18 +552,18 @@ impl Store {
         match self.settle_reservation(&ask.keys, taken).await? {
             QuotaGrant::Granted => Ok(StepClaim::Claimed),
             QuotaGrant::Exhausted(limit) => {
-                self.release_step(step_id).await?;
+                self.release_step(step).await?;
                 Ok(StepClaim::OverQuota(limit))
             }
         }
     }
 
     /// Lets go of a claim after a failure, so the same answer can be sent again.
-    pub async fn release_step(&self, step_id: Uuid) -> Result<()> {
+    pub async fn release_step(&self, step: StepId) -> Result<()> {
         self.db
             .write_one(
                 "UPDATE ai_steps SET claimed_until = NULL WHERE id = $1 AND response IS NULL",
-                [Arg::from(step_id.to_string())],
+                [Arg::from(step.to_string())],
             )
             .await?;
         Ok(())
@@ -574,16 +575,16 @@ impl Store {
     /// every statement after the answer is guarded by the one before it.
     pub async fn answer_step(
         &self,
-        session_id: Uuid,
-        step_id: Uuid,
+        session: SessionId,
+        step: StepId,
         response: &StepResponse,
         next: Option<&StepRecord>,
         advance: &StepAdvance,
         usage: &[AiUsageRecord],
     ) -> Result<Option<SessionRecord>> {
         let a = Answering {
-            session_id,
-            step_id,
+            session_id: session.0,
+            step_id: step.0,
             response,
             next,
             advance,
@@ -611,8 +612,8 @@ impl Store {
     /// `None` (nothing written) when the step was answered meanwhile.
     pub async fn observe_step(
         &self,
-        session_id: Uuid,
-        step_id: Uuid,
+        session: SessionId,
+        step: StepId,
         observations: &[String],
         clarification: &str,
         now: DateTime<Utc>,
@@ -629,8 +630,8 @@ impl Store {
                  WHERE id = {} AND session_id = {} AND response IS NULL RETURNING id",
                 b.arg(to_text(&observations)?)?,
                 b.arg(clarification)?,
-                b.arg(step_id.to_string())?,
-                b.arg(session_id.to_string())?,
+                b.arg(step.to_string())?,
+                b.arg(session.to_string())?,
             ))
         })?;
         batch.push_guarded(|b| {
@@ -642,7 +643,7 @@ impl Store {
                 b.arg(ms(now))?,
                 b.arg(input_tokens)?,
                 b.arg(output_tokens)?,
-                b.arg(session_id.to_string())?,
+                b.arg(session.to_string())?,
             ))
         })?;
         for rec in usage {

@@ -208,11 +208,10 @@ fn commit_group(conn: &rusqlite::Connection, group: Vec<Queued>) {
 
 fn run_group(conn: &rusqlite::Connection, group: &[Queued]) -> Vec<Result<Vec<Done>>> {
     let fail_all = |err: rusqlite::Error| {
-        let message = err.to_string();
-        let code = err.sqlite_error_code();
+        let err = std::sync::Arc::new(err);
         group
             .iter()
-            .map(|_| Err(sqlite_failure(code, message.clone())))
+            .map(|_| Err(sqlite_failure(err.clone())))
             .collect()
     };
     if let Err(err) = execute(conn, "BEGIN IMMEDIATE") {

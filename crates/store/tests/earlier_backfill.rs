@@ -122,8 +122,8 @@ async fn legacy_session(store: &Store) -> (Uuid, Vec<EarlierSteps>) {
         };
         store
             .answer_step(
-                session.id,
-                current.id,
+                domain::SessionId(session.id),
+                domain::StepId(current.id),
                 &response,
                 Some(&next),
                 &advance,

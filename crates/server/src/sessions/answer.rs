@@ -4,7 +4,7 @@
 use chrono::{Duration, Utc};
 use domain::session::Transition;
 use domain::step::{EarlierSteps, StepType};
-use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
+use domain::{ConfidenceTier, FieldError, SessionId, StepId, User, ValidationErrors};
 use engine::{History, MatchedFlow, PilotInput, Reply, StepAnswer};
 use store::{SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord, StepResponse};
 use uuid::Uuid;
@@ -121,8 +121,8 @@ pub async fn respond(
     let claim = state
         .store
         .claim_step(
-            session.id,
-            current.id,
+            SessionId(session.id),
+            StepId(current.id),
             now,
             now + claim_for,
             ask.as_ref().map(|a| &a.counters),
@@ -145,8 +145,9 @@ pub async fn respond(
     };
     // From here on, a way out that does not store the answer lets go of the claim, so the
     // same request can be sent again at once (api.md: a failed call changes nothing).
-    let claim = HeldClaim::new(state, current.id);
-    match answer_claimed(state, user, &window, current.id, answer, reservation).await {
+    let step_id = StepId(current.id);
+    let claim = HeldClaim::new(state, step_id);
+    match answer_claimed(state, user, &window, step_id, answer, reservation).await {
         Ok(answered) => {
             claim.answered();
             Ok(answered)
@@ -164,7 +165,7 @@ async fn answer_claimed(
     state: &AppState,
     user: &User,
     window: &SessionWindow,
-    step_id: Uuid,
+    step_id: StepId,
     answer: StepAnswer,
     reservation: quota::Reservation,
 ) -> Result<Answered, ApiError> {
@@ -204,7 +205,7 @@ async fn answer_claimed(
     let Some(session) = state
         .store
         .answer_step(
-            session.id,
+            SessionId(session.id),
             step_id,
             &response,
             next.as_ref(),
@@ -249,8 +250,8 @@ async fn observe(
     let Some(session) = state
         .store
         .observe_step(
-            session.id,
-            step.id,
+            SessionId(session.id),
+            StepId(step.id),
             &step.observations,
             &clarification,
             Utc::now(),
@@ -275,11 +276,11 @@ async fn observe(
 /// is still unanswered.
 struct HeldClaim {
     store: Option<store::Store>,
-    step_id: Uuid,
+    step_id: StepId,
 }
 
 impl HeldClaim {
-    fn new(state: &AppState, step_id: Uuid) -> Self {
+    fn new(state: &AppState, step_id: StepId) -> Self {
         HeldClaim {
             store: Some(state.store.clone()),
             step_id,
@@ -298,7 +299,7 @@ impl HeldClaim {
     }
 }
 
-async fn let_go(store: &store::Store, step_id: Uuid) {
+async fn let_go(store: &store::Store, step_id: StepId) {
     if let Err(err) = store.release_step(step_id).await {
         tracing::warn!(%err, "could not release a step claim");
     }
@@ -320,6 +321,8 @@ impl Drop for HeldClaim {
 }
 
 /// What the pilot made of the answer.
+// Made once per answer and taken apart at once: boxing the step would save nothing.
+#[allow(clippy::large_enum_variant)]
 enum Produced {
     Next {
         next: Option<StepRecord>,

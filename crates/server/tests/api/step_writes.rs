@@ -4,6 +4,7 @@
 //! a guard that fails writes nothing, on both backends.
 
 use chrono::Utc;
+use domain::{SessionId, StepId};
 use serde_json::json;
 use store::{
     AiUsageRecord, EarlierSteps, QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit, StepAdvance,
@@ -59,8 +60,8 @@ async fn a_claim_reserves_the_next_call_and_a_refused_one_leaves_the_step_free(b
         async move {
             store
                 .claim_step(
-                    session_id,
-                    step_id,
+                    SessionId(session_id),
+                    StepId(step_id),
                     now,
                     now + chrono::Duration::minutes(5),
                     quota.as_ref(),
@@ -152,8 +153,8 @@ async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
     let answered = app
         .store
         .answer_step(
-            session_id,
-            step_id,
+            SessionId(session_id),
+            StepId(step_id),
             &answer(0),
             Some(&second),
             &advance,
@@ -172,8 +173,8 @@ async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
     let again = app
         .store
         .answer_step(
-            session_id,
-            step_id,
+            SessionId(session_id),
+            StepId(step_id),
             &answer(1),
             Some(&next()),
             &advance,
