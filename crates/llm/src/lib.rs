@@ -5,6 +5,7 @@
 //! that only checks replies against the contract) depends on the contract alone.
 
 pub mod contract;
+pub mod flow_choices;
 pub mod parse;
 pub mod pricing;
 pub mod redact;
@@ -15,7 +16,10 @@ pub use contract::{
     documentation_schema, escalation_schema, step_schema, DocumentationReply, EscalationReply,
     Hypothesis, Likelihood, DOCUMENTATION_SCHEMA_NAME, ESCALATION_SCHEMA_NAME, STEP_SCHEMA_NAME,
 };
-pub use parse::{extract_json, parse_documentation, parse_escalation, parse_step};
+pub use flow_choices::{FlowChoices, FLOW_NODE_FIELD};
+pub use parse::{
+    extract_json, parse_documentation, parse_escalation, parse_step, parse_step_within, FlowStep,
+};
 pub use pricing::estimate_cost_usd;
 pub use redact::Redactor;
 pub use structured::{call_structured, repair_request, StructuredError};

@@ -8,6 +8,14 @@ use serde_json::{Map, Value};
 use crate::contract::{
     DocumentationReply, EscalationReply, Hypothesis, Likelihood, MAX_CONTENT_CHARS, MAX_OPTIONS,
 };
+use crate::flow_choices::{FlowChoices, FLOW_NODE_FIELD};
+
+/// A validated step and the flow question it says it asks, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowStep {
+    pub output: StepOutput,
+    pub flow_node: Option<String>,
+}
 
 const ACTION_TYPES: [&str; 4] = ["instruction", "script", "verification", "info_request"];
 
@@ -64,8 +72,20 @@ fn first_object(text: &str) -> Result<Map<String, Value>, String> {
 /// Parses and validates a `flowpilot_step` reply, then applies the rules a reply may not change
 /// (`StepOutput::normalize`). `first_step` demands the problem summary and domain.
 pub fn parse_step(text: &str, first_step: bool) -> Result<StepOutput, Vec<String>> {
+    parse_step_within(text, first_step, &FlowChoices::none()).map(|step| step.output)
+}
+
+/// [`parse_step`] for a step within a matched flow: a step that names a flow question (or
+/// that the flow leads to) must offer exactly that question's options, so an invented option
+/// fails validation and goes to the repair attempt.
+pub fn parse_step_within(
+    text: &str,
+    first_step: bool,
+    choices: &FlowChoices,
+) -> Result<FlowStep, Vec<String>> {
     let mut obj = extract_json(text).map_err(|e| vec![e])?;
     let mut f = Fields::new(&obj);
+    let flow_node = check_flow_node(&mut f, choices);
 
     match f.string("type") {
         Some(t) if StepType::parse(&t.trim().to_ascii_lowercase()).is_some() => {}
@@ -128,6 +148,7 @@ pub fn parse_step(text: &str, first_step: bool) -> Result<StepOutput, Vec<String
 
     // Validated; now make the object fit serde's view: nulls mean "absent" and enum values
     // are matched exactly.
+    obj.remove(FLOW_NODE_FIELD);
     obj.retain(|_, v| !v.is_null());
     for key in ["type", "action_type"] {
         if let Some(Value::String(s)) = obj.get_mut(key) {
@@ -137,7 +158,87 @@ pub fn parse_step(text: &str, first_step: bool) -> Result<StepOutput, Vec<String
     let mut step: StepOutput =
         serde_json::from_value(Value::Object(obj)).map_err(|e| vec![e.to_string()])?;
     step.normalize();
-    Ok(step)
+    Ok(FlowStep {
+        output: step,
+        flow_node,
+    })
+}
+
+/// The flow question the step asks: the one it names, else the one the flow leads to (a
+/// server that ignores the schema may leave the field out). Its options must be exactly that
+/// question's values, each once; anything else is reported for the repair.
+fn check_flow_node(f: &mut Fields<'_>, choices: &FlowChoices) -> Option<String> {
+    if choices.is_empty() {
+        return None;
+    }
+    let named = match f.get(FLOW_NODE_FIELD) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if choices.is_question(id.trim()) => Some(id.trim().to_string()),
+        Some(other) => {
+            let known: Vec<String> = choices
+                .question_ids()
+                .map(|id| format!("\"{id}\""))
+                .collect();
+            f.error(format!(
+                "`{FLOW_NODE_FIELD}` is {}; it must be null or one of the flow's questions: {}",
+                show(other),
+                known.join(", ")
+            ));
+            return None;
+        }
+    };
+    if let (Some(named), Some(due)) = (named.as_deref(), choices.due()) {
+        if named != due {
+            f.error(format!(
+                "`{FLOW_NODE_FIELD}` is \"{named}\", but the engineer's answer leads to the flow's question \"{due}\"; ask that one"
+            ));
+            return None;
+        }
+    }
+    let node = named.or_else(|| choices.due().map(str::to_string))?;
+    let allowed = choices.values_of(&node).unwrap_or_default();
+    let listed = allowed
+        .iter()
+        .map(|v| format!("\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if choices.due() == Some(node.as_str()) {
+        match f.string("type") {
+            Some(t) if t.trim().eq_ignore_ascii_case("question") => {}
+            _ => f.error(format!(
+                "`type` must be \"question\": the step asks the flow's question \"{node}\""
+            )),
+        }
+    }
+    let given: Vec<Option<String>> = match f.get("options") {
+        Some(Value::Array(options)) => options
+            .iter()
+            .map(|o| {
+                o.get("value")
+                    .and_then(Value::as_str)
+                    .map(|v| v.trim().to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if given.is_empty() {
+        f.error(format!(
+            "`options` is empty; the flow's question \"{node}\" has the options {listed}"
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, value) in given.iter().enumerate() {
+        let Some(value) = value else { continue };
+        if !allowed.contains(&value.as_str()) {
+            f.error(format!(
+                "`options[{i}].value` is \"{}\", which is not an option of the flow's question \"{node}\"; use only {listed}",
+                crate::text::truncate(value, 60)
+            ));
+        } else if !seen.insert(value.clone()) {
+            f.error(format!("`options[{i}].value` \"{value}\" is offered twice"));
+        }
+    }
+    Some(node)
 }
 
 fn check_options(f: &mut Fields<'_>) {

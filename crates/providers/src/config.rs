@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::openai::structured_mode::{ProbedMode, StructuredMode};
+
 /// Per provider call (config.md `FLOWPILOT_LLM_TIMEOUT_SECS`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -14,6 +16,10 @@ pub struct ProviderConfig {
     pub base_url: String,
     pub model: String,
     pub timeout: Duration,
+    /// OpenAI-compatible servers only: which field carries the schema.
+    pub structured: StructuredMode,
+    /// What a probe found the server enforces, for `structured: Auto`.
+    pub probed: ProbedMode,
 }
 
 // Hand-written so that a config printed in a log or a panic never shows the key.
@@ -24,6 +30,7 @@ impl fmt::Debug for ProviderConfig {
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("timeout", &self.timeout)
+            .field("structured", &self.structured)
             .finish()
     }
 }
@@ -41,17 +48,19 @@ impl ProviderConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
     OpenAi,
+    Ollama,
     Anthropic,
     Gemini,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 3] = [Self::OpenAi, Self::Anthropic, Self::Gemini];
+    pub const ALL: [ProviderKind; 4] = [Self::OpenAi, Self::Ollama, Self::Anthropic, Self::Gemini];
 
     /// The name used in configuration, in `LlmProvider::name()` and in the pricing table.
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "openai",
+            ProviderKind::Ollama => "ollama",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Gemini => "gemini",
         }
@@ -66,6 +75,9 @@ impl ProviderKind {
     pub fn default_base_url(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "https://api.openai.com/v1",
+            // config.md leaves OLLAMA_BASE_URL unset by default (so auto-selection skips it);
+            // naming the provider without an address means the local install.
+            ProviderKind::Ollama => "http://localhost:11434",
             ProviderKind::Anthropic => "https://api.anthropic.com",
             ProviderKind::Gemini => "https://generativelanguage.googleapis.com",
         }
@@ -74,6 +86,8 @@ impl ProviderKind {
     pub fn default_model(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "gpt-4.1-mini",
+            // Small enough for a laptop GPU or a CPU, follows a schema under `format` well.
+            ProviderKind::Ollama => "llama3.2:3b",
             ProviderKind::Anthropic => "claude-sonnet-4-5",
             ProviderKind::Gemini => "gemini-2.5-flash",
         }
@@ -94,6 +108,10 @@ pub struct ProviderSettings {
     pub model: Option<String>,
     /// `None` means `DEFAULT_TIMEOUT`.
     pub timeout: Option<Duration>,
+    /// OpenAI-compatible servers only (config.md `FLOWPILOT_OPENAI_STRUCTURED`).
+    pub structured: StructuredMode,
+    /// Shared with the provider probe, which fills it in when `structured` is `Auto`.
+    pub probed: ProbedMode,
 }
 
 impl fmt::Debug for ProviderSettings {
@@ -103,6 +121,7 @@ impl fmt::Debug for ProviderSettings {
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("timeout", &self.timeout)
+            .field("structured", &self.structured)
             .finish()
     }
 }
@@ -122,6 +141,8 @@ impl ProviderSettings {
             base_url: given(&self.base_url).unwrap_or_else(|| kind.default_base_url().into()),
             model: given(&self.model).unwrap_or_else(|| kind.default_model().into()),
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            structured: self.structured,
+            probed: self.probed.clone(),
         }
     }
 }
@@ -136,7 +157,7 @@ mod tests {
             api_key: Some("  ".into()),
             base_url: None,
             model: Some("".into()),
-            timeout: None,
+            ..Default::default()
         };
         let config = settings.resolve(ProviderKind::Gemini);
         assert_eq!(config.api_key, None);

@@ -1,5 +1,5 @@
 //! FlowPilot's LLM providers: the `LlmProvider` implementations for each wire format (OpenAI
-//! compatible, Anthropic, Gemini) over HTTP, and the factory that picks one by configuration.
+//! compatible, Ollama native, Anthropic, Gemini) over HTTP, and the factory that picks one by configuration.
 //! The step contract, parsing and repair, redaction and pricing are `flowpilot-llm`'s and
 //! carry no HTTP stack; only the edge that wires the providers in links this crate.
 
@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod config;
 pub mod gemini;
 pub mod http;
+pub mod ollama;
 pub mod openai;
 
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use domain::llm::{ChatRole, LlmError, LlmProvider};
 pub use anthropic::AnthropicProvider;
 pub use config::{ProviderConfig, ProviderKind, ProviderSettings, DEFAULT_TIMEOUT};
 pub use gemini::GeminiProvider;
+pub use ollama::OllamaProvider;
+pub use openai::structured_mode::{ProbedMode, StructuredMode, AUTO_UNPROBED};
 pub use openai::OpenAiProvider;
 
 /// Sampling temperature for every provider: low, because steps should be reproducible and
@@ -36,14 +39,23 @@ pub fn build_provider(
         has_key = config.key().is_some(),
         "LLM provider configured"
     );
+    if kind == ProviderKind::OpenAi {
+        let effective = openai::structured_mode::effective(config.structured, &config.probed);
+        tracing::info!(
+            configured = config.structured.as_str(),
+            effective = effective.as_str(),
+            "structured output mode of the OpenAI-compatible server"
+        );
+    }
     Ok(match kind {
         ProviderKind::OpenAi => Arc::new(OpenAiProvider::new(config)?),
+        ProviderKind::Ollama => Arc::new(OllamaProvider::new(config)?),
         ProviderKind::Anthropic => Arc::new(AnthropicProvider::new(config)?),
         ProviderKind::Gemini => Arc::new(GeminiProvider::new(config)?),
     })
 }
 
-/// The role names of OpenAI and Anthropic (Gemini calls the assistant "model").
+/// The role names of OpenAI, Ollama and Anthropic (Gemini calls the assistant "model").
 pub(crate) fn role_name(role: ChatRole) -> &'static str {
     match role {
         ChatRole::User => "user",

@@ -1,14 +1,19 @@
 //! OpenAI chat completions, which every OpenAI-compatible server (Ollama, vLLM, llama.cpp,
-//! LM Studio) also speaks. Structured output through `response_format: json_schema`, strict.
+//! LM Studio) also speaks. Structured output through the field the configured mode names
+//! (`structured_mode`): OpenAI's strict `response_format`, vLLM's `structured_outputs`,
+//! llama.cpp's `json_schema`, or the schema in the instructions.
+
+pub mod structured_mode;
 
 use async_trait::async_trait;
 use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
 use llm::text::truncate;
 use reqwest::header::AUTHORIZATION;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{role_name, ProviderConfig, TEMPERATURE};
 use crate::http;
+use structured_mode::{add_schema_field, effective, system_text, StructuredMode};
 
 pub struct OpenAiProvider {
     config: ProviderConfig,
@@ -21,29 +26,28 @@ impl OpenAiProvider {
         Ok(Self { config, client })
     }
 
+    /// The mode requests are sent in now (for `auto`, what the probe found, if it ran).
+    pub fn structured_mode(&self) -> StructuredMode {
+        effective(self.config.structured, &self.config.probed)
+    }
+
     fn body(&self, request: &LlmRequest) -> Value {
-        let mut messages = vec![json!({"role": "system", "content": request.system})];
+        let mode = self.structured_mode();
+        let mut messages = vec![json!({"role": "system", "content": system_text(mode, request)})];
         messages.extend(
             request
                 .messages
                 .iter()
                 .map(|m| json!({"role": role_name(m.role), "content": m.content})),
         );
-        json!({
-            "model": self.config.model,
-            "messages": messages,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": request.schema_name,
-                    "strict": true,
-                    "schema": request.schema,
-                }
-            },
-            // `max_tokens`, not `max_completion_tokens`: every compatible server accepts it.
-            "max_tokens": request.max_output_tokens,
-            "temperature": TEMPERATURE,
-        })
+        let mut body = Map::new();
+        body.insert("model".into(), json!(self.config.model));
+        body.insert("messages".into(), Value::Array(messages));
+        add_schema_field(mode, &mut body, request);
+        // `max_tokens`, not `max_completion_tokens`: every compatible server accepts it.
+        body.insert("max_tokens".into(), json!(request.max_output_tokens));
+        body.insert("temperature".into(), json!(TEMPERATURE));
+        Value::Object(body)
     }
 }
 

@@ -17,6 +17,8 @@ use serde_json::Value;
 
 pub use llm::{step_schema, STEP_SCHEMA_NAME};
 
+pub mod local_servers;
+
 #[path = "../../../llm/tests/support/step.rs"]
 mod step;
 #[allow(unused_imports)] // each test binary uses its own part of the support code
@@ -154,6 +156,8 @@ pub fn config(base_url: &str, model: &str, api_key: Option<&str>) -> ProviderCon
         base_url: base_url.to_string(),
         model: model.to_string(),
         timeout: Duration::from_secs(5),
+        structured: Default::default(),
+        probed: Default::default(),
     }
 }
 
