@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use domain::account::LimitOverrides;
 use domain::Plan;
+use providers::StructuredMode;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,7 @@ pub enum ProviderChoice {
     Auto,
     Offline,
     OpenAi,
+    Ollama,
     Anthropic,
     Gemini,
 }
@@ -23,6 +25,7 @@ impl ProviderChoice {
             "" | "auto" => Some(Self::Auto),
             "offline" | "none" => Some(Self::Offline),
             "openai" => Some(Self::OpenAi),
+            "ollama" => Some(Self::Ollama),
             "anthropic" => Some(Self::Anthropic),
             "gemini" => Some(Self::Gemini),
             _ => None,
@@ -34,6 +37,7 @@ impl ProviderChoice {
             Self::Auto => "auto",
             Self::Offline => "offline",
             Self::OpenAi => "openai",
+            Self::Ollama => "ollama",
             Self::Anthropic => "anthropic",
             Self::Gemini => "gemini",
         }
@@ -55,6 +59,10 @@ pub struct Settings {
     pub token_ttl_hours: i64,
     pub llm_provider: ProviderChoice,
     pub openai: ProviderEndpoint,
+    /// How the OpenAI-compatible server is asked for structured output.
+    pub openai_structured: StructuredMode,
+    /// Ollama's native API; it takes no key.
+    pub ollama: ProviderEndpoint,
     pub anthropic: ProviderEndpoint,
     pub gemini: ProviderEndpoint,
     pub llm_timeout_secs: u64,
@@ -86,6 +94,12 @@ impl Default for Settings {
                 api_key: None,
                 base_url: None,
                 model: "gpt-4.1-mini".into(),
+            },
+            openai_structured: StructuredMode::Auto,
+            ollama: ProviderEndpoint {
+                api_key: None,
+                base_url: None,
+                model: providers::ProviderKind::Ollama.default_model().into(),
             },
             anthropic: ProviderEndpoint {
                 api_key: None,
@@ -222,7 +236,7 @@ impl Settings {
         }
     }
 
-    /// The provider auto-selection of config.md: anthropic, openai, gemini, else offline.
+    /// The provider auto-selection of config.md: anthropic, openai, ollama, gemini, else offline.
     pub fn resolved_provider(&self) -> ProviderChoice {
         match self.llm_provider {
             ProviderChoice::Auto => {
@@ -231,6 +245,8 @@ impl Settings {
                     ProviderChoice::Anthropic
                 } else if set(&self.openai) {
                     ProviderChoice::OpenAi
+                } else if set(&self.ollama) {
+                    ProviderChoice::Ollama
                 } else if set(&self.gemini) {
                     ProviderChoice::Gemini
                 } else {
@@ -399,6 +415,18 @@ impl SettingValue for Vec<ipnet::IpNet> {
     }
 }
 
+impl SettingValue for StructuredMode {
+    fn read(text: &str) -> Result<Self, &'static str> {
+        StructuredMode::parse(text).ok_or("one of auto, strict, vllm, llamacpp, prompt")
+    }
+    fn show(&self) -> String {
+        match self {
+            StructuredMode::Auto => format!("auto (until probed: {})", providers::AUTO_UNPROBED),
+            fixed => fixed.as_str().into(),
+        }
+    }
+}
+
 /// A row whose field is read and shown by its type's [`SettingValue`]:
 /// `row!("NAME", "meaning", field.path)`, `row!(secret "NAME" | "ALIAS", "meaning", field)`.
 macro_rules! row {
@@ -452,11 +480,11 @@ const TABLE: &[Row] = &[
     Row {
         name: "FLOWPILOT_LLM_PROVIDER",
         aliases: &[],
-        doc: "offline, openai, anthropic or gemini; auto picks the first configured",
+        doc: "offline, openai, ollama, anthropic or gemini; auto picks the first configured",
         secret: false,
         read: |s, v| {
             s.llm_provider = ProviderChoice::parse(v)
-                .ok_or("one of auto, offline, openai, anthropic, gemini")?;
+                .ok_or("one of auto, offline, openai, ollama, anthropic, gemini")?;
             Ok(())
         },
         show: |s| {
@@ -474,6 +502,17 @@ const TABLE: &[Row] = &[
         openai.base_url
     ),
     row!("FLOWPILOT_OPENAI_MODEL", "the OpenAI model", openai.model),
+    row!(
+        "FLOWPILOT_OPENAI_STRUCTURED",
+        "how the OpenAI-compatible server is asked for structured output: auto, strict, vllm, llamacpp or prompt",
+        openai_structured
+    ),
+    row!(
+        "OLLAMA_BASE_URL",
+        "Ollama's address, for its native API (enough alone)",
+        ollama.base_url
+    ),
+    row!("FLOWPILOT_OLLAMA_MODEL", "the Ollama model", ollama.model),
     row!(secret "ANTHROPIC_API_KEY", "Anthropic's API key", anthropic.api_key),
     row!(
         "ANTHROPIC_BASE_URL",
@@ -641,6 +680,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.resolved_provider(), ProviderChoice::Anthropic);
+    }
+
+    #[test]
+    fn ollama_comes_after_openai_and_before_gemini_and_needs_only_its_address() {
+        let s = Settings::load(
+            None,
+            &env(&[("GEMINI_API_KEY", "g"), ("OLLAMA_BASE_URL", "http://gpu01:11434")]),
+        )
+        .unwrap();
+        assert_eq!(s.resolved_provider(), ProviderChoice::Ollama);
+        assert_eq!(s.ollama.model, "llama3.2:3b");
+        let s = Settings::load(
+            None,
+            &env(&[("OLLAMA_BASE_URL", "http://gpu01:11434"), ("OPENAI_BASE_URL", "http://x/v1")]),
+        )
+        .unwrap();
+        assert_eq!(s.resolved_provider(), ProviderChoice::OpenAi);
+    }
+
+    #[test]
+    fn the_structured_mode_is_read_from_the_environment_and_the_file() {
+        let s = Settings::load(None, &env(&[])).unwrap();
+        assert_eq!(s.openai_structured, StructuredMode::Auto);
+        let s = Settings::load(None, &env(&[("FLOWPILOT_OPENAI_STRUCTURED", "vLLM")])).unwrap();
+        assert_eq!(s.openai_structured, StructuredMode::Vllm);
+        let err = Settings::load(None, &env(&[("FLOWPILOT_OPENAI_STRUCTURED", "guided")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("one of auto, strict, vllm, llamacpp, prompt"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fp.toml");
+        std::fs::write(
+            &path,
+            "openai_structured = \"llamacpp\"\nollama_base_url = \"http://gpu01:11434\"\nollama_model = \"qwen2.5:7b\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), &env(&[])).unwrap();
+        assert_eq!(s.openai_structured, StructuredMode::LlamaCpp);
+        assert_eq!(s.ollama.base_url.as_deref(), Some("http://gpu01:11434"));
+        assert_eq!(s.ollama.model, "qwen2.5:7b");
     }
 
     #[test]
