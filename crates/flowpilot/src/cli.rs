@@ -31,6 +31,35 @@ pub enum Command {
     Flows(FlowsCommand),
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Run an evaluation suite through the real session loop and report its figures.
+    Eval(Eval),
+}
+
+/// A case is a ticket with what the engineer knows and what should happen (docs/eval.md).
+#[derive(Debug, Args)]
+pub struct Eval {
+    /// A case file (YAML or JSON list) or a directory of them; repeat for more.
+    #[arg(long, required = true, value_name = "FILE")]
+    pub cases: Vec<PathBuf>,
+    /// A directory of flows to use besides the built-in library.
+    #[arg(long, value_name = "DIR")]
+    pub flows: Option<PathBuf>,
+    /// Who answers FlowPilot's steps: scripted (deterministic) or llm
+    /// (FLOWPILOT_EVAL_ENGINEER_* variables).
+    #[arg(long, value_enum, default_value = "scripted")]
+    pub engineer: EngineerKind,
+    /// Runs per case.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub repeat: u16,
+    /// Write the summary and every case's result to this JSON file.
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineerKind {
+    Scripted,
+    Llm,
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             store.close().await;
             result
         }
+        Command::Eval(args) => {
+            telemetry::init(&settings.log);
+            crate::eval::run(settings, args).await
+        }
         Command::Config => {
             for ((name, value), (_, doc)) in settings
                 .describe()
