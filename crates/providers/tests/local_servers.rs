@@ -221,7 +221,7 @@ async fn the_wrong_mode_for_a_server_gets_prose_and_fails_cleanly_after_one_repa
 
 #[tokio::test]
 async fn prose_once_is_repaired_with_the_same_structured_field() {
-    let server = LocalServer::misbehaving(Dialect::Vllm, Some(Misbehaviour::Prose), 1).await;
+    let server = LocalServer::misbehaving(Dialect::Vllm, Misbehaviour::Prose, 1).await;
     let (step, calls) = step(&openai(&server, StructuredMode::Vllm), &due_request())
         .await
         .unwrap();
@@ -241,8 +241,7 @@ async fn prose_once_is_repaired_with_the_same_structured_field() {
 
 #[tokio::test]
 async fn an_echoed_schema_is_not_a_step_and_fails_after_the_repair() {
-    let server =
-        LocalServer::misbehaving(Dialect::OllamaNative, Some(Misbehaviour::EchoSchema), 2).await;
+    let server = LocalServer::misbehaving(Dialect::OllamaNative, Misbehaviour::EchoSchema, 2).await;
     let error = step(&ollama(&server), &due_request()).await.unwrap_err();
     let StructuredError::InvalidAfterRepair { errors, usage } = error else {
         panic!("expected an invalid reply")
@@ -253,8 +252,7 @@ async fn an_echoed_schema_is_not_a_step_and_fails_after_the_repair() {
 
 #[tokio::test]
 async fn an_invented_option_once_is_repaired() {
-    let server =
-        LocalServer::misbehaving(Dialect::LlamaCpp, Some(Misbehaviour::InventOption), 1).await;
+    let server = LocalServer::misbehaving(Dialect::LlamaCpp, Misbehaviour::InventOption, 1).await;
     let (step, calls) = step(&openai(&server, StructuredMode::LlamaCpp), &due_request())
         .await
         .unwrap();
@@ -274,8 +272,7 @@ async fn an_invented_option_once_is_repaired() {
 #[tokio::test]
 async fn an_invented_option_twice_fails_naming_it() {
     let server =
-        LocalServer::misbehaving(Dialect::SchemaIgnoring, Some(Misbehaviour::InventOption), 2)
-            .await;
+        LocalServer::misbehaving(Dialect::SchemaIgnoring, Misbehaviour::InventOption, 2).await;
     let error = step(&openai(&server, StructuredMode::Prompt), &due_request())
         .await
         .unwrap_err();

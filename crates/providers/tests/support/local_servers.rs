@@ -10,6 +10,7 @@
 //! only axum, serde_json and tokio.
 #![allow(dead_code)] // each test binary uses its own part
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -99,8 +100,8 @@ impl Seen {
 #[derive(Clone)]
 struct Shared {
     dialect: Dialect,
-    misbehaviour: Option<Misbehaviour>,
-    remaining_misbehaviours: Arc<Mutex<usize>>,
+    /// How each coming request is answered, in order: `None` obeys; once empty, all obey.
+    script: Arc<Mutex<VecDeque<Option<Misbehaviour>>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
@@ -113,20 +114,20 @@ pub struct LocalServer {
 impl LocalServer {
     /// A fake that does what its own field asks.
     pub async fn start(dialect: Dialect) -> Self {
-        Self::misbehaving(dialect, None, 0).await
+        Self::scripted(dialect, Vec::new()).await
     }
 
     /// A fake whose first `times` replies go wrong in the way `misbehaviour` says.
-    pub async fn misbehaving(
-        dialect: Dialect,
-        misbehaviour: Option<Misbehaviour>,
-        times: usize,
-    ) -> Self {
+    pub async fn misbehaving(dialect: Dialect, misbehaviour: Misbehaviour, times: usize) -> Self {
+        Self::scripted(dialect, vec![Some(misbehaviour); times]).await
+    }
+
+    /// A fake answering its requests as `script` says, in order, then obediently.
+    pub async fn scripted(dialect: Dialect, script: Vec<Option<Misbehaviour>>) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
             dialect,
-            misbehaviour,
-            remaining_misbehaviours: Arc::new(Mutex::new(times)),
+            script: Arc::new(Mutex::new(script.into())),
             seen: seen.clone(),
         };
         let app = Router::new().fallback(answer).with_state(shared);
@@ -174,19 +175,12 @@ async fn answer(State(shared): State<Shared>, uri: Uri, body: Bytes) -> Response
         };
         return (StatusCode::NOT_FOUND, axum::Json(error)).into_response();
     }
-    let misbehaviour = {
-        let mut remaining = shared
-            .remaining_misbehaviours
-            .lock()
-            .expect("misbehaviour lock");
-        match shared.misbehaviour {
-            Some(m) if *remaining > 0 => {
-                *remaining -= 1;
-                Some(m)
-            }
-            _ => None,
-        }
-    };
+    let misbehaviour = shared
+        .script
+        .lock()
+        .expect("script lock")
+        .pop_front()
+        .flatten();
     let text = reply_text(shared.dialect, &seen, misbehaviour);
     axum::Json(wrap(shared.dialect, &seen, &text)).into_response()
 }
