@@ -6,10 +6,40 @@ use serde::{Deserialize, Serialize};
 
 use crate::step::StepType;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How likely a cause is, as a hand-off states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Likelihood {
+    High,
+    Medium,
+    Low,
+    /// Nothing in the session points either way (a hand-off with no cause to name).
+    Unknown,
+}
+
+impl Likelihood {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Likelihood::High => "high",
+            Likelihood::Medium => "medium",
+            Likelihood::Low => "low",
+            Likelihood::Unknown => "unknown",
+        }
+    }
+
+    /// The likelihoods a writer (a model, the offline hand-off) may state, case-insensitive,
+    /// because models capitalise enum values now and then.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::High, Self::Medium, Self::Low]
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hypothesis {
     pub cause: String,
-    pub likelihood: String,
+    pub likelihood: Likelihood,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,7 +239,7 @@ fn default_hypotheses(facts: &SessionFacts) -> Vec<Hypothesis> {
         .filter_map(|s| s.resolution_summary.clone())
         .map(|cause| Hypothesis {
             cause,
-            likelihood: "medium".into(),
+            likelihood: Likelihood::Medium,
         })
         .collect();
     if out.is_empty() {
@@ -222,7 +252,7 @@ fn default_hypotheses(facts: &SessionFacts) -> Vec<Hypothesis> {
                     .map(|f| format!(" covered by \"{f}\""))
                     .unwrap_or_default()
             ),
-            likelihood: "unknown".into(),
+            likelihood: Likelihood::Unknown,
         });
     }
     out
@@ -283,7 +313,12 @@ fn render_markdown(doc: &Documentation, facts: &SessionFacts, next_steps: &[Stri
     if !doc.hypotheses.is_empty() {
         let _ = writeln!(md, "## Hypotheses\n");
         for h in &doc.hypotheses {
-            let _ = writeln!(md, "- **{}**: {}", h.likelihood, h.cause.replace('\n', " "));
+            let _ = writeln!(
+                md,
+                "- **{}**: {}",
+                h.likelihood.as_str(),
+                h.cause.replace('\n', " ")
+            );
         }
         let _ = writeln!(md);
     }

@@ -1,6 +1,113 @@
-//! The session state machine.
+//! A troubleshooting session: the entity, what it started from, and its state machine as
+//! data (which transition may start from which status).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::confidence::ConfidenceTier;
+use crate::documentation::Documentation;
+
+/// What the engineer gave to start the session (api.md `intake_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntakeType {
+    FreeText,
+    LogPaste,
+    Combined,
+}
+
+impl IntakeType {
+    pub const ALL: [IntakeType; 3] = [
+        IntakeType::FreeText,
+        IntakeType::LogPaste,
+        IntakeType::Combined,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntakeType::FreeText => "free_text",
+            IntakeType::LogPaste => "log_paste",
+            IntakeType::Combined => "combined",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Which parts this kind of intake must have: (text, log).
+    pub fn needs(self) -> (bool, bool) {
+        match self {
+            IntakeType::FreeText => (true, false),
+            IntakeType::LogPaste => (false, true),
+            IntakeType::Combined => (true, true),
+        }
+    }
+}
+
+/// The problem as the engineer described it: a description, a pasted log, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intake {
+    pub text: Option<String>,
+    pub log: Option<String>,
+}
+
+impl Intake {
+    /// The text to match flows against: the description, then the log's first lines.
+    pub fn match_text(&self) -> String {
+        let mut out = self.text.clone().unwrap_or_default();
+        if let Some(log) = &self.log {
+            let head: String = log.lines().take(20).collect::<Vec<_>>().join("\n");
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&head);
+        }
+        out
+    }
+}
+
+/// One troubleshooting session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    pub status: SessionStatus,
+    pub intake_type: IntakeType,
+    pub intake: Intake,
+    pub problem_summary: Option<String>,
+    pub problem_domain: Option<String>,
+    /// The latest step's confidence; the tier is derived from it ([`Session::confidence_tier`]).
+    pub confidence_score: f64,
+    pub matched_flow_id: Option<Uuid>,
+    pub matched_flow_name: Option<String>,
+    pub match_score: Option<f64>,
+    /// What guides it: `offline`, or `provider:model`.
+    pub engine: String,
+    pub step_count: i64,
+    pub resolution_summary: Option<String>,
+    pub escalation_reason: Option<String>,
+    pub escalated_to_id: Option<Uuid>,
+    pub rating: Option<i64>,
+    pub feedback: Option<String>,
+    /// The documentation, or the hand-off package, once the session is closed.
+    pub documentation: Option<Documentation>,
+    pub total_input_tokens: i64,
+    pub total_output_tokens: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub escalated_at: Option<DateTime<Utc>>,
+}
+
+impl Session {
+    pub fn confidence_tier(&self) -> ConfidenceTier {
+        ConfidenceTier::from_score(self.confidence_score)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

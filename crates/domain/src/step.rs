@@ -1,8 +1,53 @@
 //! The step contract (engine.md): what every engine, LLM or offline, produces for one step.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use crate::confidence::clamp_confidence;
+use crate::confidence::{clamp_confidence, ConfidenceTier};
+
+/// The engineer's answer to a step: an option, free text, both, or a skip.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub selected_option: Option<String>,
+    pub free_text_input: Option<String>,
+    #[serde(default)]
+    pub skipped: bool,
+}
+
+/// An answer as stored with its step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub answer: Answer,
+    pub responded_at: DateTime<Utc>,
+}
+
+/// One step of a session: what the engine produced, and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub step_order: i64,
+    pub output: StepOutput,
+    /// The pilot's own state, handed back to it with the answer.
+    pub engine_state: serde_json::Value,
+    pub response: Option<Response>,
+    /// The steps before this one, in brief; `None` on steps stored before it was kept.
+    pub earlier: Option<EarlierSteps>,
+    /// Free text the engineer gave that did not answer the step, oldest first.
+    pub observations: Vec<String>,
+    /// What FlowPilot asked about the latest observation.
+    pub clarification: Option<String>,
+    /// Why the step has its confidence, in plain sentences.
+    pub confidence_reasons: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Step {
+    pub fn confidence_tier(&self) -> ConfidenceTier {
+        ConfidenceTier::from_score(self.output.confidence)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

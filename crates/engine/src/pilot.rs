@@ -1,39 +1,15 @@
 //! The seam between the session loop and whatever produces steps.
 
 use async_trait::async_trait;
+use domain::documentation::Hypothesis;
 use domain::step::{EarlierSteps, StepOutput};
 use uuid::Uuid;
 
 use crate::library::MatchedFlow;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Intake {
-    pub text: Option<String>,
-    pub log: Option<String>,
-}
-
-impl Intake {
-    /// The text to match flows against: the description, then the log's first lines.
-    pub fn match_text(&self) -> String {
-        let mut out = self.text.clone().unwrap_or_default();
-        if let Some(log) = &self.log {
-            let head: String = log.lines().take(20).collect::<Vec<_>>().join("\n");
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str(&head);
-        }
-        out
-    }
-}
-
-/// The engineer's answer to a step.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StepAnswer {
-    pub selected_option: Option<String>,
-    pub free_text_input: Option<String>,
-    pub skipped: bool,
-}
+pub use domain::session::Intake;
+/// The engineer's answer to a step (one type everywhere: `domain::step::Answer`).
+pub use domain::step::Answer as StepAnswer;
 
 /// A step already in the session, with the pilot's private state and its answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,8 +177,7 @@ pub struct WrittenDocumentation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WrittenEscalation {
     pub summary: String,
-    /// (cause, likelihood)
-    pub hypotheses: Vec<(String, String)>,
+    pub hypotheses: Vec<Hypothesis>,
     pub suggested_next_steps: Vec<String>,
 }
 

@@ -543,7 +543,10 @@ async fn escalation_is_written_by_the_provider_or_falls_back() {
     let written = written.expect("escalation");
     assert_eq!(
         written.hypotheses,
-        [("Conditional Access policy".to_string(), "high".to_string())]
+        [domain::documentation::Hypothesis {
+            cause: "Conditional Access policy".into(),
+            likelihood: domain::documentation::Likelihood::High,
+        }]
     );
     assert_usage(&usage, &[("escalation", true)]);
     let request = &provider.requests()[0];

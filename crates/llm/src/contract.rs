@@ -148,36 +148,8 @@ pub struct DocumentationReply {
     pub follow_up_recommendations: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Likelihood {
-    High,
-    Medium,
-    Low,
-}
-
-impl Likelihood {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Likelihood::High => "high",
-            Likelihood::Medium => "medium",
-            Likelihood::Low => "low",
-        }
-    }
-
-    /// Case-insensitive, because models capitalise enum values now and then.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::High, Self::Medium, Self::Low]
-            .into_iter()
-            .find(|l| l.as_str().eq_ignore_ascii_case(s.trim()))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hypothesis {
-    pub cause: String,
-    pub likelihood: Likelihood,
-}
+/// A cause and how likely it is: the hand-off's own type.
+pub use domain::documentation::{Hypothesis, Likelihood};
 
 /// The reply to a `flowpilot_escalation` request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

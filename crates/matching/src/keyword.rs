@@ -174,12 +174,16 @@ impl KeywordIndex {
                 .map(|&t| &self.postings[t as usize])
                 .filter(|list| !list.is_empty());
             let context = crate::text::is_context_word(&token);
+            let number = token.chars().all(|c| c.is_ascii_digit());
             seen.push(token);
             let Some(list) = postings else {
                 // A word no flow has is explained by none, but it is often only context
                 // (when, who, how many), so it counts for less than a word that singles out
-                // a flow.
-                query_weight += scale.unknown_word;
+                // a flow; a number no flow has (a count, a date, a ticket's number) counts
+                // for nothing.
+                if !number {
+                    query_weight += scale.unknown_word;
+                }
                 continue;
             };
             let weight = idf(n, list.len() as f64) / idf_unique;

@@ -81,7 +81,8 @@ fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
-/// Function words, the filler of a help request (greetings, when it started, how many),
+/// Function words, the filler of a help request (greetings, when it started, how many, the ticket's
+/// case number),
 /// and negations with the stubs that
 /// splitting contractions leaves ("won't" → "won"); sorted for binary search. Negations go
 /// because nearly every flow has them (options answer "No"), so they only add noise:
@@ -113,6 +114,7 @@ const STOP_WORDS: &[&str] = &[
     "can",
     "cannot",
     "cant",
+    "case",
     "cheers",
     "could",
     "couldn",
@@ -178,6 +180,7 @@ const STOP_WORDS: &[&str] = &[
     "or",
     "our",
     "please",
+    "ref",
     "regards",
     "saturday",
     "seem",
@@ -208,6 +211,7 @@ const STOP_WORDS: &[&str] = &[
     "those",
     "three",
     "thursday",
+    "ticket",
     "to",
     "today",
     "tomorrow",

@@ -1,6 +1,7 @@
 //! AI quota (api.md, "AI quota"): daily per user, monthly per account, UTC boundaries.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
+use domain::quota::{day_start, next_month_start};
 use domain::{Account, AiLimits, User};
 use serde::Serialize;
 use serde_json::json;
@@ -22,25 +23,6 @@ pub struct QuotaStatus {
     pub monthly_reset_at: DateTime<Utc>,
 }
 
-pub fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default())
-}
-
-pub fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or(now.date_naive());
-    Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0).unwrap_or_default())
-}
-
-pub fn next_month_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    let (y, m) = if now.month() == 12 {
-        (now.year() + 1, 1)
-    } else {
-        (now.year(), now.month() + 1)
-    };
-    let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(now.date_naive());
-    Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0).unwrap_or_default())
-}
-
 /// The limits that hold for `user`: none for super admins, else the account's effective ones.
 async fn limits(state: &AppState, user: &User) -> Result<(Account, AiLimits), ApiError> {
     let account = state.store.account(user.account_id).await?;
@@ -57,12 +39,7 @@ async fn limits(state: &AppState, user: &User) -> Result<(Account, AiLimits), Ap
 
 /// The counters a call made by `user` at `now` counts against.
 fn keys(user: &User, now: DateTime<Utc>) -> QuotaKeys {
-    QuotaKeys {
-        user_id: user.id,
-        account_id: user.account_id,
-        day_start: day_start(now),
-        month_start: month_start(now),
-    }
+    QuotaKeys::at(user.id, user.account_id, now)
 }
 
 fn status_of(
@@ -223,27 +200,5 @@ fn exceeded(status: &QuotaStatus, limit: QuotaLimit, now: DateTime<Utc>) -> ApiE
             "reset_at": reset_at,
             "quota": status,
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn periods_reset_at_utc_boundaries() {
-        let now = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 0).unwrap();
-        assert_eq!(
-            day_start(now),
-            Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).unwrap()
-        );
-        assert_eq!(
-            month_start(now),
-            Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()
-        );
-        assert_eq!(
-            next_month_start(now),
-            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
-        );
     }
 }

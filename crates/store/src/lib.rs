@@ -41,10 +41,7 @@ pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit};
 pub use rate_limits::WindowHit;
 /// Re-exported so callers can classify database failures without depending on sqlx.
 pub use rusqlite::Error as SqliteError;
-pub use sessions::{
-    Closing, SessionFilter, SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord,
-    StepResponse,
-};
+pub use sessions::{Closing, SessionFilter, SessionWindow, StepAdvance, StepClaim};
 pub use sqlx::Error as SqlxError;
 pub use teams::Team;
 pub use tokens::NewToken;

@@ -7,9 +7,6 @@
 //! at a time; PostgreSQL locks the conflicting row and re-checks the condition on its latest
 //! version), so at most `limit` reservations ever succeed in a period.
 
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
-
 use crate::batch::{Arg, Batch};
 use crate::codec::ms;
 use crate::db::Heat;
@@ -19,27 +16,18 @@ use crate::{AiUsageCounts, Result, Store};
 const USER_DAY: &str = "user_day";
 const ACCOUNT_MONTH: &str = "account_month";
 
-/// The two counters one call counts against. Kept by the caller between reserving and
-/// releasing, so a call that straddles midnight gives back exactly what it took.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuotaKeys {
-    pub user_id: Uuid,
-    pub account_id: Uuid,
-    pub day_start: DateTime<Utc>,
-    pub month_start: DateTime<Utc>,
-}
+pub use domain::quota::{QuotaKeys, QuotaLimit};
 
-impl QuotaKeys {
-    fn counters(&self) -> [(&'static str, String, i64); 2] {
-        [
-            (USER_DAY, self.user_id.to_string(), ms(self.day_start)),
-            (
-                ACCOUNT_MONTH,
-                self.account_id.to_string(),
-                ms(self.month_start),
-            ),
-        ]
-    }
+/// The two counter rows of `keys`: (scope, subject, period start).
+fn counters(keys: &QuotaKeys) -> [(&'static str, String, i64); 2] {
+    [
+        (USER_DAY, keys.user_id.to_string(), ms(keys.day_start)),
+        (
+            ACCOUNT_MONTH,
+            keys.account_id.to_string(),
+            ms(keys.month_start),
+        ),
+    ]
 }
 
 /// The outcome of [`Store::reserve_ai_call`].
@@ -49,15 +37,6 @@ pub enum QuotaGrant {
     Granted,
     /// This limit is used up; nothing was counted.
     Exhausted(QuotaLimit),
-}
-
-/// Which limit refused a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QuotaLimit {
-    /// The user's daily limit.
-    Daily,
-    /// The account's monthly limit.
-    Monthly,
 }
 
 /// One call to count against both counters, each within its limit (`None`: unlimited, still
@@ -85,7 +64,7 @@ impl QuotaAsk {
     /// Both counters in one statement, each taken or left on its own condition, returning
     /// the scope of each counter taken.
     pub(crate) fn reserve_sql(&self, b: &mut Batch) -> Result<String> {
-        let [day, month] = self.keys.counters();
+        let [day, month] = counters(&self.keys);
         let rows = [
             [b.arg(day.0)?, b.arg(day.1)?, b.arg(day.2)?, "1".into()],
             [
@@ -132,7 +111,7 @@ impl Store {
         keys: &QuotaKeys,
         rows: &[impl Columns],
     ) -> Result<QuotaGrant> {
-        let [day, month] = keys.counters();
+        let [day, month] = counters(keys);
         let taken = |scope: &str| {
             rows.iter()
                 .any(|r| r.col::<&str>("scope").is_ok_and(|s| s == scope))
@@ -161,7 +140,7 @@ impl Store {
 
     /// Gives back a reservation whose call failed: failed calls do not count.
     pub async fn release_ai_call(&self, keys: &QuotaKeys) -> Result<()> {
-        let [day, month] = keys.counters();
+        let [day, month] = counters(keys);
         let first = self.give_back(&day).await;
         let second = self.give_back(&month).await;
         first.and(second)
@@ -170,7 +149,7 @@ impl Store {
     /// Counts a call that was not reserved beforehand (the optional documentation and
     /// escalation calls, which never wait on the quota).
     pub async fn count_ai_call(&self, keys: &QuotaKeys) -> Result<()> {
-        for counter in keys.counters() {
+        for counter in counters(keys) {
             self.take(&counter, None).await?;
         }
         Ok(())
@@ -178,7 +157,7 @@ impl Store {
 
     /// Calls counted (including reservations in flight) in the periods `keys` name.
     pub async fn ai_calls_counted(&self, keys: &QuotaKeys) -> Result<AiUsageCounts> {
-        let [day, month] = keys.counters();
+        let [day, month] = counters(keys);
         let row = self
             .db
             .one(
@@ -249,7 +228,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
     use domain::{Plan, Role};
 
     use super::*;

@@ -3,8 +3,9 @@
 //! cannot both win.
 
 use chrono::{DateTime, Utc};
-use domain::session::SessionStatus;
-use domain::step::StepOutput;
+use domain::documentation::Documentation;
+use domain::session::{IntakeType, Session, SessionStatus};
+use domain::step::{Answer, Response, Step, StepOutput};
 use domain::{SessionId, StepId};
 use uuid::Uuid;
 
@@ -13,75 +14,14 @@ use crate::batch::{values, Arg, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
 use crate::db::Heat;
 use crate::row::{Columns, OwnedRow};
-use crate::{
-    AiUsageRecord, EarlierSteps, QuotaAsk, QuotaGrant, QuotaLimit, Result, Store, StoreError,
-};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionRecord {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub user_id: Uuid,
-    pub title: String,
-    pub status: SessionStatus,
-    pub intake_type: String,
-    pub intake_content: serde_json::Value,
-    pub problem_summary: Option<String>,
-    pub problem_domain: Option<String>,
-    pub confidence_tier: String,
-    pub confidence_score: f64,
-    pub matched_flow_id: Option<Uuid>,
-    pub matched_flow_name: Option<String>,
-    pub match_score: Option<f64>,
-    pub engine: String,
-    pub step_count: i64,
-    pub resolution_summary: Option<String>,
-    pub escalation_reason: Option<String>,
-    pub escalated_to_id: Option<Uuid>,
-    pub rating: Option<i64>,
-    pub feedback: Option<String>,
-    pub documentation: Option<serde_json::Value>,
-    pub total_input_tokens: i64,
-    pub total_output_tokens: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub escalated_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepResponse {
-    pub selected_option: Option<String>,
-    pub free_text_input: Option<String>,
-    pub skipped: bool,
-    pub responded_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepRecord {
-    pub id: Uuid,
-    pub session_id: Uuid,
-    pub step_order: i64,
-    pub output: StepOutput,
-    pub engine_state: serde_json::Value,
-    pub response: Option<StepResponse>,
-    /// The steps before this one, in brief; `None` on steps stored before it was kept.
-    pub earlier: Option<EarlierSteps>,
-    /// Free text the engineer gave that did not answer the step, oldest first.
-    pub observations: Vec<String>,
-    /// What FlowPilot asked about the latest observation.
-    pub clarification: Option<String>,
-    /// Why the step has its confidence, in plain sentences.
-    pub confidence_reasons: Vec<String>,
-    pub created_at: DateTime<Utc>,
-}
+use crate::{AiUsageRecord, QuotaAsk, QuotaGrant, QuotaLimit, Result, Store, StoreError};
 
 /// What answering a step reads: the session, its newest steps in full (oldest first) and the
 /// flow library's revision, in one read.
 #[derive(Debug, Clone)]
 pub struct SessionWindow {
-    pub session: SessionRecord,
-    pub steps: Vec<StepRecord>,
+    pub session: Session,
+    pub steps: Vec<Step>,
     /// Lets the flow catalog tell, without a read of its own, whether its index is current.
     pub flows_revision: i64,
 }
@@ -89,7 +29,6 @@ pub struct SessionWindow {
 /// What answering a step changes on the session.
 #[derive(Debug, Clone)]
 pub struct StepAdvance {
-    pub confidence_tier: String,
     pub confidence_score: f64,
     /// `Some` when the session moved to another flow.
     pub matched_flow: Option<(Uuid, String, f64)>,
@@ -111,7 +50,7 @@ pub struct Closing {
     pub resolution_summary: Option<String>,
     pub escalation_reason: Option<String>,
     pub escalated_to_id: Option<Uuid>,
-    pub documentation: Option<serde_json::Value>,
+    pub documentation: Option<Documentation>,
     pub input_tokens: i64,
     pub output_tokens: i64,
 }
@@ -121,7 +60,7 @@ const STEP_COLUMNS: &str = "id, session_id, step_order, output, engine_state, re
 
 const SESSION_COLUMNS: &str =
     "id, account_id, user_id, title, status, intake_type, intake_content, \
-    problem_summary, problem_domain, confidence_tier, confidence_score, matched_flow_id, \
+    problem_summary, problem_domain, confidence_score, matched_flow_id, \
     matched_flow_name, match_score, engine, step_count, resolution_summary, escalation_reason, \
     escalated_to_id, rating, feedback, documentation, total_input_tokens, total_output_tokens, \
     created_at, updated_at, resolved_at, escalated_at";
@@ -151,20 +90,22 @@ fn opt_json_col(row: &impl Columns, name: &str) -> Result<Option<serde_json::Val
         .transpose()
 }
 
-fn session_from_row(row: &impl Columns) -> Result<SessionRecord> {
+fn session_from_row(row: &impl Columns) -> Result<Session> {
     let status: String = row.col("status")?;
-    Ok(SessionRecord {
+    let intake_type: String = row.col("intake_type")?;
+    Ok(Session {
         id: uuid(&row.col::<String>("id")?)?,
         account_id: uuid(&row.col::<String>("account_id")?)?,
         user_id: uuid(&row.col::<String>("user_id")?)?,
         title: row.col("title")?,
         status: SessionStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-        intake_type: row.col("intake_type")?,
-        intake_content: json_col(row, "intake_content")?,
+        intake_type: IntakeType::parse(&intake_type)
+            .ok_or_else(|| StoreError::Corrupt(format!("intake type {intake_type:?}")))?,
+        intake: serde_json::from_str(row.col::<&str>("intake_content")?)
+            .map_err(|e| StoreError::Corrupt(format!("intake: {e}")))?,
         problem_summary: row.col("problem_summary")?,
         problem_domain: row.col("problem_domain")?,
-        confidence_tier: row.col("confidence_tier")?,
         confidence_score: row.col("confidence_score")?,
         matched_flow_id: opt_uuid(row.col("matched_flow_id")?)?,
         matched_flow_name: row.col("matched_flow_name")?,
@@ -176,7 +117,13 @@ fn session_from_row(row: &impl Columns) -> Result<SessionRecord> {
         escalated_to_id: opt_uuid(row.col("escalated_to_id")?)?,
         rating: row.col("rating")?,
         feedback: row.col("feedback")?,
-        documentation: opt_json_col(row, "documentation")?,
+        documentation: row
+            .col::<Option<&str>>("documentation")?
+            .map(|text| {
+                serde_json::from_str(text)
+                    .map_err(|e| StoreError::Corrupt(format!("documentation: {e}")))
+            })
+            .transpose()?,
         total_input_tokens: row.col("total_input_tokens")?,
         total_output_tokens: row.col("total_output_tokens")?,
         created_at: time(row.col("created_at")?)?,
@@ -192,13 +139,13 @@ fn session_from_row(row: &impl Columns) -> Result<SessionRecord> {
     })
 }
 
-fn step_from_row(row: &impl Columns) -> Result<StepRecord> {
+fn step_from_row(row: &impl Columns) -> Result<Step> {
     // The output (the largest column) is parsed straight into its type, borrowing the row's
     // text, without a JSON tree between.
     let output: StepOutput = serde_json::from_str(row.col::<&str>("output")?)
         .map_err(|e| StoreError::Corrupt(format!("step output: {e}")))?;
     let response = response_from_row(row)?;
-    Ok(StepRecord {
+    Ok(Step {
         id: uuid(&row.col::<String>("id")?)?,
         session_id: uuid(&row.col::<String>("session_id")?)?,
         step_order: row.col("step_order")?,
@@ -225,19 +172,21 @@ fn strings_col(row: &impl Columns, name: &str) -> Result<Vec<String>> {
         .map_err(|e| StoreError::Corrupt(format!("step {name}: {e}")))
 }
 
-fn response_from_row(row: &impl Columns) -> Result<Option<StepResponse>> {
+fn response_from_row(row: &impl Columns) -> Result<Option<Response>> {
     Ok(match opt_json_col(row, "response")? {
         None => None,
-        Some(v) => Some(StepResponse {
-            selected_option: v
-                .get("selected_option")
-                .and_then(|x| x.as_str())
-                .map(Into::into),
-            free_text_input: v
-                .get("free_text_input")
-                .and_then(|x| x.as_str())
-                .map(Into::into),
-            skipped: v.get("skipped").and_then(|x| x.as_bool()).unwrap_or(false),
+        Some(v) => Some(Response {
+            answer: Answer {
+                selected_option: v
+                    .get("selected_option")
+                    .and_then(|x| x.as_str())
+                    .map(Into::into),
+                free_text_input: v
+                    .get("free_text_input")
+                    .and_then(|x| x.as_str())
+                    .map(Into::into),
+                skipped: v.get("skipped").and_then(|x| x.as_bool()).unwrap_or(false),
+            },
             responded_at: time(row.col::<Option<i64>>("responded_at")?.unwrap_or_default())?,
         }),
     })
@@ -258,18 +207,17 @@ fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
 
 /// A new session's row, built with [`Batch::arg`] so that every nullable value is bound with
 /// its type (see `batch::Arg`), which PostgreSQL needs for a NULL score.
-fn insert_session_sql(b: &mut Batch, s: &SessionRecord) -> Result<String> {
+fn insert_session_sql(b: &mut Batch, s: &Session) -> Result<String> {
     let placeholders = [
         b.arg(s.id.to_string())?,
         b.arg(s.account_id.to_string())?,
         b.arg(s.user_id.to_string())?,
         b.arg(s.title.clone())?,
         b.arg(s.status.as_str())?,
-        b.arg(s.intake_type.clone())?,
-        b.arg(to_text(&s.intake_content)?)?,
+        b.arg(s.intake_type.as_str())?,
+        b.arg(to_text(&s.intake)?)?,
         b.arg(s.problem_summary.clone())?,
         b.arg(s.problem_domain.clone())?,
-        b.arg(s.confidence_tier.clone())?,
         b.arg(s.confidence_score)?,
         b.arg(s.matched_flow_id.map(|i| i.to_string()))?,
         b.arg(s.matched_flow_name.clone())?,
@@ -296,7 +244,7 @@ fn insert_session_sql(b: &mut Batch, s: &SessionRecord) -> Result<String> {
 }
 
 /// A step's row.
-fn insert_step_sql(b: &mut Batch, step: &StepRecord) -> Result<String> {
+fn insert_step_sql(b: &mut Batch, step: &Step) -> Result<String> {
     let placeholders = [
         b.arg(step.id.to_string())?,
         b.arg(step.session_id.to_string())?,
@@ -332,8 +280,8 @@ pub enum StepClaim {
 struct Answering<'a> {
     session_id: Uuid,
     step_id: Uuid,
-    response: &'a StepResponse,
-    next: Option<&'a StepRecord>,
+    response: &'a Response,
+    next: Option<&'a Step>,
     advance: &'a StepAdvance,
     usage: &'a [AiUsageRecord],
 }
@@ -342,11 +290,7 @@ impl Answering<'_> {
     /// The answer, on the step only while it has none.
     fn answer_sql(&self, b: &mut Batch) -> Result<String> {
         let r = self.response;
-        let answer = serde_json::json!({
-            "selected_option": r.selected_option,
-            "free_text_input": r.free_text_input,
-            "skipped": r.skipped,
-        });
+        let answer = &r.answer;
         Ok(format!(
             "UPDATE ai_steps SET response = {}, responded_at = {}, claimed_until = NULL \
              WHERE id = {} AND session_id = {} AND response IS NULL",
@@ -365,7 +309,7 @@ impl Answering<'_> {
             None => (None, None, None),
         };
         Ok(format!(
-            "UPDATE ai_sessions SET confidence_tier = {}, confidence_score = {}, \
+            "UPDATE ai_sessions SET confidence_score = {}, \
              step_count = step_count + {}, \
              matched_flow_id = COALESCE({}, matched_flow_id), \
              matched_flow_name = COALESCE({}, matched_flow_name), \
@@ -373,7 +317,6 @@ impl Answering<'_> {
              total_input_tokens = total_input_tokens + {}, \
              total_output_tokens = total_output_tokens + {}, \
              updated_at = {} WHERE id = {} RETURNING {SESSION_COLUMNS}",
-            b.arg(a.confidence_tier.clone())?,
             b.arg(a.confidence_score)?,
             b.arg(i64::from(self.next.is_some()))?,
             b.arg(flow_id)?,
@@ -389,7 +332,7 @@ impl Answering<'_> {
 
 impl Store {
     /// Stores a new session with its first step: both or neither.
-    pub async fn create_session(&self, s: &SessionRecord, first: &StepRecord) -> Result<()> {
+    pub async fn create_session(&self, s: &Session, first: &Step) -> Result<()> {
         let mut batch = Batch::new();
         batch.push(|b| insert_session_sql(b, s))?;
         batch.push(|b| insert_step_sql(b, first))?;
@@ -397,7 +340,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn session(&self, id: Uuid) -> Result<SessionRecord> {
+    pub async fn session(&self, id: Uuid) -> Result<Session> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM ai_sessions WHERE id = $1");
         let row = self
             .db
@@ -406,7 +349,7 @@ impl Store {
         session_from_row(&row)
     }
 
-    pub async fn steps(&self, session_id: Uuid) -> Result<Vec<StepRecord>> {
+    pub async fn steps(&self, session_id: Uuid) -> Result<Vec<Step>> {
         let sql = format!(
             "SELECT {STEP_COLUMNS} FROM ai_steps WHERE session_id = $1 ORDER BY step_order"
         );
@@ -454,7 +397,7 @@ impl Store {
         viewer: Uuid,
         viewer_is_admin: bool,
         filter: &SessionFilter,
-    ) -> Result<(Vec<SessionRecord>, i64)> {
+    ) -> Result<(Vec<Session>, i64)> {
         // Every variant binds the same three parameters in the same order; a clause that does
         // not filter still mentions its parameter (`$2 = $2`) so the binds stay valid.
         let mut clauses = vec!["account_id = $1".to_string()];
@@ -577,11 +520,11 @@ impl Store {
         &self,
         session: SessionId,
         step: StepId,
-        response: &StepResponse,
-        next: Option<&StepRecord>,
+        response: &Response,
+        next: Option<&Step>,
         advance: &StepAdvance,
         usage: &[AiUsageRecord],
-    ) -> Result<Option<SessionRecord>> {
+    ) -> Result<Option<Session>> {
         let a = Answering {
             session_id: session.0,
             step_id: step.0,
@@ -618,7 +561,7 @@ impl Store {
         clarification: &str,
         now: DateTime<Utc>,
         usage: &[AiUsageRecord],
-    ) -> Result<Option<SessionRecord>> {
+    ) -> Result<Option<Session>> {
         let (input_tokens, output_tokens) = usage.iter().fold((0, 0), |(i, o), u| {
             (i + u.input_tokens, o + u.output_tokens)
         });

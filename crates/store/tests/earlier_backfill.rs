@@ -6,12 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
 use chrono::{Duration, Utc};
+use domain::session::Session;
 use domain::session::SessionStatus;
+use domain::step::{Response, Step};
 use domain::step::{StepOutput, StepType};
 use domain::{Plan, Role};
-use flowpilot_store::{
-    EarlierSteps, NewAccount, NewUser, SessionRecord, StepAdvance, StepRecord, StepResponse, Store,
-};
+use flowpilot_store::{EarlierSteps, NewAccount, NewUser, StepAdvance, Store};
 use sqlx::Connection;
 use uuid::Uuid;
 
@@ -55,17 +55,19 @@ async fn legacy_session(store: &Store) -> (Uuid, Vec<EarlierSteps>) {
         )
         .await
         .unwrap();
-    let session = SessionRecord {
+    let session = Session {
         id: Uuid::new_v4(),
         account_id: account.id,
         user_id: user.id,
         title: "VPN".into(),
         status: SessionStatus::Active,
-        intake_type: "text".into(),
-        intake_content: serde_json::json!({"text": "VPN"}),
+        intake_type: domain::session::IntakeType::FreeText,
+        intake: domain::session::Intake {
+            text: Some("VPN".into()),
+            log: None,
+        },
         problem_summary: None,
         problem_domain: None,
-        confidence_tier: "low".into(),
         confidence_score: 0.2,
         matched_flow_id: None,
         matched_flow_name: None,
@@ -87,7 +89,7 @@ async fn legacy_session(store: &Store) -> (Uuid, Vec<EarlierSteps>) {
     };
     let step = |order: usize| {
         let (kind, summary, domain, _) = walk()[order];
-        StepRecord {
+        Step {
             id: Uuid::new_v4(),
             session_id: session.id,
             step_order: order as i64,
@@ -107,14 +109,14 @@ async fn legacy_session(store: &Store) -> (Uuid, Vec<EarlierSteps>) {
     for order in 1..walk().len() {
         let skipped = walk()[order - 1].3;
         let next = step(order);
-        let response = StepResponse {
-            selected_option: None,
-            free_text_input: None,
-            skipped,
+        let response = Response {
+            answer: domain::step::Answer {
+                skipped,
+                ..Default::default()
+            },
             responded_at: now,
         };
         let advance = StepAdvance {
-            confidence_tier: "low".into(),
             confidence_score: 0.2,
             matched_flow: None,
             input_tokens: 0,

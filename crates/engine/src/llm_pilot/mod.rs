@@ -164,11 +164,7 @@ impl Pilot for LlmPilot {
             .await;
         let written = reply.map(|r| WrittenEscalation {
             summary: r.summary,
-            hypotheses: r
-                .hypotheses
-                .into_iter()
-                .map(|h| (h.cause, h.likelihood.as_str().to_string()))
-                .collect(),
+            hypotheses: r.hypotheses,
             suggested_next_steps: r.suggested_next_steps,
         });
         (written, usage)

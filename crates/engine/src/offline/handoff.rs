@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use domain::documentation::{Hypothesis, Likelihood};
 use domain::flow::{FlowDefinition, FlowNode};
 
 use super::answers::ActionOutcome;
@@ -85,9 +86,12 @@ pub fn write(matched: &MatchedFlow, evidence: &Evidence, stop: &Stop<'_>) -> Wri
     // Of equally likely fixes, the one the next checks reach first comes first.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
     ranked.truncate(MOST_HYPOTHESES);
-    let hypotheses: Vec<(String, String)> = ranked
+    let hypotheses: Vec<Hypothesis> = ranked
         .iter()
-        .map(|(cause, p, _)| (cause.clone(), likelihood(*p).to_string()))
+        .map(|(cause, p, _)| Hypothesis {
+            cause: cause.clone(),
+            likelihood: likelihood(*p),
+        })
         .collect();
 
     let ruled_out: Vec<String> = reach
@@ -315,7 +319,10 @@ fn summary(
         out.push('.');
     }
     if let Some((cause, p, _)) = ranked.first() {
-        out.push_str(&format!(" Most likely ({}): {cause}", likelihood(*p)));
+        out.push_str(&format!(
+            " Most likely ({}): {cause}",
+            likelihood(*p).as_str()
+        ));
         if !out.ends_with('.') {
             out.push('.');
         }
@@ -383,13 +390,13 @@ fn answer_label(def: &FlowDefinition, visit: &Visit) -> String {
     }
 }
 
-fn likelihood(p: f64) -> &'static str {
+fn likelihood(p: f64) -> Likelihood {
     if p >= 0.5 {
-        "high"
+        Likelihood::High
     } else if p >= 0.15 {
-        "medium"
+        Likelihood::Medium
     } else {
-        "low"
+        Likelihood::Low
     }
 }
 

@@ -428,7 +428,10 @@ impl OfflinePilot {
         understood: &Understood,
         evidence: &Evidence,
     ) -> Reply {
-        if clarify::describes_a_problem(text) {
+        // An answer that points at some of the options ("only Dave, everyone else is fine"
+        // is between one and several) answers the question, however long it is.
+        let points_nowhere = matches!(understood, Understood::Unclear(Unclear::NothingFits));
+        if points_nowhere && clarify::describes_a_problem(text) {
             let found = self.library.find(input.account_id, text, None).await;
             if let Some(best) = found.into_iter().find(|m| m.flow.id != current.flow.id) {
                 return Reply::Next(self.enter_flow(&best, evidence, false));

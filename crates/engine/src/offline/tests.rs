@@ -477,6 +477,17 @@ async fn an_unclear_outcome_after_an_action_is_asked_again_not_repeated_as_a_new
 }
 
 #[tokio::test]
+async fn a_sentence_that_answers_the_question_keeps_the_session_on_its_flow() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.say("Only Dave is affected, the printer and everyone else is fine")
+        .await;
+    assert_eq!(
+        walk.matched.as_ref().unwrap().flow.definition.domain,
+        "email_m365"
+    );
+}
+
+#[tokio::test]
 async fn a_short_answer_never_moves_the_session_to_another_flow() {
     let mut walk = Walk::start("outlook", strong(outlook())).await;
     walk.say("the printer").await;
@@ -585,7 +596,11 @@ async fn escalating_partway_hands_over_the_fixes_still_reachable_most_likely_fir
     );
 
     let handoff = walk.escalate().await;
-    let causes: Vec<&str> = handoff.hypotheses.iter().map(|(c, _)| c.as_str()).collect();
+    let causes: Vec<&str> = handoff
+        .hypotheses
+        .iter()
+        .map(|h| h.cause.as_str())
+        .collect();
     assert!(
         causes[0].starts_with("A broken Web Account Manager"),
         "the next check's fix first: {causes:?}"
@@ -602,8 +617,8 @@ async fn escalating_partway_hands_over_the_fixes_still_reachable_most_likely_fir
             .any(|c| c.contains("Stale cached credentials") || c.contains("service incident")),
         "ruled-out fixes are not hypotheses: {causes:?}"
     );
-    for (_, likelihood) in &handoff.hypotheses {
-        assert!(["high", "medium", "low"].contains(&likelihood.as_str()));
+    for h in &handoff.hypotheses {
+        assert!(["high", "medium", "low"].contains(&h.likelihood.as_str()));
     }
 
     let next = handoff.suggested_next_steps.join("\n");
@@ -632,14 +647,14 @@ async fn a_fix_that_did_not_work_is_handed_over_as_tried_not_as_a_hypothesis() {
         !handoff
             .hypotheses
             .iter()
-            .any(|(c, _)| c.contains("Stale cached credentials")),
+            .any(|h| h.cause.contains("Stale cached credentials")),
         "{:?}",
         handoff.hypotheses
     );
     assert!(handoff
         .hypotheses
         .iter()
-        .any(|(c, _)| c.contains("Web Account Manager")));
+        .any(|h| h.cause.contains("Web Account Manager")));
     assert!(handoff
         .suggested_next_steps
         .iter()

@@ -2,19 +2,20 @@
 //! escalated to and the account's admins (everyone else: 404); changed only by its owner
 //! (others who can see it: 403).
 
+use domain::session::Session;
 use domain::User;
-use store::{SessionRecord, SessionWindow, StoreError};
+use store::{SessionWindow, StoreError};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn can_see(user: &User, s: &SessionRecord) -> bool {
+pub fn can_see(user: &User, s: &Session) -> bool {
     s.account_id == user.account_id
         && (s.user_id == user.id || s.escalated_to_id == Some(user.id) || user.is_admin())
 }
 
-pub async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<SessionRecord, ApiError> {
+pub async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<Session, ApiError> {
     match state.store.session(id).await {
         Ok(s) if can_see(user, &s) => Ok(s),
         Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
@@ -23,7 +24,7 @@ pub async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<SessionR
 }
 
 /// The session, when `user` owns it.
-pub async fn owned(state: &AppState, user: &User, id: Uuid) -> Result<SessionRecord, ApiError> {
+pub async fn owned(state: &AppState, user: &User, id: Uuid) -> Result<Session, ApiError> {
     let s = visible(state, user, id).await?;
     only_owner(user, &s)?;
     Ok(s)
@@ -45,7 +46,7 @@ pub async fn owned_window(
     Ok(window)
 }
 
-fn only_owner(user: &User, s: &SessionRecord) -> Result<(), ApiError> {
+fn only_owner(user: &User, s: &Session) -> Result<(), ApiError> {
     if s.user_id == user.id {
         Ok(())
     } else {

@@ -2,14 +2,16 @@
 //! next step produced from the session's history, and both stored together.
 
 use chrono::{Duration, Utc};
+use domain::session::Session;
 use domain::session::Transition;
+use domain::step::{Answer, Response, Step};
 use domain::step::{EarlierSteps, StepType};
-use domain::{ConfidenceTier, FieldError, SessionId, StepId, User, ValidationErrors};
-use engine::{History, MatchedFlow, PilotInput, Reply, StepAnswer};
-use store::{SessionRecord, SessionWindow, StepAdvance, StepClaim, StepRecord, StepResponse};
+use domain::{FieldError, SessionId, StepId, User, ValidationErrors};
+use engine::{History, MatchedFlow, PilotInput, Reply};
+use store::{SessionWindow, StepAdvance, StepClaim};
 use uuid::Uuid;
 
-use super::input::Answer;
+use super::input::Respond;
 use super::start::pilot_failure;
 use super::{history, ledger};
 use crate::error::ApiError;
@@ -17,10 +19,10 @@ use crate::quota;
 use crate::state::AppState;
 
 pub struct Answered {
-    pub session: SessionRecord,
+    pub session: Session,
     /// The next step; when the answer was not clear, the same step again, still unanswered,
     /// with the answer among its observations.
-    pub next: Option<StepRecord>,
+    pub next: Option<Step>,
     /// What the engine needs to know, when it could not tell what a free-text answer means.
     pub clarification: Option<String>,
 }
@@ -28,7 +30,8 @@ pub struct Answered {
 /// The most free-text notes one step keeps; past it the engineer is asked to pick an option.
 pub const MAX_OBSERVATIONS: usize = 20;
 
-fn check_answer(body: &Answer, step: &StepRecord) -> Result<StepAnswer, ApiError> {
+fn check_answer(body: &Respond, step: &Step) -> Result<Answer, ApiError> {
+    let body = &body.answer;
     let mut errors = ValidationErrors::new();
     let skipped = body.skipped;
     let free = body.free_text_input.as_deref();
@@ -76,11 +79,7 @@ fn check_answer(body: &Answer, step: &StepRecord) -> Result<StepAnswer, ApiError
         ));
     }
     errors.into_result()?;
-    Ok(StepAnswer {
-        selected_option: body.selected_option.clone(),
-        free_text_input: free.map(String::from),
-        skipped,
-    })
+    Ok(body.clone())
 }
 
 /// Answers the latest step of `window.session`, read with its newest steps
@@ -89,7 +88,7 @@ pub async fn respond(
     state: &AppState,
     user: &User,
     window: SessionWindow,
-    body: Answer,
+    body: Respond,
 ) -> Result<Answered, ApiError> {
     let session = &window.session;
     if session.status.apply(Transition::Respond).is_none() {
@@ -166,7 +165,7 @@ async fn answer_claimed(
     user: &User,
     window: &SessionWindow,
     step_id: StepId,
-    answer: StepAnswer,
+    answer: Answer,
     reservation: quota::Reservation,
 ) -> Result<Answered, ApiError> {
     let session = &window.session;
@@ -195,10 +194,8 @@ async fn answer_claimed(
                 .await
             }
         };
-    let response = StepResponse {
-        selected_option: answer.selected_option,
-        free_text_input: answer.free_text_input,
-        skipped: answer.skipped,
+    let response = Response {
+        answer,
         responded_at: Utc::now(),
     };
     let records = ledger::records(user, Some(session.id), &usage);
@@ -235,7 +232,7 @@ async fn observe(
     state: &AppState,
     user: &User,
     window: &SessionWindow,
-    answer: StepAnswer,
+    answer: Answer,
     clarification: String,
     usage: Vec<engine::Usage>,
     reservation: quota::Reservation,
@@ -325,7 +322,7 @@ impl Drop for HeldClaim {
 #[allow(clippy::large_enum_variant)]
 enum Produced {
     Next {
-        next: Option<StepRecord>,
+        next: Option<Step>,
         advance: StepAdvance,
         usage: Vec<engine::Usage>,
         reservation: quota::Reservation,
@@ -343,7 +340,7 @@ async fn produce_next(
     state: &AppState,
     user: &User,
     window: &SessionWindow,
-    answer: StepAnswer,
+    answer: Answer,
     reservation: quota::Reservation,
 ) -> Result<Produced, ApiError> {
     let (session, steps) = (&window.session, window.steps.as_slice());
@@ -353,7 +350,6 @@ async fn produce_next(
         // The last allowed step is answered: no next step; the session stays active for
         // resolve or escalate.
         let advance = StepAdvance {
-            confidence_tier: session.confidence_tier.clone(),
             confidence_score: session.confidence_score,
             matched_flow: None,
             input_tokens: 0,
@@ -383,7 +379,7 @@ async fn produce_next(
             told.len()
         )));
     }
-    let intake = history::intake(session);
+    let intake = &session.intake;
     let matched = match session.matched_flow_id {
         Some(id) => state
             .catalog
@@ -397,7 +393,7 @@ async fn produce_next(
     };
     let input = PilotInput {
         account_id: session.account_id,
-        intake: &intake,
+        intake,
         matched: matched.as_ref(),
         history: told,
         remaining_after: state.settings.max_steps - count - 1,
@@ -425,9 +421,6 @@ async fn produce_next(
         .last()
         .and_then(|a| a.earlier.as_ref().map(|e| e.then(&a.output, skipped)));
     let advance = StepAdvance {
-        confidence_tier: ConfidenceTier::from_score(step.output.confidence)
-            .as_str()
-            .into(),
         confidence_score: step.output.confidence,
         matched_flow: step
             .rematched
@@ -436,7 +429,7 @@ async fn produce_next(
         input_tokens,
         output_tokens,
     };
-    let next = StepRecord {
+    let next = Step {
         id: Uuid::new_v4(),
         session_id: session.id,
         step_order: count + 1,
@@ -459,7 +452,7 @@ async fn produce_next(
 
 /// The steps before `window`, in brief: the summary the oldest step of the window carries
 /// (every step row has one; migration 0006 gave it to the steps stored before it was kept).
-fn earlier_steps(window: &[StepRecord]) -> Result<EarlierSteps, ApiError> {
+fn earlier_steps(window: &[Step]) -> Result<EarlierSteps, ApiError> {
     let Some(first) = window.first().filter(|s| s.step_order > 1) else {
         return Ok(EarlierSteps::default());
     };
@@ -474,6 +467,6 @@ fn earlier_steps(window: &[StepRecord]) -> Result<EarlierSteps, ApiError> {
     }
 }
 
-pub fn is_resolution(step: Option<&StepRecord>) -> bool {
+pub fn is_resolution(step: Option<&Step>) -> bool {
     step.is_some_and(|s| s.output.step_type == StepType::ResolutionSuggestion)
 }

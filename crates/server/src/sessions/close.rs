@@ -1,17 +1,17 @@
 //! Resolving and escalating: documentation and the hand-off package. Neither ever fails
 //! because of the AI: written text is optional, the deterministic documentation is not.
 
+use domain::session::Session;
+use domain::step::Step;
 use std::future::Future;
 
 use chrono::Utc;
-use domain::documentation::{
-    self, Documentation, Hypothesis, SessionFacts, StepFacts, WrittenText,
-};
+use domain::documentation::{self, Documentation, SessionFacts, StepFacts, WrittenText};
 use domain::session::{SessionStatus, Transition};
 use domain::step::StepType;
 use domain::{FieldError, Role, User, ValidationErrors};
 use engine::{History, MatchedFlow, SessionRecap, Usage};
-use store::{Closing, SessionRecord, StepRecord};
+use store::Closing;
 use uuid::Uuid;
 
 use super::input::{Escalation, Resolution};
@@ -21,19 +21,19 @@ use crate::quota;
 use crate::state::AppState;
 
 /// The answer given to a step, in words (`None` while unanswered).
-pub fn answer_text(step: &StepRecord) -> Option<String> {
+pub fn answer_text(step: &Step) -> Option<String> {
     let r = step.response.as_ref()?;
-    if r.skipped {
+    if r.answer.skipped {
         return Some("skipped".into());
     }
-    let label = r.selected_option.as_ref().map(|v| {
+    let label = r.answer.selected_option.as_ref().map(|v| {
         step.output
             .options
             .iter()
             .find(|o| &o.value == v)
             .map_or(v.clone(), |o| o.label.clone())
     });
-    Some(match (label, &r.free_text_input) {
+    Some(match (label, &r.answer.free_text_input) {
         (Some(l), Some(t)) => format!("{l}: {t}"),
         (Some(l), None) => l,
         (None, Some(t)) => t.clone(),
@@ -43,8 +43,8 @@ pub fn answer_text(step: &StepRecord) -> Option<String> {
 
 async fn facts(
     state: &AppState,
-    s: &SessionRecord,
-    steps: &[StepRecord],
+    s: &Session,
+    steps: &[Step],
     status: SessionStatus,
     escalated_to: Option<&User>,
 ) -> Result<SessionFacts, ApiError> {
@@ -101,7 +101,7 @@ async fn optional_ai<T>(
 }
 
 /// The fix of the latest resolution suggestion: its summary, else its text.
-pub fn suggested_resolution(steps: &[StepRecord]) -> Option<String> {
+pub fn suggested_resolution(steps: &[Step]) -> Option<String> {
     steps
         .iter()
         .rev()
@@ -114,14 +114,14 @@ pub fn suggested_resolution(steps: &[StepRecord]) -> Option<String> {
         })
 }
 
-fn conflict(s: &SessionRecord) -> ApiError {
+fn conflict(s: &Session) -> ApiError {
     ApiError::Conflict(format!(
         "The session is {}; only active or paused sessions can be closed",
         s.status.as_str()
     ))
 }
 
-async fn matched(state: &AppState, s: &SessionRecord) -> Option<MatchedFlow> {
+async fn matched(state: &AppState, s: &Session) -> Option<MatchedFlow> {
     let id = s.matched_flow_id?;
     let flow = state.catalog.visible_flow(s.account_id, id).await?;
     Some(MatchedFlow {
@@ -133,7 +133,7 @@ async fn matched(state: &AppState, s: &SessionRecord) -> Option<MatchedFlow> {
 pub async fn resolve(
     state: &AppState,
     user: &User,
-    s: SessionRecord,
+    s: Session,
     body: Resolution,
 ) -> Result<Documentation, ApiError> {
     if s.status.apply(Transition::Resolve).is_none() {
@@ -168,12 +168,12 @@ pub async fn resolve(
             ))
         }
     };
-    let intake = history::intake(&s);
+    let intake = &s.intake;
     let past = history::history(&steps);
     let m = matched(state, &s).await;
     let recap = SessionRecap {
         account_id: s.account_id,
-        intake: &intake,
+        intake,
         matched: m.as_ref(),
         history: History::whole(&past),
         resolution_summary: Some(&summary),
@@ -195,10 +195,7 @@ pub async fn resolve(
     let (input_tokens, output_tokens) = ledger::tokens(&usage);
     let closing = Closing {
         resolution_summary: Some(summary),
-        documentation: Some(
-            serde_json::to_value(&doc)
-                .map_err(|e| ApiError::fault("the documentation could not be encoded", e))?,
-        ),
+        documentation: Some(doc.clone()),
         input_tokens,
         output_tokens,
         ..Default::default()
@@ -249,7 +246,7 @@ async fn check_target(
 pub async fn escalate(
     state: &AppState,
     user: &User,
-    s: SessionRecord,
+    s: Session,
     body: Escalation,
 ) -> Result<Documentation, ApiError> {
     let reason = body.reason.trim().to_string();
@@ -261,12 +258,12 @@ pub async fn escalate(
         return Err(conflict(&s));
     }
     let steps = state.store.steps(s.id).await?;
-    let intake = history::intake(&s);
+    let intake = &s.intake;
     let past = history::history(&steps);
     let m = matched(state, &s).await;
     let recap = SessionRecap {
         account_id: s.account_id,
-        intake: &intake,
+        intake,
         matched: m.as_ref(),
         history: History::whole(&past),
         resolution_summary: None,
@@ -277,11 +274,7 @@ pub async fn escalate(
     let written = written
         .map(|w| WrittenText {
             root_cause: None,
-            hypotheses: w
-                .hypotheses
-                .into_iter()
-                .map(|(cause, likelihood)| Hypothesis { cause, likelihood })
-                .collect(),
+            hypotheses: w.hypotheses,
             next_steps: w.suggested_next_steps,
             title: None,
             resolution_summary: None,
@@ -294,10 +287,7 @@ pub async fn escalate(
     let closing = Closing {
         escalation_reason: Some(reason),
         escalated_to_id: target.map(|t| t.id),
-        documentation: Some(
-            serde_json::to_value(&doc)
-                .map_err(|e| ApiError::fault("the documentation could not be encoded", e))?,
-        ),
+        documentation: Some(doc.clone()),
         input_tokens,
         output_tokens,
         ..Default::default()

@@ -1,37 +1,18 @@
 //! Rebuilding what the pilots need from a stored session.
 
-use engine::{Intake, PastStep, StepAnswer};
-use store::{SessionRecord, StepRecord};
+use domain::step::Step;
+use engine::PastStep;
 
-pub fn history(steps: &[StepRecord]) -> Vec<PastStep> {
+pub fn history(steps: &[Step]) -> Vec<PastStep> {
     steps
         .iter()
         .map(|s| PastStep {
             output: s.output.clone(),
             state: s.engine_state.clone(),
-            answer: s.response.as_ref().map(|r| StepAnswer {
-                selected_option: r.selected_option.clone(),
-                free_text_input: r.free_text_input.clone(),
-                skipped: r.skipped,
-            }),
+            answer: s.response.as_ref().map(|r| r.answer.clone()),
             observations: s.observations.clone(),
         })
         .collect()
-}
-
-pub fn intake(s: &SessionRecord) -> Intake {
-    Intake {
-        text: s
-            .intake_content
-            .get("text")
-            .and_then(|v| v.as_str())
-            .map(String::from),
-        log: s
-            .intake_content
-            .get("log")
-            .and_then(|v| v.as_str())
-            .map(String::from),
-    }
 }
 
 #[cfg(test)]
@@ -41,9 +22,9 @@ mod tests {
     use async_trait::async_trait;
     use chrono::Utc;
     use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
-    use domain::step::{EarlierSteps, StepOption, StepOutput, StepType};
+    use domain::step::{Answer, EarlierSteps, Response, Step, StepOption, StepOutput, StepType};
     use engine::{History, Intake, LlmPilot, PastStep, Pilot, PilotInput};
-    use store::{StepRecord, StepResponse};
+
     use uuid::Uuid;
 
     use super::history;
@@ -69,7 +50,7 @@ mod tests {
         }
     }
 
-    fn record(i: usize) -> StepRecord {
+    fn record(i: usize) -> Step {
         let step_type = [
             StepType::Question,
             StepType::Action,
@@ -109,14 +90,16 @@ mod tests {
             },
             problem_domain: i.is_multiple_of(13).then(|| format!("domain {i}")),
         };
-        let response = StepResponse {
-            selected_option: (!(i + 1).is_multiple_of(3))
-                .then(|| if i.is_multiple_of(2) { "yes" } else { "no" }.into()),
-            free_text_input: (i % 3 == 1).then(|| format!("typed {i}")),
-            skipped: i % 5 == 4,
+        let response = Response {
+            answer: Answer {
+                selected_option: (!(i + 1).is_multiple_of(3))
+                    .then(|| if i.is_multiple_of(2) { "yes" } else { "no" }.into()),
+                free_text_input: (i % 3 == 1).then(|| format!("typed {i}")),
+                skipped: i % 5 == 4,
+            },
             responded_at: Utc::now(),
         };
-        StepRecord {
+        Step {
             id: Uuid::new_v4(),
             session_id: Uuid::nil(),
             step_order: i as i64 + 1,
@@ -163,19 +146,22 @@ mod tests {
     /// What a respond hands the pilot: the newest steps it asks for, and the summary of the
     /// ones before as the window's oldest step carries it, built step by step as the server
     /// does.
-    fn windowed(steps: &[StepRecord]) -> (EarlierSteps, Vec<PastStep>) {
+    fn windowed(steps: &[Step]) -> (EarlierSteps, Vec<PastStep>) {
         let recent = pilot(Arc::new(Capture::default())).recent_steps();
         let split = steps.len().saturating_sub(recent);
         let (older, window) = steps.split_at(split);
         let earlier = older.iter().fold(EarlierSteps::default(), |e, s| {
-            e.then(&s.output, s.response.as_ref().is_some_and(|r| r.skipped))
+            e.then(
+                &s.output,
+                s.response.as_ref().is_some_and(|r| r.answer.skipped),
+            )
         });
         (earlier, history(window))
     }
 
     #[tokio::test]
     async fn the_window_and_a_summary_of_older_steps_give_the_same_prompts_as_every_step_in_full() {
-        let all: Vec<StepRecord> = (0..70).map(record).collect();
+        let all: Vec<Step> = (0..70).map(record).collect();
         for len in 1..=all.len() {
             let steps = &all[..len];
             let full = history(steps);

@@ -2,6 +2,7 @@
 //! request bodies into these, and the web pages build them from their forms, so neither front
 //! end's shapes reach the session loop. Fields are as typed; the use cases check them.
 
+use domain::step::Answer;
 use uuid::Uuid;
 
 /// A new session: what the intake holds.
@@ -14,14 +15,12 @@ pub struct NewSession {
     pub title: Option<String>,
 }
 
-/// An answer to the latest step: at least one of the three.
+/// An answer to the latest step: at least one of an option (its `value`), free text and a
+/// skip.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub struct Respond {
     pub step_id: Uuid,
-    /// The `value` of one of the step's options.
-    pub selected_option: Option<String>,
-    pub free_text_input: Option<String>,
-    pub skipped: bool,
+    pub answer: Answer,
 }
 
 /// Closing a session as resolved.

@@ -18,9 +18,11 @@ mod start;
 
 use chrono::Utc;
 use domain::documentation::Documentation;
+use domain::session::Session;
 use domain::session::Transition;
+use domain::step::Step;
 use domain::{FieldError, User, ValidationErrors};
-use store::{Closing, SessionRecord, StepRecord};
+use store::Closing;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -28,8 +30,7 @@ use crate::rate_limit::{Action, Permit};
 use crate::state::AppState;
 pub use answer::{is_resolution, Answered};
 pub use close::{answer_text, suggested_resolution};
-pub use history::intake;
-use input::{Answer, Escalation, NewSession, Rating, Resolution};
+use input::{Escalation, NewSession, Rating, Resolution, Respond};
 pub use start::Started;
 
 /// Counts a request against the caller's per-endpoint limit.
@@ -67,7 +68,12 @@ pub async fn start(state: &AppState, user: &User, body: NewSession) -> ApiResult
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
-pub async fn respond(state: &AppState, user: &User, id: Uuid, body: Answer) -> ApiResult<Answered> {
+pub async fn respond(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    body: Respond,
+) -> ApiResult<Answered> {
     // As many of the newest steps as the pilot reads in full; the oldest of them carries the
     // summary of the rest.
     let recent = state.pilot.recent_steps().max(1) as i64;
@@ -107,11 +113,7 @@ pub async fn escalate(
 
 /// A session the caller may see, with its steps.
 #[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
-pub async fn detail(
-    state: &AppState,
-    user: &User,
-    id: Uuid,
-) -> ApiResult<(SessionRecord, Vec<StepRecord>)> {
+pub async fn detail(state: &AppState, user: &User, id: Uuid) -> ApiResult<(Session, Vec<Step>)> {
     let s = access::visible(state, user, id).await?;
     limit(state, Action::SessionRead, user.id, "detail").await?;
     let steps = state.store.steps(id).await?;
@@ -122,34 +124,23 @@ pub async fn detail(
 /// read limit: every form post on the page is followed by this read (post, redirect, get),
 /// and the posts are limited already.
 #[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
-pub async fn for_page(
-    state: &AppState,
-    user: &User,
-    id: Uuid,
-) -> ApiResult<(SessionRecord, Vec<StepRecord>)> {
+pub async fn for_page(state: &AppState, user: &User, id: Uuid) -> ApiResult<(Session, Vec<Step>)> {
     let s = access::visible(state, user, id).await?;
     let steps = state.store.steps(id).await?;
     Ok((s, steps))
 }
 
-/// The stored documentation (or hand-off package) of a closed session, as JSON.
+/// The stored documentation (or hand-off package) of a closed session.
 #[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn documentation(
     state: &AppState,
     user: &User,
     id: Uuid,
-) -> ApiResult<(SessionRecord, serde_json::Value)> {
+) -> ApiResult<(Session, Documentation)> {
     let mut s = access::visible(state, user, id).await?;
     limit(state, Action::SessionRead, user.id, "documentation").await?;
     let doc = s.documentation.take().ok_or(ApiError::NotFound)?;
     Ok((s, doc))
-}
-
-/// The markdown of a documentation object; empty when it has none.
-pub fn markdown_of(doc: &serde_json::Value) -> &str {
-    doc.get("markdown")
-        .and_then(|m| m.as_str())
-        .unwrap_or_default()
 }
 
 /// Rates a closed session (again overwrites).
@@ -195,7 +186,7 @@ pub async fn move_to(
     user: &User,
     id: Uuid,
     transition: Transition,
-) -> ApiResult<SessionRecord> {
+) -> ApiResult<Session> {
     let s = access::owned(state, user, id).await?;
     let refused = || {
         ApiError::Conflict(format!(

@@ -1,11 +1,11 @@
 //! Starting a session: the intake checked, matched to a flow, and the first step produced.
 
 use chrono::Utc;
-use domain::session::SessionStatus;
-use domain::{ConfidenceTier, FieldError, User, ValidationErrors};
+use domain::session::{IntakeType, Session, SessionStatus};
+use domain::step::Step;
+use domain::{FieldError, User, ValidationErrors};
 use engine::{History, Intake, MatchedFlow, PilotError, PilotInput};
-use serde_json::json;
-use store::{EarlierSteps, SessionRecord, StepRecord};
+use store::EarlierSteps;
 use uuid::Uuid;
 
 use super::input::NewSession;
@@ -15,25 +15,21 @@ use crate::quota;
 use crate::state::AppState;
 
 pub struct Started {
-    pub session: SessionRecord,
-    pub first: StepRecord,
+    pub session: Session,
+    pub first: Step,
 }
 
-fn check_start(body: &NewSession) -> Result<Intake, ApiError> {
+fn check_start(body: &NewSession) -> Result<(IntakeType, Intake), ApiError> {
     let mut errors = ValidationErrors::new();
-    let (needs_text, needs_log) = match body.intake_type.as_str() {
-        "free_text" => (true, false),
-        "log_paste" => (false, true),
-        "combined" => (true, true),
-        _ => {
-            errors.push(FieldError::body(
-                &["intake_type"],
-                "Input should be 'free_text', 'log_paste' or 'combined'",
-                "enum",
-            ));
-            (false, false)
-        }
-    };
+    let kind = IntakeType::parse(&body.intake_type);
+    if kind.is_none() {
+        errors.push(FieldError::body(
+            &["intake_type"],
+            "Input should be 'free_text', 'log_paste' or 'combined'",
+            "enum",
+        ));
+    }
+    let (needs_text, needs_log) = kind.map_or((false, false), IntakeType::needs);
     let text = body.text.as_deref().filter(|t| !t.trim().is_empty());
     let log = body.log.as_deref().filter(|t| !t.trim().is_empty());
     if needs_text && text.is_none() {
@@ -60,10 +56,16 @@ fn check_start(body: &NewSession) -> Result<Intake, ApiError> {
         errors.check_len(&["title"], title, 0, 200);
     }
     errors.into_result()?;
-    Ok(Intake {
+    let intake = Intake {
         text: text.filter(|_| needs_text).map(String::from),
         log: log.filter(|_| needs_log).map(String::from),
-    })
+    };
+    match kind {
+        Some(kind) => Ok((kind, intake)),
+        None => Err(ApiError::internal(
+            "an unknown intake type passed the checks",
+        )),
+    }
 }
 
 /// Holds one AI call against the caller's quota until its outcome is known (429 when used
@@ -86,7 +88,7 @@ pub(super) fn pilot_failure(err: PilotError) -> ApiError {
 }
 
 pub async fn start(state: &AppState, user: &User, body: NewSession) -> Result<Started, ApiError> {
-    let intake = check_start(&body)?;
+    let (intake_type, intake) = check_start(&body)?;
     let reservation = ensure_quota(state, user).await?;
     let matched: Option<MatchedFlow> = state
         .catalog
@@ -123,19 +125,16 @@ pub async fn start(state: &AppState, user: &User, body: NewSession) -> Result<St
         .filter(|t| !t.is_empty())
         .or_else(|| output.problem_summary.clone())
         .unwrap_or_else(|| "Troubleshooting session".into());
-    let session = SessionRecord {
+    let session = Session {
         id: session_id,
         account_id: user.account_id,
         user_id: user.id,
         title: title.chars().take(200).collect(),
         status: SessionStatus::Active,
-        intake_type: body.intake_type,
-        intake_content: json!({"text": intake.text, "log": intake.log}),
+        intake_type,
+        intake,
         problem_summary: output.problem_summary.clone(),
         problem_domain: output.problem_domain.clone(),
-        confidence_tier: ConfidenceTier::from_score(output.confidence)
-            .as_str()
-            .into(),
         confidence_score: output.confidence,
         matched_flow_id: matched.as_ref().map(|m| m.flow.id),
         matched_flow_name: matched.as_ref().map(|m| m.flow.definition.title.clone()),
@@ -155,7 +154,7 @@ pub async fn start(state: &AppState, user: &User, body: NewSession) -> Result<St
         resolved_at: None,
         escalated_at: None,
     };
-    let first = StepRecord {
+    let first = Step {
         id: Uuid::new_v4(),
         session_id,
         step_order: 1,

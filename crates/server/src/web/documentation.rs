@@ -6,9 +6,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use domain::documentation::Documentation;
+use domain::session::Session;
 use domain::session::{SessionStatus, Transition};
 use serde::Deserialize;
-use store::SessionRecord;
 
 use crate::error::ApiError;
 use crate::sessions;
@@ -69,11 +70,11 @@ struct RatingDraft {
 fn page(
     csrf: &CsrfToken,
     user: &WebUser,
-    s: SessionRecord,
-    doc: serde_json::Value,
+    s: Session,
+    doc: Documentation,
     draft: RatingDraft,
 ) -> DocumentationPage {
-    let md = sessions::markdown_of(&doc).to_string();
+    let md = doc.markdown;
     let escalated = s.status == SessionStatus::Escalated;
     let heading = if escalated {
         "Hand-off package"
@@ -103,7 +104,7 @@ async fn load(
     state: &AppState,
     user: &WebUser,
     raw: &str,
-) -> Result<Result<(SessionRecord, serde_json::Value), Response>, WebError> {
+) -> Result<Result<(Session, Documentation), Response>, WebError> {
     let id = session_id(raw)?;
     let (mut s, _) = sessions::for_page(state, &user.user, id).await?;
     Ok(match s.documentation.take() {
@@ -155,7 +156,7 @@ pub async fn download(
             (CONTENT_TYPE, "text/markdown; charset=utf-8".to_string()),
             (CONTENT_DISPOSITION, disposition),
         ],
-        sessions::markdown_of(&doc).to_string(),
+        doc.markdown,
     )
         .into_response())
 }

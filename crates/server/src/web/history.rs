@@ -8,8 +8,9 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use chrono::Utc;
 use domain::flow::domain_label;
+use domain::session::Session;
 use domain::session::SessionStatus;
-use store::{SessionFilter, SessionRecord};
+use store::SessionFilter;
 use uuid::Uuid;
 
 use crate::rate_limit::Action;
@@ -125,7 +126,7 @@ fn label(status: SessionStatus) -> &'static str {
     }
 }
 
-fn row(s: &SessionRecord, me: Uuid) -> Row {
+fn row(s: &Session, me: Uuid) -> Row {
     // Sessions started without a title are known by their problem summary.
     let title = [Some(s.title.as_str()), s.problem_summary.as_deref()]
         .into_iter()
@@ -139,7 +140,7 @@ fn row(s: &SessionRecord, me: Uuid) -> Row {
         title,
         status: s.status.as_str(),
         status_label: label(s.status),
-        tier: s.confidence_tier.clone(),
+        tier: s.confidence_tier().as_str().into(),
         domain: s
             .problem_domain
             .as_deref()

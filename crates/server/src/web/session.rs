@@ -6,15 +6,17 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use domain::session::Session;
 use domain::session::Transition;
+use domain::step::{Answer, Step};
 use domain::User;
 use serde::Deserialize;
-use store::{SessionRecord, StepRecord};
+
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::sessions;
-use crate::sessions::input::{Answer, Escalation, Resolution};
+use crate::sessions::input::{Escalation, Resolution, Respond};
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
@@ -155,8 +157,8 @@ impl<'a> Visit<'a> {
 
     async fn build(
         &self,
-        s: SessionRecord,
-        steps: Vec<StepRecord>,
+        s: Session,
+        steps: Vec<Step>,
         draft: Draft,
     ) -> Result<SessionPage, WebError> {
         let state = self.state;
@@ -165,7 +167,7 @@ impl<'a> Visit<'a> {
             Some(flow_id) => state.catalog.visible_flow(s.account_id, flow_id).await,
             None => None,
         };
-        let intake = sessions::intake(&s).match_text();
+        let intake = s.intake.match_text();
         let why = why_matched::explain(&intake, flow.as_ref(), s.match_score);
         let view = session_view::session(&s, steps.last(), user.id, why);
         let (past, current) = session_view::steps(&steps, view.active && view.owned);
@@ -293,11 +295,13 @@ pub async fn respond(
     let Ok(step_id) = Uuid::parse_str(&form.step_id) else {
         return Err(WebError::BadRequest);
     };
-    let body = Answer {
+    let body = Respond {
         step_id,
-        selected_option,
-        free_text_input: free_text,
-        skipped,
+        answer: Answer {
+            selected_option,
+            free_text_input: free_text,
+            skipped,
+        },
     };
     let result = sessions::respond(&state, &user.user, id, body).await;
     visit

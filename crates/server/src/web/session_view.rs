@@ -3,10 +3,11 @@
 //! troubleshooting" sends) are tested on their own.
 
 use domain::flow::domain_label;
+use domain::session::Session;
 use domain::session::SessionStatus;
+use domain::step::Step;
 use domain::step::{StepOption, StepType};
 use domain::ConfidenceTier;
-use store::{SessionRecord, StepRecord};
 
 use crate::sessions;
 use crate::web::markdown;
@@ -105,8 +106,8 @@ pub fn kind_label(t: StepType) -> &'static str {
 }
 
 pub fn session(
-    s: &SessionRecord,
-    latest: Option<&StepRecord>,
+    s: &Session,
+    latest: Option<&Step>,
     viewer: uuid::Uuid,
     why: Option<String>,
 ) -> SessionView {
@@ -143,8 +144,8 @@ pub fn session(
 }
 
 /// The answer given to a step, as the history shows it.
-fn answer_shown(step: &StepRecord) -> String {
-    if step.response.as_ref().is_some_and(|r| r.skipped) {
+fn answer_shown(step: &Step) -> String {
+    if step.response.as_ref().is_some_and(|r| r.answer.skipped) {
         return "Skipped".into();
     }
     sessions::answer_text(step).unwrap_or_else(|| "Not answered".into())
@@ -152,7 +153,7 @@ fn answer_shown(step: &StepRecord) -> String {
 
 /// The answered steps, oldest first, and the one waiting for an answer (none when the session
 /// is not active or the step limit was reached).
-pub fn steps(steps: &[StepRecord], active: bool) -> (Vec<PastStep>, Option<CurrentStep>) {
+pub fn steps(steps: &[Step], active: bool) -> (Vec<PastStep>, Option<CurrentStep>) {
     let waiting = steps.last().filter(|s| s.response.is_none() && active);
     let past = steps
         .iter()
@@ -186,7 +187,7 @@ fn looks_like_keep_going(o: &StepOption) -> bool {
         || ["not_fixed", "not_solved", "keep_troubleshooting"].contains(&value.as_str())
 }
 
-fn current(step: &StepRecord) -> CurrentStep {
+fn current(step: &Step) -> CurrentStep {
     let o = &step.output;
     let is_resolution = o.step_type == StepType::ResolutionSuggestion;
     let keep_going =
@@ -239,21 +240,21 @@ fn current(step: &StepRecord) -> CurrentStep {
 mod tests {
     use super::*;
     use chrono::Utc;
-    use domain::step::StepOutput;
-    use store::StepResponse;
+    use domain::step::{Answer, Response, StepOutput};
     use uuid::Uuid;
 
-    fn step(order: i64, output: StepOutput, answered: Option<&str>) -> StepRecord {
-        StepRecord {
+    fn step(order: i64, output: StepOutput, answered: Option<&str>) -> Step {
+        Step {
             id: Uuid::new_v4(),
             session_id: Uuid::nil(),
             step_order: order,
             output,
             engine_state: serde_json::Value::Null,
-            response: answered.map(|v| StepResponse {
-                selected_option: Some(v.into()),
-                free_text_input: None,
-                skipped: false,
+            response: answered.map(|v| Response {
+                answer: Answer {
+                    selected_option: Some(v.into()),
+                    ..Answer::default()
+                },
                 responded_at: Utc::now(),
             }),
             earlier: None,

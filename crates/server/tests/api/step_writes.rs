@@ -4,11 +4,12 @@
 //! a guard that fails writes nothing, on both backends.
 
 use chrono::Utc;
+use domain::step::{Response, Step};
 use domain::{SessionId, StepId};
 use serde_json::json;
 use store::{
     AiUsageRecord, EarlierSteps, QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit, StepAdvance,
-    StepClaim, StepRecord, StepResponse,
+    StepClaim,
 };
 use uuid::Uuid;
 
@@ -111,13 +112,14 @@ async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
     let (eng, session_id, step_id) = session(&app).await;
     let mut window = app.store.session_window(session_id, 1).await.expect("read");
     let (before, first) = (window.session, window.steps.remove(0));
-    let answer = |option: usize| StepResponse {
-        selected_option: Some(first.output.options[option].value.clone()),
-        free_text_input: None,
-        skipped: false,
+    let answer = |option: usize| Response {
+        answer: domain::step::Answer {
+            selected_option: Some(first.output.options[option].value.clone()),
+            ..Default::default()
+        },
         responded_at: Utc::now(),
     };
-    let next = || StepRecord {
+    let next = || Step {
         id: Uuid::new_v4(),
         session_id,
         step_order: 2,
@@ -131,7 +133,6 @@ async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
         created_at: Utc::now(),
     };
     let advance = StepAdvance {
-        confidence_tier: "exploring".into(),
         confidence_score: 0.5,
         matched_flow: None,
         input_tokens: 100,
@@ -198,7 +199,7 @@ async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
         steps[0]
             .response
             .as_ref()
-            .and_then(|r| r.selected_option.clone()),
+            .and_then(|r| r.answer.selected_option.clone()),
         Some(first.output.options[0].value.clone()),
         "the first answer stands"
     );

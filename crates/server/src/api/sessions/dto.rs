@@ -1,14 +1,16 @@
 //! The shapes of the AI sessions API (api.md, "AI sessions").
 
 use chrono::{DateTime, Utc};
-use domain::step::StepOption;
+use domain::session::Session;
+use domain::step::Step;
+use domain::step::{Answer, StepOption};
 use domain::ConfidenceTier;
 use serde::{Deserialize, Serialize};
-use store::{SessionRecord, StepRecord};
+
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::sessions::input::{Answer, Escalation, NewSession, Rating, Resolution};
+use crate::sessions::input::{Escalation, NewSession, Rating, Resolution, Respond};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntakeContentIn {
@@ -87,13 +89,15 @@ impl From<StartIn> for NewSession {
     }
 }
 
-impl From<RespondIn> for Answer {
+impl From<RespondIn> for Respond {
     fn from(body: RespondIn) -> Self {
-        Answer {
+        Respond {
             step_id: body.step_id,
-            selected_option: body.selected_option,
-            free_text_input: body.free_text_input,
-            skipped: body.skipped.unwrap_or(false),
+            answer: Answer {
+                selected_option: body.selected_option,
+                free_text_input: body.free_text_input,
+                skipped: body.skipped.unwrap_or(false),
+            },
         }
     }
 }
@@ -177,8 +181,8 @@ pub struct StepOut {
     pub response: Option<ResponseOut>,
 }
 
-impl From<&StepRecord> for StepOut {
-    fn from(s: &StepRecord) -> Self {
+impl From<&Step> for StepOut {
+    fn from(s: &Step) -> Self {
         let o = &s.output;
         StepOut {
             step_id: s.id,
@@ -202,9 +206,9 @@ impl From<&StepRecord> for StepOut {
             observations: s.observations.clone(),
             created_at: s.created_at,
             response: s.response.as_ref().map(|r| ResponseOut {
-                selected_option: r.selected_option.clone(),
-                free_text_input: r.free_text_input.clone(),
-                skipped: r.skipped,
+                selected_option: r.answer.selected_option.clone(),
+                free_text_input: r.answer.free_text_input.clone(),
+                skipped: r.answer.skipped,
                 responded_at: r.responded_at,
             }),
         }
@@ -260,16 +264,16 @@ pub struct SessionSummary {
     pub escalated_at: Option<DateTime<Utc>>,
 }
 
-impl From<&SessionRecord> for SessionSummary {
-    fn from(s: &SessionRecord) -> Self {
+impl From<&Session> for SessionSummary {
+    fn from(s: &Session) -> Self {
         SessionSummary {
             id: s.id,
             title: s.title.clone(),
             status: s.status.as_str().into(),
-            intake_type: s.intake_type.clone(),
+            intake_type: s.intake_type.as_str().into(),
             problem_summary: s.problem_summary.clone(),
             problem_domain: s.problem_domain.clone(),
-            confidence_tier: s.confidence_tier.clone(),
+            confidence_tier: s.confidence_tier().as_str().into(),
             confidence_score: s.confidence_score,
             matched_flow_id: s.matched_flow_id,
             matched_flow_name: s.matched_flow_name.clone(),

@@ -58,7 +58,7 @@ pub async fn start_session(
         Json(StartOut {
             session_id: s.id,
             status: s.status.as_str().into(),
-            confidence_tier: s.confidence_tier.clone(),
+            confidence_tier: s.confidence_tier().as_str().into(),
             confidence_score: s.confidence_score,
             problem_summary: s.problem_summary.clone(),
             problem_domain: s.problem_domain.clone(),
@@ -92,7 +92,7 @@ pub async fn respond(
     Ok(Json(RespondOut {
         session_id: s.id,
         session_status: s.status.as_str().into(),
-        confidence_tier: s.confidence_tier.clone(),
+        confidence_tier: s.confidence_tier().as_str().into(),
         confidence_score: s.confidence_score,
         is_resolution_suggested: actions::is_resolution(answered.next.as_ref()),
         next_step: answered.next.as_ref().map(StepOut::from),
@@ -244,7 +244,7 @@ pub async fn session_detail(
     Ok(Json(SessionDetail {
         summary: SessionSummary::from(&s),
         user_id: s.user_id,
-        intake_content: s.intake_content.clone(),
+        intake_content: serde_json::to_value(&s.intake).unwrap_or_default(),
         match_score: s.match_score,
         resolution_summary: s.resolution_summary.clone(),
         escalation_reason: s.escalation_reason.clone(),
@@ -289,7 +289,7 @@ pub async fn documentation(
     let (_, doc) = actions::documentation(&state, &current.user, id).await?;
     match q.format.as_deref() {
         Some("markdown") | Some("md") => {
-            let md = actions::markdown_of(&doc).to_string();
+            let md = doc.markdown;
             Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
         }
         None | Some("json") | Some("") => Ok(Json(doc).into_response()),
