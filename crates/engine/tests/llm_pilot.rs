@@ -417,7 +417,15 @@ async fn the_matched_flow_is_in_the_prompt() {
             .contains("\"Outlook keeps asking for a password\" (domain: email, match score 0.87)"),
         "{message}"
     );
-    assert!(message.contains("q1 [question] One user or several? → options: Only one→a1; Many→e1"));
+    assert!(message.contains(
+        "q1 [question] One user or several? → options: Only one [one]→a1; Many [many]→e1"
+    ));
+    // The schema lets the step say which of the flow's questions it asks.
+    let schema = &provider.requests()[0].schema;
+    assert_eq!(
+        schema["properties"]["flow_node"]["enum"],
+        serde_json::json!(["q1", null])
+    );
     assert!(message.contains(
         "a1 [action] Clear the cached credentials in Credential Manager → next: s1; on failure: e1"
     ));

@@ -102,7 +102,15 @@ fn node_line(id: &str, node: &FlowNode) -> String {
         FlowNode::Question { options, .. } => {
             let rendered: Vec<String> = options
                 .iter()
-                .map(|o| format!("{}→{}", clip_line(&o.label, LABEL_CHARS), o.next))
+                // The value is what a step that asks this question must offer.
+                .map(|o| {
+                    format!(
+                        "{} [{}]→{}",
+                        clip_line(&o.label, LABEL_CHARS),
+                        clip_line(&o.value, LABEL_CHARS),
+                        o.next
+                    )
+                })
                 .collect();
             line.push_str(&format!(" → options: {}", rendered.join("; ")));
         }
@@ -181,7 +189,9 @@ mod tests {
         assert!(text.starts_with(
             "\"Outlook keeps asking for a password\" (domain: email, match score 0.82)\n"
         ));
-        let q1 = text.find("q1 [question] One user or several? → options: Only one→a1; Many→e1");
+        let q1 = text.find(
+            "q1 [question] One user or several? → options: Only one [one]→a1; Many [many]→e1",
+        );
         let a1 = text.find(
             "a1 [action] Clear cached credentials (help: Control Panel > Credential Manager) \
              (expect: No more prompts) → next: s1; on failure: e1",

@@ -3,12 +3,14 @@
 //! - `prompt`: what the model is told (system prompts and the user message).
 //! - `context`: the intake and the session so far, bounded so prompts stop growing.
 //! - `flow_render`: the matched flow as a compact outline.
+//! - `flow_position`: which flow question a step asks, and what the next one may choose.
 //! - `calls`: ledger rows and engineer-facing errors from a call's outcome.
 //! - `reasons`: why a model's step has its confidence.
 //! - `text`: character-safe trimming.
 
 mod calls;
 mod context;
+mod flow_position;
 mod flow_render;
 mod prompt;
 mod reasons;
@@ -76,16 +78,21 @@ impl LlmPilot {
     async fn step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
         let first_step = input.history.is_empty();
         let matched = input.matched.map(|m| m.score);
-        let request = self.outgoing(prompt::step_request(&input, self.max_output_tokens));
+        let choices = flow_position::choices(&input);
+        let request = self.outgoing(prompt::step_request(
+            &input,
+            &choices,
+            self.max_output_tokens,
+        ));
         let provider = self.provider.as_ref();
-        match llm::call_structured(provider, &request, |text| llm::parse_step(text, first_step))
-            .await
-        {
-            Ok((output, replies)) => Ok(PilotStep {
+        let parse = |text: &str| llm::parse_step_within(text, first_step, &choices);
+        match llm::call_structured(provider, &request, parse).await {
+            Ok((llm::FlowStep { output, flow_node }, replies)) => Ok(PilotStep {
                 confidence_reasons: reasons::for_model_step(&output, matched),
                 output,
-                // The model sees the whole (bounded) session each time; it keeps no state.
-                state: serde_json::Value::Null,
+                // The model sees the whole (bounded) session each time; the state only
+                // remembers which flow question was asked, for narrowing the next step.
+                state: flow_position::state(flow_node.as_deref()),
                 rematched: None,
                 usage: usage_rows(provider, &replies, STEP_PURPOSE, true),
             }),
@@ -212,7 +219,8 @@ mod tests {
             history: History::whole(&[]),
             remaining_after: 20,
         };
-        let request = pilot(true).outgoing(prompt::step_request(&input, 500));
+        let request =
+            pilot(true).outgoing(prompt::step_request(&input, &llm::FlowChoices::none(), 500));
         assert_eq!(request.system, prompt::STEP_SYSTEM_PROMPT);
         let message = &request.messages[0].content;
         for secret in ["Hunter2-x!", "S3cret-Pg", "Env-P4ss"] {
@@ -223,7 +231,8 @@ mod tests {
         assert!(message.contains("DB_PASSWORD=[REDACTED:password]"));
 
         // Without redaction the text goes as it is.
-        let plain = pilot(false).outgoing(prompt::step_request(&input, 500));
+        let plain =
+            pilot(false).outgoing(prompt::step_request(&input, &llm::FlowChoices::none(), 500));
         assert!(plain.messages[0].content.contains("Hunter2-x!"));
     }
 
@@ -274,6 +283,7 @@ mod tests {
                 history: History::whole(&[]),
                 remaining_after: 20,
             },
+            &llm::FlowChoices::none(),
             500,
         );
         request.system = format!("{} token=abcdef123", prompt::STEP_SYSTEM_PROMPT);

@@ -5,6 +5,7 @@
 //! data.
 
 use domain::llm::{ChatMessage, ChatRole, LlmRequest};
+use llm::FlowChoices;
 
 use super::context::{render_intake, render_session};
 use super::flow_render::{flow_header, render_flow};
@@ -50,6 +51,8 @@ expected_outcome (what the technician should see), and options such as \"Done, t
 - The first step must set problem_summary (one sentence) and problem_domain (a short lower-case \
 area such as email, network, printing, identity, endpoint, server); later steps may refine them \
 or leave them null.
+- flow_node (only when a flow matched): the id of the flow question this step asks, with \
+exactly that question's option values as listed in the flow; null for any other step.
 - Output only the JSON object: no code fences, no prose. Every field must be present; use null \
 or an empty list where a field does not apply.";
 
@@ -86,7 +89,11 @@ pub(super) fn is_own_system_prompt(system: &str) -> bool {
 }
 
 /// The `flowpilot_step` request for the step after `input.history`.
-pub(super) fn step_request(input: &PilotInput<'_>, max_output_tokens: u32) -> LlmRequest {
+pub(super) fn step_request(
+    input: &PilotInput<'_>,
+    choices: &FlowChoices,
+    max_output_tokens: u32,
+) -> LlmRequest {
     let mut message = String::new();
     message.push_str("## Intake\n");
     message.push_str(&render_intake(input.intake));
@@ -108,12 +115,18 @@ pub(super) fn step_request(input: &PilotInput<'_>, max_output_tokens: u32) -> Ll
 
     message.push_str("\n## Your task\n");
     message.push_str(&task(input));
+    if let Some(due) = choices.due() {
+        message.push_str(&format!(
+            "The engineer's answer leads to the flow's question {due}: ask it now (flow_node \
+             \"{due}\"), offering exactly its options.\n"
+        ));
+    }
 
     request(
         STEP_SYSTEM_PROMPT,
         message,
         llm::STEP_SCHEMA_NAME,
-        llm::step_schema(),
+        choices.step_schema(),
         max_output_tokens,
     )
 }
@@ -292,7 +305,7 @@ mod tests {
             history: History::whole(history),
             remaining_after: 10,
         };
-        let request = step_request(&input, 2_000);
+        let request = step_request(&input, &FlowChoices::none(), 2_000);
         request.system.chars().count()
             + request
                 .messages
@@ -355,15 +368,19 @@ mod tests {
             history: History::whole(&history),
             remaining_after: 0,
         };
-        let last = step_request(&input, 100).messages[0].content.clone();
+        let last = step_request(&input, &FlowChoices::none(), 100).messages[0]
+            .content
+            .clone();
         assert!(last.contains("This is the last step this session may hold"));
         assert!(last.contains("Produce step 2, responding to the engineer's answer to step 1."));
         input.remaining_after = 2;
-        assert!(step_request(&input, 100).messages[0]
+        assert!(step_request(&input, &FlowChoices::none(), 100).messages[0]
             .content
             .contains("Only 2 more step(s) may follow this one"));
         input.remaining_after = 20;
-        let plenty = step_request(&input, 100).messages[0].content.clone();
+        let plenty = step_request(&input, &FlowChoices::none(), 100).messages[0]
+            .content
+            .clone();
         assert!(!plenty.contains("last step") && !plenty.contains("more step(s)"));
     }
 
@@ -380,7 +397,7 @@ mod tests {
             history: History::whole(&[]),
             remaining_after: 29,
         };
-        let request = step_request(&input, 1_234);
+        let request = step_request(&input, &FlowChoices::none(), 1_234);
         assert_eq!(request.schema_name, "flowpilot_step");
         assert_eq!(request.max_output_tokens, 1_234);
         assert_eq!(request.system, STEP_SYSTEM_PROMPT);

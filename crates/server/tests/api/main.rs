@@ -14,6 +14,7 @@ mod clarification;
 mod errors;
 mod flows;
 mod hardening;
+mod local_models;
 mod offline_handoff;
 mod openapi;
 mod operations;
