@@ -23,7 +23,11 @@ pub fn build(settings: &Settings, catalog: Arc<Catalog>) -> Result<Arc<dyn Pilot
     };
     let provider = build_provider(
         kind,
-        &provider_settings(endpoint, settings.openai_structured, settings.llm_timeout_secs),
+        &provider_settings(
+            endpoint,
+            settings.openai_structured,
+            settings.llm_timeout_secs,
+        ),
     )?;
     tracing::info!(
         provider = provider.name(),

@@ -686,14 +686,20 @@ mod tests {
     fn ollama_comes_after_openai_and_before_gemini_and_needs_only_its_address() {
         let s = Settings::load(
             None,
-            &env(&[("GEMINI_API_KEY", "g"), ("OLLAMA_BASE_URL", "http://gpu01:11434")]),
+            &env(&[
+                ("GEMINI_API_KEY", "g"),
+                ("OLLAMA_BASE_URL", "http://gpu01:11434"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.resolved_provider(), ProviderChoice::Ollama);
         assert_eq!(s.ollama.model, "llama3.2:3b");
         let s = Settings::load(
             None,
-            &env(&[("OLLAMA_BASE_URL", "http://gpu01:11434"), ("OPENAI_BASE_URL", "http://x/v1")]),
+            &env(&[
+                ("OLLAMA_BASE_URL", "http://gpu01:11434"),
+                ("OPENAI_BASE_URL", "http://x/v1"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.resolved_provider(), ProviderChoice::OpenAi);
@@ -705,9 +711,13 @@ mod tests {
         assert_eq!(s.openai_structured, StructuredMode::Auto);
         let s = Settings::load(None, &env(&[("FLOWPILOT_OPENAI_STRUCTURED", "vLLM")])).unwrap();
         assert_eq!(s.openai_structured, StructuredMode::Vllm);
-        let err = Settings::load(None, &env(&[("FLOWPILOT_OPENAI_STRUCTURED", "guided")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("one of auto, strict, vllm, llamacpp, prompt"), "{err}");
+        let err =
+            Settings::load(None, &env(&[("FLOWPILOT_OPENAI_STRUCTURED", "guided")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("one of auto, strict, vllm, llamacpp, prompt"),
+            "{err}"
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fp.toml");
