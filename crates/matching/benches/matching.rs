@@ -96,6 +96,7 @@ fn run(size: usize, embeddings: bool) {
             domain: format!("domain{}", n % 12),
             published: n % 10 != 0,
             search_text: text.clone(),
+            semantic_text: text.clone(),
             last_activity: now - Duration::days((n % 365) as i64),
         };
         let vector = embeddings.then(|| rng.unit_vector());

@@ -23,8 +23,10 @@ pub struct FlowEntry {
     pub account_id: Option<Uuid>,
     pub domain: String,
     pub published: bool,
-    /// `FlowDefinition::search_text`.
+    /// `FlowDefinition::search_text`: what the keyword signal reads.
     pub search_text: String,
+    /// `FlowDefinition::semantic_text`: what the flow's embedding is made of.
+    pub semantic_text: String,
     /// The later of the last update and the last match.
     pub last_activity: DateTime<Utc>,
 }
@@ -37,6 +39,7 @@ impl From<&Flow> for FlowEntry {
             domain: flow.definition.domain.clone(),
             published: flow.definition.status == FlowStatus::Published,
             search_text: flow.definition.search_text(),
+            semantic_text: flow.definition.semantic_text(),
             last_activity: flow
                 .last_matched_at
                 .map_or(flow.updated_at, |matched| matched.max(flow.updated_at)),
@@ -185,7 +188,7 @@ impl FlowIndex {
         let vector = self
             .embedder
             .as_ref()
-            .map(|embedder| embedder.embed(&entry.search_text));
+            .map(|embedder| embedder.embed(&entry.semantic_text));
         let vector = match vector {
             Some(Ok(v)) => Some(v),
             Some(Err(err)) => {

@@ -22,8 +22,8 @@ pub struct Weights {
 impl Default for Weights {
     fn default() -> Self {
         Self {
-            semantic: 0.5,
-            keyword: 0.3,
+            semantic: 0.8,
+            keyword: 0.2,
         }
     }
 }
@@ -116,7 +116,11 @@ mod tests {
 
     #[test]
     fn relevance_is_the_weighted_mean_of_the_evidence() {
-        let r = Weights::default().relevance(&signals(Some(0.8), 0.5, 1.0));
+        let w = Weights {
+            semantic: 0.5,
+            keyword: 0.3,
+        };
+        let r = w.relevance(&signals(Some(0.8), 0.5, 1.0));
         assert!((r - (0.5 * 0.8 + 0.3 * 0.5) / 0.8).abs() < 1e-12);
     }
 

@@ -25,6 +25,7 @@ fn entry(n: u128, domain: &str, text: &str) -> FlowEntry {
         domain: domain.into(),
         published: true,
         search_text: text.into(),
+        semantic_text: text.into(),
         last_activity: now() - Duration::days(400),
     }
 }

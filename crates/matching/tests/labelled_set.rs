@@ -43,8 +43,8 @@ const WITHOUT_MODEL: Floor = Floor {
 
 #[cfg(feature = "embeddings")]
 const WITH_MODEL: Floor = Floor {
-    recall_at_1: 0.85,
-    recall_at_3: 0.86,
+    recall_at_1: 0.92,
+    recall_at_3: 0.93,
 };
 
 #[derive(Deserialize)]
@@ -163,6 +163,7 @@ fn build(
             domain: def.domain.clone(),
             published: true,
             search_text: def.search_text(),
+            semantic_text: def.semantic_text(),
             last_activity: now() - age,
         });
     }
@@ -405,7 +406,11 @@ fn calibration_grid() {
     let (mut index, names) = build(index, &flows, Ages::AllToday);
     let queries = Queries::new(&index, &set);
     let base = MatchConfig::default();
-    let semantic_weights: &[f64] = if with_model { &[0.3, 0.5, 0.7] } else { &[0.5] };
+    let semantic_weights: &[f64] = if with_model {
+        &[0.5, 0.7, 0.9, 1.2]
+    } else {
+        &[0.5]
+    };
     let mut passing = Vec::new();
     for &half in &[1.2, 1.5, 1.8, 2.1] {
         for &power in &[2.0, 3.0, 4.0, 6.0] {

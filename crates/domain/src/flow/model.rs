@@ -141,6 +141,14 @@ impl FlowDefinition {
     /// What matching indexes: title, description, tags, domain, and the text of every
     /// question with its option labels, one field per line. Actions and solutions are left
     /// out on purpose: they describe fixes, not the symptoms an intake describes.
+    /// What the flow is about, for a sentence embedding: its title and description. The
+    /// questions and tags that the keyword signal also reads are about diagnosing the
+    /// problem, and in one long text they dilute the similarity of an intake that describes
+    /// it (docs/matching.md).
+    pub fn semantic_text(&self) -> String {
+        format!("{}\n{}", self.title.trim(), self.description.trim())
+    }
+
     pub fn search_text(&self) -> String {
         let mut parts: Vec<&str> = vec![&self.title, &self.description];
         parts.extend(self.tags.iter().map(String::as_str));

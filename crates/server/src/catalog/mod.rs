@@ -77,7 +77,7 @@ impl Catalog {
                 })
                 .map(|f| {
                     let vector = indexed.index.embedder().and_then(|e| {
-                        e.embed(&f.definition.search_text())
+                        e.embed(&f.definition.semantic_text())
                             .map_err(
                                 |err| tracing::warn!(%err, flow = %f.id, "could not embed a flow"),
                             )
