@@ -16,6 +16,20 @@
 //!    second (the latency at the throughput target). With `FLOWPILOT_BENCH_RATE` set, only a
 //!    run paced at that rate.
 //!
+//! Two variants take the write paths that run skips (docs/benchmarks.md says what each
+//! measures):
+//!
+//! - `FLOWPILOT_BENCH_ENGINE=offline`: the server runs the offline engine on the built-in
+//!   flows, the engineers answer each step with its first option and resolve the session
+//!   when a fix is suggested (the offline claim, session starts and resolutions with their
+//!   flow statistics). No prompt is measured: there is none.
+//! - `FLOWPILOT_BENCH_RATE_LIMITS=on`: the limits as shipped. A paced run of
+//!   `FLOWPILOT_BENCH_LIMITED_ENGINEERS` (400) engineers each answering
+//!   `FLOWPILOT_BENCH_LIMITED_PER_MINUTE` (12) times a minute, under the per-user limit, then
+//!   the first `FLOWPILOT_BENCH_CONCURRENCY` of them back to back, far over it, with the
+//!   accepted and the refused (429) requests reported apart. No prompt is measured: one
+//!   engineer cannot answer 25 steps back to back under its limit.
+//!
 //! `FLOWPILOT_BENCH_KEEP_DB=1` keeps the SQLite file for a look afterwards.
 //!
 //! The provider costs nothing here, so the figures are the server's own overhead per step:
@@ -63,6 +77,15 @@ const INTAKES: [&str; 4] = [
      It started after the weekend patching.",
 ];
 
+/// What answers the steps in the server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// The LLM pilot, on the fake provider.
+    Llm,
+    /// The offline pilot walking the built-in flows.
+    Offline,
+}
+
 struct Config {
     concurrency: usize,
     secs: u64,
@@ -73,6 +96,12 @@ struct Config {
     /// The throughput target, also the paced load the latency target is judged at.
     target_rate: f64,
     keep_db: bool,
+    engine: Engine,
+    rate_limits: bool,
+    /// With rate limits on, the engineers of the run under the limits, and how often each
+    /// of them answers.
+    limited_engineers: usize,
+    limited_per_minute: f64,
 }
 
 impl Config {
@@ -85,6 +114,18 @@ impl Config {
             rate: env_or("FLOWPILOT_BENCH_RATE", 0.0),
             target_rate: env_or("FLOWPILOT_BENCH_TARGET_RATE", 1000.0),
             keep_db: env_or("FLOWPILOT_BENCH_KEEP_DB", 0) == 1,
+            engine: env_choice(
+                "FLOWPILOT_BENCH_ENGINE",
+                Engine::Llm,
+                &[("llm", Engine::Llm), ("offline", Engine::Offline)],
+            ),
+            rate_limits: env_choice(
+                "FLOWPILOT_BENCH_RATE_LIMITS",
+                false,
+                &[("on", true), ("off", false)],
+            ),
+            limited_engineers: env_or("FLOWPILOT_BENCH_LIMITED_ENGINEERS", 400),
+            limited_per_minute: env_or("FLOWPILOT_BENCH_LIMITED_PER_MINUTE", 12.0),
         };
         assert!(
             config.concurrency >= 1,
@@ -96,6 +137,17 @@ impl Config {
             config.max_steps >= 25,
             "FLOWPILOT_BENCH_MAX_STEPS must be at least 25"
         );
+        if config.rate_limits {
+            // With the limits on, each engineer's allowance sets the pace, not a total rate.
+            assert!(
+                config.rate == 0.0,
+                "FLOWPILOT_BENCH_RATE has no meaning with FLOWPILOT_BENCH_RATE_LIMITS=on"
+            );
+            assert!(
+                config.limited_engineers >= 1 && config.limited_per_minute > 0.0,
+                "FLOWPILOT_BENCH_LIMITED_ENGINEERS and FLOWPILOT_BENCH_LIMITED_PER_MINUTE must be positive"
+            );
+        }
         config
     }
 }
@@ -106,6 +158,20 @@ fn env_or<T: FromStr>(name: &str, default: T) -> T {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("{name}={v:?} is not a valid number")),
+        _ => default,
+    }
+}
+
+fn env_choice<T: Copy>(name: &str, default: T, choices: &[(&str, T)]) -> T {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => choices
+            .iter()
+            .find(|(word, _)| v.trim().eq_ignore_ascii_case(word))
+            .map(|(_, choice)| *choice)
+            .unwrap_or_else(|| {
+                let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+                panic!("{name}={v:?} is not one of {}", words.join(", "))
+            }),
         _ => default,
     }
 }
@@ -203,7 +269,10 @@ async fn start_server(config: &Config, provider_base: String) -> Server {
     let settings = Settings {
         database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
         bind: "127.0.0.1:0".into(),
-        llm_provider: ProviderChoice::OpenAi,
+        llm_provider: match config.engine {
+            Engine::Llm => ProviderChoice::OpenAi,
+            Engine::Offline => ProviderChoice::Offline,
+        },
         openai: flowpilot_server::settings::ProviderEndpoint {
             api_key: None,
             base_url: Some(provider_base),
@@ -211,7 +280,7 @@ async fn start_server(config: &Config, provider_base: String) -> Server {
         },
         llm_timeout_secs: 10,
         max_steps: config.max_steps,
-        rate_limits: false,
+        rate_limits: config.rate_limits,
         // Far above what a run uses, so the quota is checked on every step but never refuses.
         ai_daily_limit: Some(1_000_000_000),
         ai_monthly_limit: Some(1_000_000_000),
@@ -329,6 +398,10 @@ struct Current {
     session_id: String,
     step_id: String,
     step_order: u64,
+    /// The step suggests a fix: the engineer resolves the session instead of answering.
+    suggests_fix: bool,
+    /// The value of the step's first option, the offline run's answer.
+    first_option: Option<String>,
 }
 
 fn latest(session_id: String, step: &Value) -> Option<Current> {
@@ -336,6 +409,8 @@ fn latest(session_id: String, step: &Value) -> Option<Current> {
         session_id,
         step_id: step.get("step_id")?.as_str()?.to_string(),
         step_order: step.get("step_order")?.as_u64()?,
+        suggests_fix: step["step_type"] == "resolution_suggestion",
+        first_option: step["options"][0]["value"].as_str().map(str::to_string),
     })
 }
 
@@ -434,18 +509,55 @@ async fn measure_prompt_growth(base: &str, token: &str, fake: &FakeProvider) -> 
 struct Tally {
     /// Latencies of the successful responds started inside the measured window, in µs.
     latencies_us: Vec<u64>,
-    /// Failed responds (any status but 200, or no answer) inside the window, by status.
+    /// Latencies of the responds refused with 429 (over the rate limit) inside the window.
+    refused_us: Vec<u64>,
+    /// Failed requests (any status but success or 429, or no answer) inside the window, by
+    /// status.
     errors: BTreeMap<String, u64>,
-    /// Sessions started inside the window to replace those that reached the step limit.
-    starts: u64,
+    /// Latencies of the sessions started inside the window to replace finished ones.
+    starts_us: Vec<u64>,
+    /// Latencies of the sessions resolved inside the window, at a suggested fix.
+    resolves_us: Vec<u64>,
+    /// Sessions given up inside the window at a step with no option to pick (the offline
+    /// pilot's "describe it again", free text only).
+    left: u64,
     /// The sum of the positions of the steps answered (with `latencies_us`, the mean):
     /// each answer re-reads the steps before it, so where sessions are matters.
     step_orders: u64,
 }
 
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        self.refused_us.extend(other.refused_us);
+        self.starts_us.extend(other.starts_us);
+        self.resolves_us.extend(other.resolves_us);
+        self.left += other.left;
+        self.step_orders += other.step_orders;
+        for (k, v) in other.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+    }
+
+    fn failed(&mut self, what: &str, outcome: &Result<(StatusCode, Bytes), reqwest::Error>) {
+        let kind = match outcome {
+            Ok((status, _)) => status.to_string(),
+            Err(err) if err.is_timeout() => "timeout".into(),
+            Err(_) => "transport".into(),
+        };
+        let key = if what.is_empty() {
+            kind
+        } else {
+            format!("{what} {kind}")
+        };
+        *self.errors.entry(key).or_default() += 1;
+    }
+}
+
 /// What every engineer of the load phase shares.
 struct Load {
     base: String,
+    engine: Engine,
     /// Only requests sent inside it are counted.
     from: Instant,
     until: Instant,
@@ -457,6 +569,27 @@ impl Load {
     fn counts(&self, t: Instant) -> bool {
         t >= self.from && t < self.until
     }
+}
+
+/// A request whose failure is counted rather than fatal.
+async fn send(
+    client: &Client,
+    url: String,
+    token: &str,
+    body: &Value,
+) -> Result<(StatusCode, Bytes), reqwest::Error> {
+    let resp = client
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await?;
+    let status = resp.status();
+    Ok((status, resp.bytes().await?))
+}
+
+fn elapsed_us(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
 }
 
 async fn engineer(
@@ -478,7 +611,7 @@ async fn engineer(
                 let (status, started, _) = start_session(&client, &load.base, &token, intake).await;
                 if load.counts(began) {
                     if status == StatusCode::CREATED {
-                        tally.starts += 1;
+                        tally.starts_us.push(elapsed_us(began));
                     } else {
                         *tally.errors.entry(format!("start {status}")).or_default() += 1;
                     }
@@ -492,6 +625,41 @@ async fn engineer(
                 }
             }
         };
+        // An engineer takes a suggested fix (a first option "Keep troubleshooting" would
+        // lead the offline pilot to an escalation offer and then to free text only); the
+        // next turn starts another session.
+        if step.suggests_fix {
+            let began = Instant::now();
+            let url = format!(
+                "{}/api/v1/ai-sessions/{}/resolve",
+                load.base, step.session_id
+            );
+            let outcome = send(
+                &client,
+                url,
+                &token,
+                &json!({"used_suggested_resolution": true}),
+            )
+            .await;
+            if load.counts(began) {
+                match &outcome {
+                    Ok((StatusCode::OK, _)) => tally.resolves_us.push(elapsed_us(began)),
+                    _ => tally.failed("resolve", &outcome),
+                }
+            }
+            continue;
+        }
+        answers += 1;
+        let value = match load.engine {
+            Engine::Llm => Some(["all", "some", "unknown"][(answers % 3) as usize].to_string()),
+            Engine::Offline => step.first_option.clone(),
+        };
+        let Some(value) = value else {
+            if load.counts(Instant::now()) {
+                tally.left += 1;
+            }
+            continue;
+        };
         // Paced, latency runs from when the answer was due, not from when it could be sent:
         // a server that falls behind shows in the figures instead of slowing the load down.
         let began = match load.interval {
@@ -503,51 +671,35 @@ async fn engineer(
             }
             None => Instant::now(),
         };
-        answers += 1;
-        let value = ["all", "some", "unknown"][(answers % 3) as usize];
         let body = json!({"step_id": step.step_id, "selected_option": value});
         let url = format!(
             "{}/api/v1/ai-sessions/{}/respond",
             load.base, step.session_id
         );
-        let sent = client
-            .post(url)
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await;
-        let outcome = match sent {
-            Ok(resp) => {
-                let status = resp.status();
-                resp.bytes().await.map(|b| (status, b))
-            }
-            Err(err) => Err(err),
-        };
-        let took = began.elapsed();
+        let outcome = send(&client, url, &token, &body).await;
+        let took = elapsed_us(began);
         let counted = load.counts(began);
         match outcome {
             Ok((StatusCode::OK, bytes)) => {
                 if counted {
-                    tally.latencies_us.push(took.as_micros() as u64);
+                    tally.latencies_us.push(took);
                     tally.step_orders += step.step_order;
                 }
                 let reply: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 // No next step: the step limit ended this session; the next turn starts another.
                 current = latest(step.session_id, &reply["next_step"]);
             }
-            Ok((status, _)) => {
+            // Over the rate limit: the step is still the one to answer, and asking again at
+            // once is what a client that ignores the limit does.
+            Ok((StatusCode::TOO_MANY_REQUESTS, _)) => {
                 if counted {
-                    *tally.errors.entry(status.to_string()).or_default() += 1;
+                    tally.refused_us.push(took);
                 }
+                current = Some(step);
             }
-            Err(err) => {
+            other => {
                 if counted {
-                    let kind = if err.is_timeout() {
-                        "timeout"
-                    } else {
-                        "transport"
-                    };
-                    *tally.errors.entry(kind.into()).or_default() += 1;
+                    tally.failed("", &other);
                 }
             }
         }
@@ -616,10 +768,18 @@ fn percentile(sorted_us: &[u64], p: f64) -> f64 {
 
 async fn run() {
     let config = Config::from_env();
+    let engine = match config.engine {
+        Engine::Llm => "instant fake OpenAI-compatible provider",
+        Engine::Offline => "offline engine on the built-in flows",
+    };
     println!(
         "FlowPilot respond bench: {} concurrent engineers, {} s measured after {} s warm-up per \
-         load, step limit {}, SQLite, instant fake OpenAI-compatible provider",
-        config.concurrency, config.secs, config.warmup_secs, config.max_steps
+         load, step limit {}, SQLite, {engine}, rate limits {}",
+        config.concurrency,
+        config.secs,
+        config.warmup_secs,
+        config.max_steps,
+        if config.rate_limits { "on" } else { "off" }
     );
     // Anything else running on the machine takes cores from the server and the load alike.
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
@@ -633,40 +793,48 @@ async fn run() {
     }
     let (provider_base, fake) = start_fake_provider().await;
     let server = start_server(&config, provider_base).await;
-    let tokens = sign_in_engineers(&server.base, config.concurrency).await;
-
-    let sizes = measure_prompt_growth(&server.base, &tokens[0], &fake).await;
-    println!("prompt sent to the provider for step N (answers mix options, free text, skips):");
-    println!("  step   body bytes   message chars   ~tokens (chars/4)");
-    for n in PROMPT_STEPS {
-        let s = &sizes[n - 1];
-        println!(
-            "  {n:>4}   {:>10}   {:>13}   {:>7}",
-            s.body_bytes,
-            s.message_chars,
-            s.message_chars / 4
-        );
+    let engineers = if config.rate_limits {
+        config.concurrency.max(config.limited_engineers)
+    } else {
+        config.concurrency
+    };
+    let tokens = sign_in_engineers(&server.base, engineers).await;
+    if config.engine == Engine::Offline {
+        show_matches(&server.base, &tokens[0]).await;
     }
-    let (five, last) = (&sizes[PROMPT_STEPS[0] - 1], &sizes[PROMPT_STEPS[2] - 1]);
-    let ratio = last.message_chars as f64 / five.message_chars.max(1) as f64;
-    println!(
-        "  step 25 / step 5: {ratio:.2}x in message chars, {:.2}x in body bytes (target: at most 2x)",
-        last.body_bytes as f64 / five.body_bytes.max(1) as f64
-    );
+
+    let ratio = match (config.engine, config.rate_limits) {
+        (Engine::Llm, false) => Some(report_prompt_growth(&server.base, &tokens[0], &fake).await),
+        (Engine::Offline, _) => {
+            println!("prompt growth: not measured (the offline engine sends no prompt)");
+            None
+        }
+        (Engine::Llm, true) => {
+            println!(
+                "prompt growth: not measured (24 answers back to back are over one engineer's \
+                 rate limit)"
+            );
+            None
+        }
+    };
 
     let client = Client::builder()
-        .pool_max_idle_per_host(config.concurrency)
+        .pool_max_idle_per_host(engineers)
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
+    if config.rate_limits {
+        measure_limited(&config, &server, &tokens, &fake, &client).await;
+        return;
+    }
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let prompt = ratio.map_or("not measured", |r| verdict(r <= 2.0));
     if config.rate > 0.0 {
         let paced = measure(&config, config.rate, &server, &tokens, &fake, &client).await;
         println!(
-            "\ntargets: p99 < 20 ms at {} responds/s {}; prompt at step 25 <= 2x step 5 {}",
+            "\ntargets: p99 < 20 ms at {} responds/s {}; prompt at step 25 <= 2x step 5 {prompt}",
             config.rate,
             verdict(paced.p99_ms < 20.0),
-            verdict(ratio <= 2.0)
         );
         return;
     }
@@ -691,20 +859,127 @@ async fn run() {
     };
     println!(
         "\ntargets: >= {} responds/s {}; p99 < 20 ms at {} concurrent sessions, {} responds/s {}; \
-         prompt at step 25 <= 2x step 5 {}",
+         prompt at step 25 <= 2x step 5 {prompt}",
         config.target_rate,
         verdict(flat_out.per_sec >= config.target_rate),
         config.concurrency,
         config.target_rate,
         paced.map_or("not measured", |p| verdict(p.p99_ms < 20.0)),
-        verdict(ratio <= 2.0)
+    );
+}
+
+/// Which built-in flow each intake matches, since the offline pilot can only walk a flow
+/// the intake matched (otherwise the session opens on triage).
+async fn show_matches(base: &str, token: &str) {
+    let client = Client::new();
+    println!("intakes and the flow each matches:");
+    for (i, intake) in INTAKES.iter().enumerate() {
+        let (status, body) = call(
+            &client,
+            format!("{base}/api/v1/flows/match"),
+            Some(token),
+            json!({"text": intake, "limit": 1}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "match intake {i}: {body}");
+        match body.get(0) {
+            Some(best) => println!(
+                "  {i}: {} ({:.2})",
+                best["title"].as_str().unwrap_or("?"),
+                best["score"].as_f64().unwrap_or(f64::NAN)
+            ),
+            None => println!("  {i}: no flow (the session starts on triage)"),
+        }
+    }
+}
+
+/// Prints the prompt sizes of one long session; returns step 25's over step 5's.
+async fn report_prompt_growth(base: &str, token: &str, fake: &FakeProvider) -> f64 {
+    let sizes = measure_prompt_growth(base, token, fake).await;
+    println!("prompt sent to the provider for step N (answers mix options, free text, skips):");
+    println!("  step   body bytes   message chars   ~tokens (chars/4)");
+    for n in PROMPT_STEPS {
+        let s = &sizes[n - 1];
+        println!(
+            "  {n:>4}   {:>10}   {:>13}   {:>7}",
+            s.body_bytes,
+            s.message_chars,
+            s.message_chars / 4
+        );
+    }
+    let (five, last) = (&sizes[PROMPT_STEPS[0] - 1], &sizes[PROMPT_STEPS[2] - 1]);
+    let ratio = last.message_chars as f64 / five.message_chars.max(1) as f64;
+    println!(
+        "  step 25 / step 5: {ratio:.2}x in message chars, {:.2}x in body bytes (target: at most 2x)",
+        last.body_bytes as f64 / five.body_bytes.max(1) as f64
+    );
+    ratio
+}
+
+/// With the rate limits on, a per-user limit refuses most of what one engineer sends back
+/// to back, so a total rate means little: the load that stays under the limits comes from
+/// many engineers each answering a few times a minute, and what refusing costs shows when a
+/// few of them ignore the limit.
+async fn measure_limited(
+    config: &Config,
+    server: &Server,
+    tokens: &[String],
+    fake: &FakeProvider,
+    client: &Client,
+) {
+    let limit = flowpilot_server::rate_limit::Action::SessionWrite.per_minute();
+    let under = &tokens[..config.limited_engineers];
+    let rate = under.len() as f64 * config.limited_per_minute / 60.0;
+    println!(
+        "\nunder the limits: {} engineers, each answering {} times a minute (the limit is {limit} \
+         a minute per engineer)",
+        under.len(),
+        config.limited_per_minute
+    );
+    let paced = measure(config, rate, server, under, fake, client).await;
+    println!(
+        "\nover the limits: {} of the same engineers, each answering back to back and asking \
+         again at once when refused",
+        config.concurrency
+    );
+    let flat_out = measure(
+        config,
+        0.0,
+        server,
+        &tokens[..config.concurrency],
+        fake,
+        client,
+    )
+    .await;
+    println!(
+        "\nrate limits: under them {} of {} responds refused (expected none); over them {:.0} \
+         refused and {:.0} accepted a second",
+        paced.refused,
+        paced.refused + paced.answered,
+        flat_out.refused_per_sec,
+        flat_out.per_sec
     );
 }
 
 /// What one load phase measured.
 struct Outcome {
+    answered: usize,
     per_sec: f64,
     p99_ms: f64,
+    refused: usize,
+    refused_per_sec: f64,
+}
+
+/// `p50 … max` of latencies in µs, sorted in place.
+fn latency_line(us: &mut [u64]) -> String {
+    us.sort_unstable();
+    format!(
+        "p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+        percentile(us, 50.0),
+        percentile(us, 90.0),
+        percentile(us, 99.0),
+        us.last().map_or(f64::NAN, |&m| m as f64 / 1000.0)
+    )
 }
 
 /// One load phase: every engineer answering steps back to back (`rate` 0) or all of them
@@ -717,11 +992,19 @@ async fn measure(
     fake: &FakeProvider,
     client: &Client,
 ) -> Outcome {
+    let engineers = tokens.len();
+    let interval = (rate > 0.0).then(|| Duration::from_secs_f64(engineers as f64 / rate));
+    // Paced engineers who answer only every few seconds (the rate-limited run) all start
+    // their sessions at once; two intervals let that burst pass and every one of them
+    // answer before anything is counted.
+    let warmup = interval.map_or(Duration::from_secs(config.warmup_secs), |iv| {
+        Duration::from_secs(config.warmup_secs).max(iv * 2)
+    });
     let now = Instant::now();
-    let from = now + Duration::from_secs(config.warmup_secs);
-    let interval = (rate > 0.0).then(|| Duration::from_secs_f64(config.concurrency as f64 / rate));
+    let from = now + warmup;
     let load = Arc::new(Load {
         base: server.base.clone(),
+        engine: config.engine,
         from,
         until: from + Duration::from_secs(config.secs),
         interval,
@@ -737,9 +1020,7 @@ async fn measure(
     let mut set = JoinSet::new();
     for (i, token) in tokens.iter().enumerate() {
         // Paced engineers are spread over the interval so the answers arrive evenly.
-        let offset = interval.map_or(Duration::ZERO, |iv| {
-            iv.mul_f64(i as f64 / config.concurrency as f64)
-        });
+        let offset = interval.map_or(Duration::ZERO, |iv| iv.mul_f64(i as f64 / engineers as f64));
         set.spawn(engineer(
             client.clone(),
             load.clone(),
@@ -750,13 +1031,7 @@ async fn measure(
     }
     let mut total = Tally::default();
     while let Some(done) = set.join_next().await {
-        let tally = done.expect("engineer task");
-        total.latencies_us.extend(tally.latencies_us);
-        total.starts += tally.starts;
-        total.step_orders += tally.step_orders;
-        for (k, v) in tally.errors {
-            *total.errors.entry(k).or_default() += v;
-        }
+        total.add(done.expect("engineer task"));
     }
     let provider_calls = fake.calls.load(Ordering::Relaxed) - calls_before;
     let cpu = cpu_window.await.ok().flatten();
@@ -769,8 +1044,8 @@ async fn measure(
         "each answering back to back".to_string()
     };
     println!(
-        "\nrespond (POST /ai-sessions/{{id}}/respond), {} engineers {pace}, {} s:",
-        config.concurrency, config.secs
+        "\nrespond (POST /ai-sessions/{{id}}/respond), {engineers} engineers {pace}, {} s:",
+        config.secs
     );
     let per_sec = lat.len() as f64 / config.secs as f64;
     println!(
@@ -782,7 +1057,7 @@ async fn measure(
         } else {
             format!(": {:?}", total.errors)
         },
-        total.starts
+        total.starts_us.len()
     );
     println!(
         "  mean position of the step answered: {:.0}",
@@ -795,11 +1070,39 @@ async fn measure(
         percentile(lat, 90.0),
         lat.last().map_or(f64::NAN, |&m| m as f64 / 1000.0)
     );
+    let refused = total.refused_us.len();
+    let refused_per_sec = refused as f64 / config.secs as f64;
+    if refused > 0 {
+        println!(
+            "  refused with 429: {refused_per_sec:.0}/s ({refused}), latency ms: {}",
+            latency_line(&mut total.refused_us)
+        );
+    }
+    if config.engine == Engine::Offline {
+        println!(
+            "  sessions: {} started, latency ms: {}",
+            total.starts_us.len(),
+            latency_line(&mut total.starts_us)
+        );
+        println!(
+            "  sessions: {} resolved at a suggested fix, latency ms: {}; {} left at a step with \
+             no option",
+            total.resolves_us.len(),
+            latency_line(&mut total.resolves_us),
+            total.left
+        );
+    }
     println!("  provider calls during the run (warm-up included): {provider_calls}");
     if let Some((before, after)) = cpu {
         println!("  {}", cpu_line(before, after));
     }
-    Outcome { per_sec, p99_ms }
+    Outcome {
+        answered: lat.len(),
+        per_sec,
+        p99_ms,
+        refused,
+        refused_per_sec,
+    }
 }
 
 fn main() {

@@ -3,14 +3,14 @@
 //!
 //! Left to SQLite, the commit that takes the log past 1,000 pages copies them into the
 //! database file and syncs it before it returns, holding the only writer connection all the
-//! while: under load that was one commit in a few hundred, each stalling every write queued
+//! while: under load that commit came often enough to stall, each time, every write queued
 //! behind it (docs/benchmarks.md, session 4). The writer opens with `wal_autocheckpoint = 0`
 //! and this task runs passive checkpoints instead, which never block the writer or readers.
 //!
 //! Passive checkpoints alone never let the log start again under a steady load: SQLite writes
 //! from the start of the log again only when a write begins with every frame copied, and
 //! writes kept landing while each checkpoint ran, so the log grew by the whole of what was
-//! written (650 MB in a 14-second bench run, docs/benchmarks.md, session 5). Once the log
+//! written (docs/benchmarks.md, session 5). Once the log
 //! passes [`RESTART_FRAMES`], the writer thread copies what this task's last pass left between
 //! two of its writes (`SqliteWriter::restart_log`), and the next write starts the log again;
 //! the writer's `journal_size_limit` then cuts the file back.
@@ -23,14 +23,15 @@ use tokio::task::JoinHandle;
 
 use crate::sqlite_writer::SqliteWriter;
 
-/// How often the log is moved into the database file. At full load the writer appends about
-/// twelve thousand pages a second, so what is not yet copied stays within some megabytes.
+/// How often the log is moved into the database file: often enough that, at the rate the
+/// writer appends pages under full load (docs/benchmarks.md, session 5), what is not yet
+/// copied stays small.
 const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Frames (pages of about 4 kB) in the log past which the writer restarts it: about 128 MB.
-/// Each restart pauses the writer for a sync of the database file (5 to 15 ms on the bench
-/// machine); at the bench's 1,000 answers a second, which write about 48 MB of log a second,
-/// this is one pause every few seconds, and far rarer at the loads a team makes.
+/// Each restart pauses the writer for a sync of the database file, so the log is let grow
+/// large first: at the bench's full load that is one pause every few seconds (the figures are
+/// in docs/benchmarks.md, session 5), and far rarer at the loads a team makes.
 const RESTART_FRAMES: i64 = 32768;
 
 /// Runs until aborted; see [`Checkpointer::stop`].

@@ -2,11 +2,11 @@
 //! thread's batches (`sqlite_writer`).
 //!
 //! sqlx runs each SQLite connection on a thread of its own and sends every row back as a
-//! message, so a read of twenty rows crossed threads about twenty times; at the bench's
-//! thousand answers a second, those hand-offs were a third of the process's context switches
+//! message, so a read of twenty rows crossed threads about twenty times; under the bench's
+//! load those hand-offs were a large share of the process's context switches
 //! (docs/benchmarks.md, session 5). The hot reads, a handful of indexed lookups made on every
 //! request (the caller's token, the account, a session's newest steps), run on the calling
-//! thread: they take tens of microseconds, less than a hand-off to another thread and back.
+//! thread: they take less time than a hand-off to another thread and back.
 //! The others (lists, exports) run the same way on tokio's blocking pool (`sqlite`), so a
 //! long one does not hold a runtime thread.
 

@@ -3,7 +3,7 @@
 //! Every write holds SQLite's single write lock, so how long each one holds the writer is what
 //! bounds the rate of writes. Run from a request's task, a write also held it while that task
 //! waited for its turn on a busy runtime, before sending the write and again after its result
-//! came back: about two thirds of the time it was held (docs/benchmarks.md, session 4). This
+//! came back: most of the time it was held (docs/benchmarks.md, session 4). This
 //! thread runs nothing else.
 //!
 //! Every write of the store is a batch ([`SqliteWriter::batch`]) run on a connection the thread
@@ -178,8 +178,9 @@ async fn serve(
 /// while it runs, so unless a reader that began before it still reads the log, it copies every
 /// frame, and the next write starts the log again from its beginning. The background
 /// checkpointer's last pass copied the rest; this copies the frames written since (at most
-/// its 100 ms interval's worth) and syncs the database file (5 to 15 ms on the bench
-/// machine's disk, which is why it waits for the log to grow large).
+/// its 100 ms interval's worth) and syncs the database file, a pause for the writer that
+/// grows with the database (docs/benchmarks.md, session 5), which is why it waits for the log
+/// to grow large.
 fn restart_log(conn: &rusqlite::Connection) {
     let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
