@@ -122,31 +122,6 @@ pub struct StepOutput {
 }
 
 impl StepOutput {
-    /// A step reduced to its type and the problem summary and domain it set: what a pilot
-    /// reads of a step it no longer shows in full. Never to be shown or stored.
-    pub fn digest(
-        step_type: StepType,
-        problem_summary: Option<String>,
-        problem_domain: Option<String>,
-    ) -> StepOutput {
-        StepOutput {
-            step_type,
-            content: String::new(),
-            context_message: None,
-            reasoning: None,
-            options: Vec::new(),
-            allow_free_text: false,
-            allow_skip: false,
-            action_type: None,
-            expected_outcome: None,
-            resolution_summary: None,
-            follow_up_recommendations: Vec::new(),
-            confidence: 0.0,
-            problem_summary,
-            problem_domain,
-        }
-    }
-
     /// Applies the rules a reply may not change: option values unique, a question without
     /// options accepts free text, confidence clamped into [0, 1].
     pub fn normalize(&mut self) {

@@ -6,10 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
 use chrono::{Duration, Utc};
-use domain::session::Session;
-use domain::session::SessionStatus;
-use domain::step::{Response, Step};
-use domain::step::{StepOutput, StepType};
+use domain::session::{Session, SessionStatus};
+use domain::step::{Response, Step, StepOutput, StepType};
 use domain::{Plan, Role};
 use flowpilot_store::{EarlierSteps, NewAccount, NewUser, StepAdvance, Store};
 use sqlx::Connection;
@@ -17,6 +15,18 @@ use uuid::Uuid;
 
 /// The steps of the session: their type, problem summary and domain, and whether they were
 /// answered by skipping. Blank summaries never replace an earlier one.
+/// A step with only what the backfill reads: its type and the summary and domain it set.
+fn output(kind: StepType, summary: Option<&str>, domain: Option<&str>) -> StepOutput {
+    serde_json::from_value(serde_json::json!({
+        "type": kind.as_str(),
+        "content": "",
+        "confidence": 0.0,
+        "problem_summary": summary,
+        "problem_domain": domain,
+    }))
+    .expect("a step output")
+}
+
 fn walk() -> Vec<(StepType, Option<&'static str>, Option<&'static str>, bool)> {
     vec![
         (StepType::Question, None, None, false),
@@ -93,7 +103,7 @@ async fn legacy_session(store: &Store) -> (Uuid, Vec<EarlierSteps>) {
             id: Uuid::new_v4(),
             session_id: session.id,
             step_order: order as i64,
-            output: StepOutput::digest(kind, summary.map(Into::into), domain.map(Into::into)),
+            output: output(kind, summary, domain),
             engine_state: serde_json::json!({}),
             response: None,
             earlier: None,

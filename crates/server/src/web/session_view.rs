@@ -7,7 +7,6 @@ use domain::session::Session;
 use domain::session::SessionStatus;
 use domain::step::Step;
 use domain::step::{StepOption, StepType};
-use domain::ConfidenceTier;
 
 use crate::sessions;
 use crate::web::markdown;
@@ -121,7 +120,7 @@ pub fn session(
             .as_deref()
             .filter(|d| !d.trim().is_empty())
             .map_or_else(|| "Not known yet".into(), domain_label),
-        tier: ConfidenceTier::from_score(s.confidence_score).as_str(),
+        tier: s.confidence_tier().as_str(),
         score: s.confidence_score,
         score_percent: (s.confidence_score * 100.0).round() as i64,
         matched_flow: s.matched_flow_id.map(|id| {

@@ -16,15 +16,8 @@ stories!(
 const OUTLOOK: &str = "Outlook keeps asking for a password on three laptops since this morning";
 
 async fn say(app: &TestApp, who: &Member, session: &str, step: &Value, text: &str) -> Value {
-    let (status, body) = app
-        .post(
-            &format!("/ai-sessions/{session}/respond"),
-            &who.token,
-            json!({"step_id": step["step_id"], "free_text_input": text}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    app.respond(who, session, step, json!({"free_text_input": text}))
+        .await
 }
 
 async fn an_unclear_answer_is_kept_on_the_same_step_which_is_asked_again(backend: Backend) {

@@ -254,6 +254,18 @@ impl TestApp {
         body
     }
 
+    /// Answers `step` of `session` with `answer` (the fields of a respond beside `step_id`)
+    /// and returns the reply, which must be 200.
+    pub async fn respond(&self, who: &Member, session: &str, step: &Value, answer: Value) -> Value {
+        let mut body = answer;
+        body["step_id"] = step["step_id"].clone();
+        let (status, reply) = self
+            .post(&format!("/ai-sessions/{session}/respond"), &who.token, body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        reply
+    }
+
     /// Adds a user with `role` to `admin`'s account and signs them in.
     pub async fn add_user(&self, admin: &Member, email: &str, role: &str) -> Member {
         let (status, body) = self

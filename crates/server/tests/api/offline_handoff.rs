@@ -12,15 +12,10 @@ use crate::stories;
 stories!(escalating_partway_down_a_flow_hands_over_its_remaining_fixes_and_branches,);
 
 async fn choose(app: &TestApp, who: &Member, session: &str, step: &Value, value: &str) -> Value {
-    let (status, body) = app
-        .post(
-            &format!("/ai-sessions/{session}/respond"),
-            &who.token,
-            json!({"step_id": step["step_id"], "selected_option": value}),
-        )
+    let reply = app
+        .respond(who, session, step, json!({"selected_option": value}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["next_step"].clone()
+    reply["next_step"].clone()
 }
 
 fn reasons(step: &Value) -> Vec<&str> {

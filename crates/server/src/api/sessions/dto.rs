@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use domain::session::Session;
 use domain::step::Step;
 use domain::step::{Answer, StepOption};
-use domain::ConfidenceTier;
 use serde::{Deserialize, Serialize};
 
 use utoipa::ToSchema;
@@ -200,7 +199,7 @@ impl From<&Step> for StepOut {
             expected_outcome: o.expected_outcome.clone(),
             resolution_summary: o.resolution_summary.clone(),
             follow_up_recommendations: o.follow_up_recommendations.clone(),
-            confidence_tier: ConfidenceTier::from_score(o.confidence).as_str().into(),
+            confidence_tier: s.confidence_tier().as_str().into(),
             confidence_score: o.confidence,
             confidence_reasons: s.confidence_reasons.clone(),
             observations: s.observations.clone(),
