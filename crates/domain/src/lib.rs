@@ -8,6 +8,7 @@ pub mod documentation;
 pub mod flow;
 pub mod ids;
 pub mod llm;
+pub mod psa;
 pub mod quota;
 pub mod session;
 pub mod step;
