@@ -18,6 +18,7 @@ mod codec;
 mod db;
 mod error;
 mod flows;
+mod outbox;
 mod postgres;
 mod quota_counters;
 mod rate_limits;
@@ -37,6 +38,7 @@ pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 pub use domain::step::EarlierSteps;
 pub use error::StoreError;
 pub use flows::BuiltinLoad;
+pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStatus, Settle};
 pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit};
 pub use rate_limits::WindowHit;
 /// Re-exported so callers can classify database failures without depending on sqlx.
@@ -89,6 +91,8 @@ impl Backend {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Db>,
+    /// Rung when this store queues outbox entries, so the deliverer need not wait to poll.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,7 +128,10 @@ impl Store {
             Backend::Sqlite => Db::Sqlite(SqliteDb::open(options).await?),
             Backend::Postgres => Db::Postgres(PostgresDb::connect(options).await?),
         };
-        let store = Store { db: Arc::new(db) };
+        let store = Store {
+            db: Arc::new(db),
+            outbox_wake: Arc::default(),
+        };
         // Opens the database now, so a bad path or a locked file fails at start.
         store.ping().await?;
         Ok(store)

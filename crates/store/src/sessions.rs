@@ -13,8 +13,11 @@ use crate::ai_usage::insert_usage_sql;
 use crate::batch::{values, Arg, Batch};
 use crate::codec::{ms, opt_uuid, time, uuid};
 use crate::db::Heat;
+use crate::outbox::enqueue_sql;
 use crate::row::{Columns, OwnedRow};
-use crate::{AiUsageRecord, QuotaAsk, QuotaGrant, QuotaLimit, Result, Store, StoreError};
+use crate::{
+    AiUsageRecord, NewOutboxEntry, QuotaAsk, QuotaGrant, QuotaLimit, Result, Store, StoreError,
+};
 
 /// What answering a step reads: the session, its newest steps in full (oldest first) and the
 /// flow library's revision, in one read.
@@ -53,6 +56,9 @@ pub struct Closing {
     pub documentation: Option<Documentation>,
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Writes to send out because of this close (a PSA note, a notification): queued in the
+    /// same transaction, and only when the session did close.
+    pub outbox: Vec<NewOutboxEntry>,
 }
 
 const STEP_COLUMNS: &str = "id, session_id, step_order, output, engine_state, response, \
@@ -599,7 +605,8 @@ impl Store {
             .transpose()
     }
 
-    /// Moves a session from one of `from` to `to`; `false` when its status was not in `from`.
+    /// Moves a session from one of `from` to `to`, queuing `closing.outbox` with it;
+    /// `false` (nothing written, nothing queued) when its status was not in `from`.
     pub async fn transition_session(
         &self,
         id: Uuid,
@@ -610,36 +617,42 @@ impl Store {
     ) -> Result<bool> {
         let resolved_at = (to == SessionStatus::Resolved).then(|| ms(now));
         let escalated_at = (to == SessionStatus::Escalated).then(|| ms(now));
-        let done = self
-            .db
-            .write_one(
-                format!(
-                    "UPDATE ai_sessions SET status = $1, updated_at = $2, \
-                     resolution_summary = COALESCE($3, resolution_summary), \
-                     escalation_reason = COALESCE($4, escalation_reason), \
-                     escalated_to_id = COALESCE($5, escalated_to_id), \
-                     documentation = COALESCE($6, documentation), \
-                     resolved_at = COALESCE($7, resolved_at), escalated_at = COALESCE($8, escalated_at), \
-                     total_input_tokens = total_input_tokens + $9, total_output_tokens = total_output_tokens + $10 \
-                     WHERE id = $11 AND status IN ({})",
-                    status_list(from)
-                ),
-                [
-                    Arg::from(to.as_str()),
-                    Arg::from(ms(now)),
-                    Arg::from(closing.resolution_summary.clone()),
-                    Arg::from(closing.escalation_reason.clone()),
-                    Arg::from(closing.escalated_to_id.map(|i| i.to_string())),
-                    Arg::from(closing.documentation.as_ref().map(to_text).transpose()?),
-                    Arg::from(resolved_at),
-                    Arg::from(escalated_at),
-                    Arg::from(closing.input_tokens),
-                    Arg::from(closing.output_tokens),
-                    Arg::from(id.to_string()),
-                ],
-            )
-            .await?;
-        Ok(done.changed == 1)
+        let mut batch = Batch::new();
+        batch.sql(
+            format!(
+                "UPDATE ai_sessions SET status = $1, updated_at = $2, \
+                 resolution_summary = COALESCE($3, resolution_summary), \
+                 escalation_reason = COALESCE($4, escalation_reason), \
+                 escalated_to_id = COALESCE($5, escalated_to_id), \
+                 documentation = COALESCE($6, documentation), \
+                 resolved_at = COALESCE($7, resolved_at), escalated_at = COALESCE($8, escalated_at), \
+                 total_input_tokens = total_input_tokens + $9, total_output_tokens = total_output_tokens + $10 \
+                 WHERE id = $11 AND status IN ({})",
+                status_list(from)
+            ),
+            [
+                Arg::from(to.as_str()),
+                Arg::from(ms(now)),
+                Arg::from(closing.resolution_summary.clone()),
+                Arg::from(closing.escalation_reason.clone()),
+                Arg::from(closing.escalated_to_id.map(|i| i.to_string())),
+                Arg::from(closing.documentation.as_ref().map(to_text).transpose()?),
+                Arg::from(resolved_at),
+                Arg::from(escalated_at),
+                Arg::from(closing.input_tokens),
+                Arg::from(closing.output_tokens),
+                Arg::from(id.to_string()),
+            ],
+        );
+        if !closing.outbox.is_empty() {
+            batch.push_guarded(|b| enqueue_sql(b, &closing.outbox, now))?;
+        }
+        let done = self.db.write(batch).await?;
+        let moved = done.first().is_some_and(|d| d.changed == 1);
+        if moved && !closing.outbox.is_empty() {
+            self.outbox_queued();
+        }
+        Ok(moved)
     }
 
     /// Rates a session whose status is one of `from` (rating again overwrites); `false`
