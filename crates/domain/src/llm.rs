@@ -58,6 +58,16 @@ impl LlmError {
     }
 }
 
+/// Receives a reply's text while the provider generates it, for showing it as it forms.
+/// What it receives is a preview: the reply returned at the end is what counts, and is
+/// validated as a whole.
+pub trait TextSink: Send + Sync {
+    /// The next piece of the reply's text, appended to the pieces before it.
+    fn delta(&self, text: &str);
+    /// A new reply starts (the repair call): the pieces so far are not the answer.
+    fn restart(&self) {}
+}
+
 #[async_trait]
 pub trait LlmProvider: Send + Sync {
     /// `openai`, `anthropic` or `gemini`.
@@ -65,4 +75,16 @@ pub trait LlmProvider: Send + Sync {
     /// The model this provider is configured to call.
     fn model(&self) -> &str;
     async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError>;
+    /// Like [`complete`](Self::complete), handing `sink` the text as it is generated where
+    /// the provider streams. A provider that does not stream answers whole and hands the
+    /// text over in one piece.
+    async fn complete_streaming(
+        &self,
+        request: &LlmRequest,
+        sink: &dyn TextSink,
+    ) -> Result<LlmReply, LlmError> {
+        let reply = self.complete(request).await?;
+        sink.delta(&reply.text);
+        Ok(reply)
+    }
 }

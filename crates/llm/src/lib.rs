@@ -6,6 +6,7 @@
 
 pub mod contract;
 pub mod flow_choices;
+pub mod forming;
 pub mod parse;
 pub mod pricing;
 pub mod redact;
@@ -17,9 +18,10 @@ pub use contract::{
     Hypothesis, Likelihood, DOCUMENTATION_SCHEMA_NAME, ESCALATION_SCHEMA_NAME, STEP_SCHEMA_NAME,
 };
 pub use flow_choices::{FlowChoices, FLOW_NODE_FIELD};
+pub use forming::{FormingText, StepField, StepTextReader};
 pub use parse::{
     extract_json, parse_documentation, parse_escalation, parse_step, parse_step_within, FlowStep,
 };
 pub use pricing::estimate_cost_usd;
 pub use redact::Redactor;
-pub use structured::{call_structured, repair_request, StructuredError};
+pub use structured::{call_structured, call_structured_streaming, repair_request, StructuredError};

@@ -1,7 +1,7 @@
 //! One structured-output exchange (engine.md): a call, and when the reply does not validate,
 //! exactly one repair attempt that shows the model its own reply and what was wrong with it.
 
-use domain::llm::{ChatMessage, ChatRole, LlmError, LlmProvider, LlmReply, LlmRequest};
+use domain::llm::{ChatMessage, ChatRole, LlmError, LlmProvider, LlmReply, LlmRequest, TextSink};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StructuredError {
@@ -36,9 +36,20 @@ pub async fn call_structured<T>(
     request: &LlmRequest,
     parse: impl Fn(&str) -> Result<T, Vec<String>>,
 ) -> Result<(T, Vec<LlmReply>), StructuredError> {
+    call_structured_streaming(provider, request, parse, None).await
+}
+
+/// [`call_structured`], handing `sink` the text of each call as the provider generates it
+/// (where it streams); before the repair call the sink is told a new reply starts.
+pub async fn call_structured_streaming<T>(
+    provider: &dyn LlmProvider,
+    request: &LlmRequest,
+    parse: impl Fn(&str) -> Result<T, Vec<String>>,
+    sink: Option<&dyn TextSink>,
+) -> Result<(T, Vec<LlmReply>), StructuredError> {
     let mut usage = Vec::with_capacity(2);
 
-    let first = match provider.complete(request).await {
+    let first = match complete(provider, request, sink).await {
         Ok(reply) => reply,
         Err(error) => return Err(StructuredError::Provider { error, usage }),
     };
@@ -56,7 +67,10 @@ pub async fn call_structured<T>(
     );
 
     let repair = repair_request(request, &first_text, &errors);
-    let second = match provider.complete(&repair).await {
+    if let Some(sink) = sink {
+        sink.restart();
+    }
+    let second = match complete(provider, &repair, sink).await {
         Ok(reply) => reply,
         Err(error) => return Err(StructuredError::Provider { error, usage }),
     };
@@ -73,6 +87,17 @@ pub async fn call_structured<T>(
             );
             Err(StructuredError::InvalidAfterRepair { errors, usage })
         }
+    }
+}
+
+async fn complete(
+    provider: &dyn LlmProvider,
+    request: &LlmRequest,
+    sink: Option<&dyn TextSink>,
+) -> Result<LlmReply, LlmError> {
+    match sink {
+        Some(sink) => provider.complete_streaming(request, sink).await,
+        None => provider.complete(request).await,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Anthropic Messages API. Structured output through a single forced tool whose
 //! `input_schema` is the contract: the tool call's `input` is the JSON object.
 
+mod stream;
+
 use async_trait::async_trait;
-use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
+use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest, TextSink};
 use serde_json::{json, Value};
 
 use super::{role_name, ProviderConfig, TEMPERATURE};
@@ -68,6 +70,35 @@ impl LlmProvider for AnthropicProvider {
         }
         let body = http::send_json(builder, self.config.timeout).await?;
         parse_reply(&body, &request.schema_name, &self.config.model)
+    }
+
+    async fn complete_streaming(
+        &self,
+        request: &LlmRequest,
+        sink: &dyn TextSink,
+    ) -> Result<LlmReply, LlmError> {
+        let url = http::join_url(&self.config.base_url, "v1/messages");
+        let mut body = self.body(request);
+        body["stream"] = json!(true);
+        let mut builder = self
+            .client
+            .post(url)
+            .header("anthropic-version", API_VERSION)
+            .json(&body);
+        if let Some(key) = self.config.key() {
+            builder = builder.header("x-api-key", http::secret_header(key)?);
+        }
+        let response = http::send_streaming(builder, self.config.timeout).await?;
+        let mut gathered = stream::Gathered::new(&request.schema_name);
+        http::read_events(response, self.config.timeout, |event| {
+            gathered.event(event, sink)
+        })
+        .await?;
+        parse_reply(
+            &gathered.into_message()?,
+            &request.schema_name,
+            &self.config.model,
+        )
     }
 }
 

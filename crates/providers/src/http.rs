@@ -1,6 +1,7 @@
 //! The HTTP plumbing every provider shares: the client, sending a JSON request, and mapping
 //! the provider's failures onto `LlmError` the same way for all of them.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use domain::llm::LlmError;
@@ -8,6 +9,8 @@ use llm::text::truncate;
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
+
+use crate::sse::{SseDecoder, SseEvent};
 
 /// Provider error messages are shown to engineers and stored; a whole HTML error page is not.
 const MAX_ERROR_MESSAGE_CHARS: usize = 300;
@@ -65,6 +68,59 @@ pub async fn send_json(request: RequestBuilder, timeout: Duration) -> Result<Val
     } else {
         Err(status_error(response, timeout).await)
     }
+}
+
+/// Sends a streaming request: the response of a 2xx answer, whose body the caller reads
+/// chunk by chunk with [`next_chunk`]; any other answer mapped as [`send_json`] maps it.
+pub async fn send_streaming(
+    request: RequestBuilder,
+    timeout: Duration,
+) -> Result<Response, LlmError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(e, timeout))?;
+    let status = response.status();
+    tracing::debug!(status = status.as_u16(), url = %response.url(), "LLM provider started answering");
+    if status.is_success() {
+        Ok(response)
+    } else {
+        Err(status_error(response, timeout).await)
+    }
+}
+
+/// The next piece of a streamed body; `None` once it ended. A connection dropped mid-body
+/// is an error, never a silent end.
+pub async fn next_chunk(
+    response: &mut Response,
+    timeout: Duration,
+) -> Result<Option<Vec<u8>>, LlmError> {
+    match response.chunk().await {
+        Ok(chunk) => Ok(chunk.map(|bytes| bytes.to_vec())),
+        Err(e) => Err(transport_error(e, timeout)),
+    }
+}
+
+/// Reads a streamed body as server-sent events, handing each to `on_event` until it answers
+/// `Break` or the body ends.
+pub async fn read_events(
+    mut response: Response,
+    timeout: Duration,
+    mut on_event: impl FnMut(SseEvent) -> Result<ControlFlow<()>, LlmError>,
+) -> Result<(), LlmError> {
+    let mut decoder = SseDecoder::new();
+    while let Some(chunk) = next_chunk(&mut response, timeout).await? {
+        for event in decoder.push(&chunk) {
+            if on_event(event)?.is_break() {
+                return Ok(());
+            }
+        }
+    }
+    if let Some(event) = decoder.finish() {
+        // The body has ended: whether this last event asked to stop no longer matters.
+        let _ = on_event(event)?;
+    }
+    Ok(())
 }
 
 async fn status_error(response: Response, timeout: Duration) -> LlmError {

@@ -3,10 +3,11 @@
 //! (`structured_mode`): OpenAI's strict `response_format`, vLLM's `structured_outputs`,
 //! llama.cpp's `json_schema`, or the schema in the instructions.
 
+mod stream;
 pub mod structured_mode;
 
 use async_trait::async_trait;
-use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest};
+use domain::llm::{LlmError, LlmProvider, LlmReply, LlmRequest, TextSink};
 use llm::text::truncate;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Map, Value};
@@ -62,8 +63,35 @@ impl LlmProvider for OpenAiProvider {
     }
 
     async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+        let builder = self.post(self.body(request))?;
+        let body = http::send_json(builder, self.config.timeout).await?;
+        parse_reply(&body, &self.config.model)
+    }
+
+    async fn complete_streaming(
+        &self,
+        request: &LlmRequest,
+        sink: &dyn TextSink,
+    ) -> Result<LlmReply, LlmError> {
+        let mut body = self.body(request);
+        // The structured-output field stays whatever the mode put there; usage comes in a
+        // last chunk only when asked for.
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+        let response = http::send_streaming(self.post(body)?, self.config.timeout).await?;
+        let mut gathered = stream::Gathered::default();
+        http::read_events(response, self.config.timeout, |event| {
+            gathered.event(event, sink)
+        })
+        .await?;
+        parse_reply(&gathered.into_completion()?, &self.config.model)
+    }
+}
+
+impl OpenAiProvider {
+    fn post(&self, body: Value) -> Result<reqwest::RequestBuilder, LlmError> {
         let url = http::join_url(&self.config.base_url, "chat/completions");
-        let mut builder = self.client.post(url).json(&self.body(request));
+        let mut builder = self.client.post(url).json(&body);
         // Local servers need no key; sending an empty bearer would make some of them fail.
         if let Some(key) = self.config.key() {
             builder = builder.header(
@@ -71,8 +99,7 @@ impl LlmProvider for OpenAiProvider {
                 http::secret_header(&format!("Bearer {key}"))?,
             );
         }
-        let body = http::send_json(builder, self.config.timeout).await?;
-        parse_reply(&body, &self.config.model)
+        Ok(builder)
     }
 }
 
