@@ -8,6 +8,9 @@
 //! embedding model, on a fresh install (every flow updated today) and on a library whose
 //! flows were last used at very different times, since recency must not decide a match.
 //!
+//! `flows/queries/held_out.yaml` is a second set written after the defaults were chosen and
+//! never used to choose them; its runs are held to the figures it gave when it was written.
+//!
 //! With the `embeddings` feature and `FLOWPILOT_EMBEDDING_MODEL_DIR` set, the set also runs
 //! with the model. `calibration_grid` (ignored) prints the figures over a grid of thresholds,
 //! weights and keyword scales: the numbers behind the defaults in docs/matching.md.
@@ -34,17 +37,22 @@ const FALSE_MATCH_RATE: f64 = 0.03;
 struct Floor {
     recall_at_1: f64,
     recall_at_3: f64,
+    /// The false-match rate a run may not exceed (the target, or the figure measured where
+    /// the target is not reached).
+    false_match_rate: f64,
 }
 
 const WITHOUT_MODEL: Floor = Floor {
     recall_at_1: 0.79,
     recall_at_3: 0.80,
+    false_match_rate: FALSE_MATCH_RATE,
 };
 
 #[cfg(feature = "embeddings")]
 const WITH_MODEL: Floor = Floor {
     recall_at_1: 0.92,
     recall_at_3: 0.93,
+    false_match_rate: FALSE_MATCH_RATE,
 };
 
 #[derive(Deserialize)]
@@ -125,7 +133,17 @@ fn labelled() -> Labelled {
     let path = std::env::var_os("FLOWPILOT_LABELLED_QUERIES")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("flows/queries/labelled.yaml"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    load_set(&path)
+}
+
+/// Rewordings and intakes no flow covers written after the defaults were chosen and never
+/// used to choose them: how much the calibration flatters the labelled set.
+fn held_out() -> Labelled {
+    load_set(&repo().join("flows/queries/held_out.yaml"))
+}
+
+fn load_set(path: &Path) -> Labelled {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let set: Labelled =
         serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let stems: Vec<String> = library().into_iter().map(|(stem, _)| stem).collect();
@@ -331,9 +349,16 @@ fn assert_targets(label: &str, figures: &Figures, floor: Floor) {
             target.min(floor)
         );
     }
+    if figures.false_match_rate > FALSE_MATCH_RATE {
+        println!(
+            "{label}: false-match rate {:.3} is above the target {FALSE_MATCH_RATE}",
+            figures.false_match_rate
+        );
+    }
+    let ceiling = FALSE_MATCH_RATE.max(floor.false_match_rate);
     assert!(
-        figures.false_match_rate <= FALSE_MATCH_RATE,
-        "{label}: false-match rate {:.3} is above {FALSE_MATCH_RATE}",
+        figures.false_match_rate <= ceiling + 1e-9,
+        "{label}: false-match rate {:.3} is above {ceiling:.3}",
         figures.false_match_rate
     );
 }
@@ -341,19 +366,23 @@ fn assert_targets(label: &str, figures: &Figures, floor: Floor) {
 /// Runs the set on a fresh install and on a library of mixed ages, with indexes made by
 /// `new_index`, and holds each run to the targets.
 fn run(label: &str, floor: Floor, new_index: impl Fn() -> FlowIndex) {
-    let flows = library();
     let set = labelled();
     assert!(
         set.near_misses.len() >= 100,
         "the set needs its near misses"
     );
+    run_set(label, &set, floor, new_index);
+}
+
+fn run_set(label: &str, set: &Labelled, floor: Floor, new_index: impl Fn() -> FlowIndex) {
+    let flows = library();
     for (ages, age_label) in [
         (Ages::AllToday, "fresh install"),
         (Ages::Mixed, "flows of mixed ages"),
     ] {
         let (index, names) = build(new_index(), &flows, ages);
         assert_eq!(index.missing_embeddings(), 0);
-        let queries = Queries::new(&index, &set);
+        let queries = Queries::new(&index, set);
         let label = format!("{label}, {age_label}");
         let figures = evaluate(&label, &index, &names, &queries, true);
         assert_targets(&label, &figures, floor);
@@ -363,6 +392,45 @@ fn run(label: &str, floor: Floor, new_index: impl Fn() -> FlowIndex) {
 #[test]
 fn without_the_model_paraphrases_match_and_intakes_no_flow_covers_do_not() {
     run("keyword only", WITHOUT_MODEL, FlowIndex::default);
+}
+
+/// Floors of the held-out set: what it measured when it was written, before anything was
+/// tuned after it.
+const HELD_OUT_WITHOUT_MODEL: Floor = Floor {
+    recall_at_1: 0.68,
+    recall_at_3: 0.72,
+    false_match_rate: 0.08,
+};
+
+#[cfg(feature = "embeddings")]
+const HELD_OUT_WITH_MODEL: Floor = Floor {
+    recall_at_1: 0.86,
+    recall_at_3: 0.88,
+    false_match_rate: 0.04,
+};
+
+#[test]
+fn without_the_model_held_out_rewordings_match_and_intakes_no_flow_covers_do_not() {
+    run_set(
+        "held out, keyword only",
+        &held_out(),
+        HELD_OUT_WITHOUT_MODEL,
+        FlowIndex::default,
+    );
+}
+
+#[cfg(feature = "embeddings")]
+#[test]
+fn with_the_model_held_out_rewordings_match_and_intakes_no_flow_covers_do_not() {
+    let Some(embedder) = model() else {
+        return;
+    };
+    run_set(
+        "held out, semantic + keyword",
+        &held_out(),
+        HELD_OUT_WITH_MODEL,
+        || FlowIndex::default().with_embedder(embedder.clone()),
+    );
 }
 
 #[cfg(feature = "embeddings")]
