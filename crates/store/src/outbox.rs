@@ -179,21 +179,21 @@ pub(crate) fn enqueue_sql(
 }
 
 impl Store {
-    /// Queues `entries` on their own (no other change to make with them); returns how many
-    /// were new. Wakes this server's deliverer.
+    /// Queues `entries` on their own (no other change to make with them) and returns the ids
+    /// of those that were new. Wakes this server's deliverer.
     pub async fn enqueue_outbox(
         &self,
         entries: &[NewOutboxEntry],
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         if entries.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let mut batch = Batch::new();
-        batch.push(|b| enqueue_sql(b, entries, now))?;
+        batch.push(|b| Ok(format!("{} RETURNING id", enqueue_sql(b, entries, now)?)))?;
         let done = self.db.write_single(batch).await?;
         self.outbox_queued();
-        Ok(done.changed)
+        done.rows.iter().map(|row| uuid(row.col("id")?)).collect()
     }
 
     /// Tells this server's deliverer that entries were queued, so it need not wait for its
@@ -226,12 +226,16 @@ impl Store {
             Backend::Sqlite => "",
         };
         let due = "status IN ('pending', 'in_flight') AND next_attempt_at <= $3";
+        // The rows are chosen once, in a CTE that is never folded into the UPDATE: as a
+        // subquery of its WHERE, PostgreSQL may run the choice again for each row it scans,
+        // each run skipping what the last one locked, and one claim took every row due.
         let sql = format!(
-            "UPDATE outbox SET status = 'in_flight', attempts = attempts + 1, \
+            "WITH chosen AS MATERIALIZED (SELECT id FROM outbox WHERE {due} \
+                 ORDER BY next_attempt_at, created_at LIMIT $4{lock}) \
+             UPDATE outbox SET status = 'in_flight', attempts = attempts + 1, \
                uncertain = CASE WHEN status = 'in_flight' THEN 1 ELSE uncertain END, \
                lease_holder = $1, lease_until = $2, next_attempt_at = $2, updated_at = $3 \
-             WHERE {due} AND id IN (SELECT id FROM outbox WHERE {due} \
-                                    ORDER BY next_attempt_at, created_at LIMIT $4{lock}) \
+             WHERE {due} AND id IN (SELECT id FROM chosen) \
              RETURNING {OUTBOX_COLUMNS}"
         );
         let done = self

@@ -37,10 +37,13 @@ where
             story(store.clone()).await;
             store.close().await;
             let mut admin = sqlx::AnyConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE {name}"))
+            // Best effort: a connection the pool is still closing keeps it busy without FORCE.
+            if let Err(err) = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
                 .execute(&mut admin)
                 .await
-                .unwrap();
+            {
+                eprintln!("could not drop {name}: {err}");
+            }
         }
         None => eprintln!(
             "\n*** PostgreSQL SKIPPED: set FLOWPILOT_TEST_POSTGRES_URL to run the outbox stories on it ***\n"
@@ -224,7 +227,7 @@ async fn entries_are_queued_with_the_session_change_or_not_at_all() {
             .enqueue_outbox(&[note(account, Some(session), &key)], now)
             .await
             .unwrap();
-        assert_eq!(queued_again, 0);
+        assert!(queued_again.is_empty());
         assert_eq!(store.session_outbox(session).await.unwrap().len(), 2);
         assert_eq!(store.outbox_depth().await.unwrap().pending, 2);
     })
@@ -387,7 +390,10 @@ async fn claimers_racing_for_many_entries_never_share_one() {
         let entries: Vec<NewOutboxEntry> = (0..200)
             .map(|i| note(account, None, &format!("race-{i}")))
             .collect();
-        assert_eq!(store.enqueue_outbox(&entries, now).await.unwrap(), 200);
+        assert_eq!(
+            store.enqueue_outbox(&entries, now).await.unwrap().len(),
+            200
+        );
 
         let claimers = (0..6).map(|n| {
             let store = store.clone();
@@ -399,6 +405,7 @@ async fn claimers_racing_for_many_entries_never_share_one() {
                         .claim_outbox(&holder, now, now + Duration::seconds(60), 7)
                         .await
                         .unwrap();
+                    assert!(got.len() <= 7, "a claim of 7 took {}", got.len());
                     if got.is_empty() {
                         return mine;
                     }
