@@ -409,7 +409,7 @@ pub struct Note {
     /// The session was resolved: PSAs that flag resolution notes (ConnectWise) do.
     pub resolution: bool,
     /// The outbox's idempotency key for this write. The adapter appends
-    /// [`Note::marker_line`] to the text so the note can be found again.
+    /// [`Note::marker_line`] to the text, verbatim, so the note can be found again.
     pub marker: String,
 }
 
@@ -418,15 +418,6 @@ impl Note {
     /// not survive every PSA's sanitizing), short, and unlikely to occur in anything else.
     pub fn marker_line(marker: &str) -> String {
         format!("FlowPilot ref: {marker}")
-    }
-
-    /// The markdown text with its marker line.
-    pub fn text_with_marker(&self) -> String {
-        format!(
-            "{}\n\n{}",
-            self.text.trim_end(),
-            Self::marker_line(&self.marker)
-        )
     }
 
     /// Whether a note's text (as the PSA gives it back, plain or HTML) carries `marker`.
@@ -468,14 +459,6 @@ impl TimeEntry {
         let seconds = (self.end - self.start).num_seconds().max(60);
         let minutes = (seconds + 59) / 60;
         (minutes as f64 / 60.0 * 10_000.0).round() / 10_000.0
-    }
-
-    pub fn notes_with_marker(&self) -> String {
-        format!(
-            "{}\n\n{}",
-            self.notes.trim_end(),
-            Note::marker_line(&self.marker)
-        )
     }
 }
 
@@ -732,7 +715,10 @@ mod tests {
             resolution: true,
             marker: "fp-1".into(),
         };
-        assert!(Note::carries_marker(&note.text_with_marker(), "fp-1"));
+        assert!(Note::carries_marker(
+            &format!("{}\n\n{}", note.text, Note::marker_line(&note.marker)),
+            "fp-1"
+        ));
         assert!(!Note::carries_marker("FlowPilot ref: fp-12", "fp-1"));
         assert!(Note::carries_marker("<p>FlowPilot ref: fp-1</p>", "fp-1"));
         assert!(!Note::carries_marker("anything", ""));

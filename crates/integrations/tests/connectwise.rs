@@ -326,6 +326,11 @@ async fn rejected_requests_carry_the_psa_message_and_unreachable_ones_say_nothin
     assert!(!err.is_retryable() && !err.write_may_have_landed());
     assert!(fake.world().time_entries.is_empty());
 
+    fake.fail("/service/tickets/101", Failure::Status(302), 1);
+    let moved = client.read_ticket("101").await.unwrap_err();
+    assert!(matches!(moved, PsaError::Misconfigured(_)), "{moved:?}");
+    assert!(moved.to_string().contains("base_url"));
+
     fake.fail("/system/members", Failure::Status(403), 1);
     let forbidden = client.list_members().await.unwrap_err();
     assert!(

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::http::{api_root, created_id, id_string, numeric_id, secret_header, str_field, Http};
-use super::text::{markdown_to_plain, title_of, truncate};
+use super::text::{markdown_to_plain, title_of, within_with_marker};
 
 const API_ROOT: &str = "atservicesrest/v1.0";
 /// Autotask's limit of concurrent requests per endpoint and integration.
@@ -573,12 +573,10 @@ impl PsaClient for AutotaskClient {
         let id = numeric_id(ticket_id, "ticket")?;
         let flags = self.note_picklists().await?.flags(note.visibility)?;
         let title = title_of(&note.text, TITLE_MAX).unwrap_or_else(|| "FlowPilot session".into());
-        // The marker goes last and must survive the cut.
-        let marker = Note::marker_line(&note.marker);
-        let text = markdown_to_plain(&note.text);
-        let description = format!(
-            "{}\n\n{marker}",
-            truncate(&text, NOTE_MAX - marker.chars().count() - 2)
+        let description = within_with_marker(
+            &markdown_to_plain(&note.text),
+            &Note::marker_line(&note.marker),
+            NOTE_MAX,
         );
         let body = json!({
             "ticketID": id,
@@ -631,7 +629,7 @@ impl PsaClient for AutotaskClient {
             "startDateTime": entry.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "endDateTime": entry.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "hoursWorked": entry.hours(),
-            "summaryNotes": truncate(&entry.notes_with_marker(), TIME_NOTES_MAX),
+            "summaryNotes": within_with_marker(&entry.notes, &Note::marker_line(&entry.marker), TIME_NOTES_MAX),
         });
         let created = self
             .call(

@@ -18,13 +18,15 @@ use serde_json::{json, Value};
 use super::http::{
     api_root, created_id, id_string, numbered_page, numeric_id, secret_header, str_field, Http,
 };
-use super::text::{markdown_to_plain, truncate};
+use super::text::{plain_with_marker, within_with_marker};
 
 const API_ROOT: &str = "v4_6_release/apis/3.0";
 /// ConnectWise's page size ceiling.
 const MAX_PAGE: u32 = 1000;
 /// CW rejects timestamps with fractions of a second.
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+/// Time entry notes are long text in ConnectWise; keep them to a readable summary.
+const TIME_NOTES_MAX: usize = 4000;
 
 pub struct ConnectWiseClient {
     http: Http,
@@ -349,7 +351,7 @@ impl PsaClient for ConnectWiseClient {
         let id = numeric_id(ticket_id, "ticket")?;
         let internal = note.visibility == NoteVisibility::Internal;
         let body = json!({
-            "text": markdown_to_plain(&note.text_with_marker()),
+            "text": plain_with_marker(&note.text, &Note::marker_line(&note.marker)),
             "internalAnalysisFlag": internal,
             "detailDescriptionFlag": !internal,
             "resolutionFlag": note.resolution,
@@ -392,7 +394,7 @@ impl PsaClient for ConnectWiseClient {
             "chargeToType": "ServiceTicket",
             "timeStart": entry.start.format(TIME_FORMAT).to_string(),
             "timeEnd": entry.end.format(TIME_FORMAT).to_string(),
-            "notes": truncate(&entry.notes_with_marker(), 4000),
+            "notes": within_with_marker(&entry.notes, &Note::marker_line(&entry.marker), TIME_NOTES_MAX),
             "member": {"id": member},
         });
         let created = self

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use super::http::{
     api_root, created_id, id_string, numbered_page, numeric_id, secret_header, str_field, Http,
 };
-use super::text::{html_to_text, markdown_to_html};
+use super::text::{html_to_text, html_with_marker};
 
 const API_ROOT: &str = "api";
 /// A page size Halo serves without complaint.
@@ -415,7 +415,7 @@ impl PsaClient for HaloClient {
         let id = numeric_id(ticket_id, "ticket")?;
         let action = json!({
             "ticket_id": id,
-            "note": markdown_to_html(&note.text_with_marker()),
+            "note": html_with_marker(&note.text, &Note::marker_line(&note.marker)),
             "hiddenfromuser": note.visibility == NoteVisibility::Internal,
             "outcome": if note.resolution { "FlowPilot resolution" } else { "FlowPilot note" },
         });
@@ -444,7 +444,7 @@ impl PsaClient for HaloClient {
             }),
             None => json!({
                 "ticket_id": id,
-                "note": markdown_to_html(&entry.notes_with_marker()),
+                "note": html_with_marker(&entry.notes, &Note::marker_line(&entry.marker)),
                 "hiddenfromuser": true,
                 "outcome": "FlowPilot time",
                 "timetaken": entry.hours(),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use domain::psa::{PsaError, PsaKind, TicketQuery};
-use reqwest::header::{HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderValue, LOCATION, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -19,6 +19,9 @@ pub fn build_client(timeout: Duration) -> Result<reqwest::Client, PsaError> {
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("flowpilot/", env!("CARGO_PKG_VERSION")))
+        // A redirect would carry Autotask's and ConnectWise's credential headers to wherever
+        // it points (reqwest drops only `Authorization`); the admin fixes base_url instead.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| PsaError::Unreachable(format!("could not build the HTTP client: {e}")))
 }
@@ -123,6 +126,11 @@ impl Http {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| truncate(l, 200));
         let body = response.text().await.unwrap_or_default();
         match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PsaError::Unauthorized {
@@ -134,6 +142,11 @@ impl Http {
                 what: what.to_string(),
             },
             StatusCode::TOO_MANY_REQUESTS => PsaError::RateLimited { retry_after },
+            s if s.is_redirection() => PsaError::Misconfigured(format!(
+                "the PSA redirected {what} (HTTP {}){}: set base_url to the address it names",
+                s.as_u16(),
+                location.map(|l| format!(" to {l}")).unwrap_or_default()
+            )),
             s if s.is_server_error() => PsaError::Upstream {
                 status: s.as_u16(),
                 message: self.message(&body, s),

@@ -380,6 +380,34 @@ fn decode_entity(name: &str) -> Option<char> {
     }
 }
 
+/// A note's markdown as plain text with its marker line after it, verbatim: markdown would
+/// turn a marker's `_x_` into emphasis and the marker could no longer be found.
+pub fn plain_with_marker(markdown: &str, marker_line: &str) -> String {
+    format!("{}\n\n{marker_line}", markdown_to_plain(markdown))
+}
+
+/// Plain `text` cut to fit `max` characters together with the marker line after it, which
+/// must survive the cut.
+pub fn within_with_marker(text: &str, marker_line: &str, max: usize) -> String {
+    let room = max.saturating_sub(marker_line.chars().count() + 2);
+    format!("{}\n\n{marker_line}", truncate(text.trim_end(), room))
+}
+
+/// The HTML counterpart of [`plain_with_marker`].
+pub fn html_with_marker(markdown: &str, marker_line: &str) -> String {
+    let mut escaped = String::with_capacity(marker_line.len());
+    for c in marker_line.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            c => escaped.push(c),
+        }
+    }
+    format!("{}<p>{escaped}</p>\n", markdown_to_html(markdown))
+}
+
 /// At most `max` characters, cut at a character boundary with an ellipsis.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -443,6 +471,17 @@ mod tests {
             html_to_text("a &#x41;&#66; &unknown; &"),
             "a AB &unknown; &"
         );
+    }
+
+    #[test]
+    fn markers_stay_verbatim() {
+        let plain = plain_with_marker("Done *now*", "FlowPilot ref: fp_1_2");
+        assert_eq!(plain, "Done now\n\nFlowPilot ref: fp_1_2");
+        let html = html_with_marker("Done", "FlowPilot ref: fp_1_<2>");
+        assert_eq!(html, "<p>Done</p>\n<p>FlowPilot ref: fp_1_&lt;2&gt;</p>\n");
+        let cut = within_with_marker(&"x".repeat(100), "FlowPilot ref: m", 40);
+        assert_eq!(cut.chars().count(), 40);
+        assert!(cut.ends_with("x…\n\nFlowPilot ref: m"));
     }
 
     #[test]
