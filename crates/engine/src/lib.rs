@@ -3,11 +3,13 @@
 //! One trait ([`Pilot`]) with two implementations: the offline pilot walks the matched flow
 //! itself; the LLM pilot asks a provider, grounded in the matched flow.
 
+pub mod forming;
 pub mod library;
 pub mod llm_pilot;
 pub mod offline;
 pub mod pilot;
 
+pub use forming::StepTextSink;
 pub use library::{FlowLibrary, MatchedFlow};
 pub use llm_pilot::LlmPilot;
 pub use offline::OfflinePilot;

@@ -5,6 +5,7 @@ use domain::documentation::Hypothesis;
 use domain::step::{EarlierSteps, StepOutput};
 use uuid::Uuid;
 
+use crate::forming::StepTextSink;
 use crate::library::MatchedFlow;
 
 pub use domain::session::Intake;
@@ -199,6 +200,26 @@ pub trait Pilot: Send + Sync {
     /// Reads the answer to the last step of `history` and produces the next step, or asks
     /// for the answer to be made clear.
     async fn next_step(&self, input: PilotInput<'_>) -> Result<Reply, PilotError>;
+
+    /// [`first_step`](Self::first_step), handing `sink` the step's text while it is
+    /// generated where the pilot streams; a pilot that does not answers whole.
+    async fn first_step_forming(
+        &self,
+        input: PilotInput<'_>,
+        _sink: &dyn StepTextSink,
+    ) -> Result<PilotStep, PilotError> {
+        self.first_step(input).await
+    }
+
+    /// [`next_step`](Self::next_step), handing `sink` the step's text while it is generated
+    /// where the pilot streams; a pilot that does not answers whole.
+    async fn next_step_forming(
+        &self,
+        input: PilotInput<'_>,
+        _sink: &dyn StepTextSink,
+    ) -> Result<Reply, PilotError> {
+        self.next_step(input).await
+    }
 
     /// Optionally writes the root cause and resolution text (LLM pilots); `None` means the
     /// deterministic documentation is used. Never fails: resolving must not depend on AI.

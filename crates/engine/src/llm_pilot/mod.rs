@@ -19,8 +19,9 @@ mod text;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::llm::{LlmProvider, LlmRequest};
+use domain::llm::{LlmProvider, LlmRequest, TextSink};
 
+use crate::forming::{Forming, StepTextSink};
 use crate::pilot::{
     Pilot, PilotError, PilotInput, PilotStep, Reply, SessionRecap, Usage, WrittenDocumentation,
     WrittenEscalation,
@@ -75,7 +76,11 @@ impl LlmPilot {
         request
     }
 
-    async fn step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
+    async fn step(
+        &self,
+        input: PilotInput<'_>,
+        sink: Option<&dyn StepTextSink>,
+    ) -> Result<PilotStep, PilotError> {
         let first_step = input.history.is_empty();
         let matched = input.matched.map(|m| m.score);
         let choices = flow_position::choices(&input);
@@ -86,7 +91,9 @@ impl LlmPilot {
         ));
         let provider = self.provider.as_ref();
         let parse = |text: &str| llm::parse_step_within(text, first_step, &choices);
-        match llm::call_structured(provider, &request, parse).await {
+        let forming = sink.map(Forming::new);
+        let text_sink = forming.as_ref().map(|f| f as &dyn TextSink);
+        match llm::call_structured_streaming(provider, &request, parse, text_sink).await {
             Ok((llm::FlowStep { output, flow_node }, replies)) => Ok(PilotStep {
                 confidence_reasons: reasons::for_model_step(&output, matched),
                 output,
@@ -136,12 +143,28 @@ impl Pilot for LlmPilot {
     }
 
     async fn first_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
-        self.step(input).await
+        self.step(input, None).await
     }
 
     /// The model reads free text itself, so it never asks for an answer to be made clear.
     async fn next_step(&self, input: PilotInput<'_>) -> Result<Reply, PilotError> {
-        self.step(input).await.map(Reply::Next)
+        self.step(input, None).await.map(Reply::Next)
+    }
+
+    async fn first_step_forming(
+        &self,
+        input: PilotInput<'_>,
+        sink: &dyn StepTextSink,
+    ) -> Result<PilotStep, PilotError> {
+        self.step(input, Some(sink)).await
+    }
+
+    async fn next_step_forming(
+        &self,
+        input: PilotInput<'_>,
+        sink: &dyn StepTextSink,
+    ) -> Result<Reply, PilotError> {
+        self.step(input, Some(sink)).await.map(Reply::Next)
     }
 
     async fn write_documentation(

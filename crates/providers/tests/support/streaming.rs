@@ -48,9 +48,18 @@ impl Stream {
     }
 }
 
-/// How each request is answered: a stream, or one that builds its stream from the request
-/// (for a step that must follow the request's schema).
-pub type Planner = Arc<dyn Fn(&Value) -> Stream + Send + Sync>;
+/// What the fake answers one request with.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Server-sent events.
+    Stream(Stream),
+    /// A whole JSON body, for a request that did not ask to stream.
+    Whole(Value),
+}
+
+/// How each request is answered, made from its JSON body (for a step that must follow the
+/// request's schema, or a whole answer where the request did not ask to stream).
+pub type Planner = Arc<dyn Fn(&Value) -> Reply + Send + Sync>;
 
 pub struct StreamingServer {
     pub base_url: String,
@@ -63,11 +72,12 @@ impl StreamingServer {
         let queue = Arc::new(Mutex::new(VecDeque::from(streams)));
         Self::planned(Arc::new(move |_body: &Value| {
             let mut queue = queue.lock().expect("stream queue");
-            if queue.len() > 1 {
+            let stream = if queue.len() > 1 {
                 queue.pop_front().expect("a stream")
             } else {
                 queue.front().cloned().expect("at least one stream")
-            }
+            };
+            Reply::Stream(stream)
         }))
         .await
     }
@@ -108,7 +118,20 @@ async fn serve(
 ) -> std::io::Result<()> {
     let body = read_request(&mut socket).await?;
     seen.lock().expect("seen lock").push(body.clone());
-    let stream = plan(&body);
+    let stream = match plan(&body) {
+        Reply::Stream(stream) => stream,
+        Reply::Whole(json) => {
+            let text = json.to_string();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n",
+                text.len()
+            );
+            socket.write_all(head.as_bytes()).await?;
+            socket.write_all(text.as_bytes()).await?;
+            return socket.shutdown().await;
+        }
+    };
     socket
         .write_all(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\

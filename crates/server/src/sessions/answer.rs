@@ -7,7 +7,7 @@ use domain::session::Transition;
 use domain::step::{Answer, Response, Step};
 use domain::step::{EarlierSteps, StepType};
 use domain::{FieldError, SessionId, StepId, User, ValidationErrors};
-use engine::{History, MatchedFlow, PilotInput, Reply};
+use engine::{History, MatchedFlow, PilotInput, Reply, StepTextSink};
 use store::{SessionWindow, StepAdvance, StepClaim};
 use uuid::Uuid;
 
@@ -84,11 +84,13 @@ fn check_answer(body: &Respond, step: &Step) -> Result<Answer, ApiError> {
 
 /// Answers the latest step of `window.session`, read with its newest steps
 /// (as many as the pilot reads in full, [`engine::Pilot::recent_steps`]).
+/// `sink`, when given, is shown the next step's text while the pilot writes it.
 pub async fn respond(
     state: &AppState,
     user: &User,
     window: SessionWindow,
     body: Respond,
+    sink: Option<&dyn StepTextSink>,
 ) -> Result<Answered, ApiError> {
     let session = &window.session;
     if session.status.apply(Transition::Respond).is_none() {
@@ -146,7 +148,7 @@ pub async fn respond(
     // same request can be sent again at once (api.md: a failed call changes nothing).
     let step_id = StepId(current.id);
     let claim = HeldClaim::new(state, step_id);
-    match answer_claimed(state, user, &window, step_id, answer, reservation).await {
+    match answer_claimed(state, user, &window, step_id, answer, reservation, sink).await {
         Ok(answered) => {
             claim.answered();
             Ok(answered)
@@ -167,10 +169,11 @@ async fn answer_claimed(
     step_id: StepId,
     answer: Answer,
     reservation: quota::Reservation,
+    sink: Option<&dyn StepTextSink>,
 ) -> Result<Answered, ApiError> {
     let session = &window.session;
     let (next, advance, usage, reservation) =
-        match produce_next(state, user, window, answer.clone(), reservation).await? {
+        match produce_next(state, user, window, answer.clone(), reservation, sink).await? {
             Produced::Next {
                 next,
                 advance,
@@ -342,6 +345,7 @@ async fn produce_next(
     window: &SessionWindow,
     answer: Answer,
     reservation: quota::Reservation,
+    sink: Option<&dyn StepTextSink>,
 ) -> Result<Produced, ApiError> {
     let (session, steps) = (&window.session, window.steps.as_slice());
     // The session row's count, which the claim checked is the answered step's position.
@@ -398,7 +402,11 @@ async fn produce_next(
         history: told,
         remaining_after: state.settings.max_steps - count - 1,
     };
-    let step = match state.pilot.next_step(input).await {
+    let produced = match sink {
+        Some(sink) => state.pilot.next_step_forming(input, sink).await,
+        None => state.pilot.next_step(input).await,
+    };
+    let step = match produced {
         Ok(Reply::Next(step)) => step,
         Ok(Reply::Clarify {
             clarification,

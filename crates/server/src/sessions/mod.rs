@@ -22,6 +22,7 @@ use domain::session::Session;
 use domain::session::Transition;
 use domain::step::Step;
 use domain::{FieldError, User, ValidationErrors};
+use engine::StepTextSink;
 use store::Closing;
 use uuid::Uuid;
 
@@ -58,21 +59,44 @@ async fn refund_on_provider_error<T>(
     result
 }
 
-#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = tracing::field::Empty))]
 pub async fn start(state: &AppState, user: &User, body: NewSession) -> ApiResult<Started> {
+    start_forming(state, user, body, None).await
+}
+
+/// [`start`], showing `sink` the first step's text while the pilot writes it.
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = tracing::field::Empty))]
+pub async fn start_forming(
+    state: &AppState,
+    user: &User,
+    body: NewSession,
+    sink: Option<&dyn StepTextSink>,
+) -> ApiResult<Started> {
     let permit = limit(state, Action::SessionCreate, user.id, "create").await?;
     let started =
-        refund_on_provider_error(state, permit, start::start(state, user, body).await).await?;
+        refund_on_provider_error(state, permit, start::start(state, user, body, sink).await)
+            .await?;
     tracing::Span::current().record("session_id", tracing::field::display(started.session.id));
     Ok(started)
 }
 
-#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
 pub async fn respond(
     state: &AppState,
     user: &User,
     id: Uuid,
     body: Respond,
+) -> ApiResult<Answered> {
+    respond_forming(state, user, id, body, None).await
+}
+
+/// [`respond`], showing `sink` the next step's text while the pilot writes it. What is
+/// stored and answered is the same: the whole validated step.
+#[tracing::instrument(skip_all, fields(user_id = %user.id, session_id = %id))]
+pub async fn respond_forming(
+    state: &AppState,
+    user: &User,
+    id: Uuid,
+    body: Respond,
+    sink: Option<&dyn StepTextSink>,
 ) -> ApiResult<Answered> {
     // As many of the newest steps as the pilot reads in full; the oldest of them carries the
     // summary of the rest.
@@ -82,7 +106,7 @@ pub async fn respond(
     refund_on_provider_error(
         state,
         permit,
-        answer::respond(state, user, window, body).await,
+        answer::respond(state, user, window, body, sink).await,
     )
     .await
 }

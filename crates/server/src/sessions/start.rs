@@ -4,7 +4,7 @@ use chrono::Utc;
 use domain::session::{IntakeType, Session, SessionStatus};
 use domain::step::Step;
 use domain::{FieldError, User, ValidationErrors};
-use engine::{History, Intake, MatchedFlow, PilotError, PilotInput};
+use engine::{History, Intake, MatchedFlow, PilotError, PilotInput, StepTextSink};
 use store::EarlierSteps;
 use uuid::Uuid;
 
@@ -87,7 +87,13 @@ pub(super) fn pilot_failure(err: PilotError) -> ApiError {
     }
 }
 
-pub async fn start(state: &AppState, user: &User, body: NewSession) -> Result<Started, ApiError> {
+/// `sink`, when given, is shown the first step's text while the pilot writes it.
+pub async fn start(
+    state: &AppState,
+    user: &User,
+    body: NewSession,
+    sink: Option<&dyn StepTextSink>,
+) -> Result<Started, ApiError> {
     let (intake_type, intake) = check_start(&body)?;
     let reservation = ensure_quota(state, user).await?;
     let matched: Option<MatchedFlow> = state
@@ -108,7 +114,11 @@ pub async fn start(state: &AppState, user: &User, body: NewSession) -> Result<St
         remaining_after: state.settings.max_steps - 1,
     };
     let session_id = Uuid::new_v4();
-    let step = match state.pilot.first_step(input).await {
+    let produced = match sink {
+        Some(sink) => state.pilot.first_step_forming(input, sink).await,
+        None => state.pilot.first_step(input).await,
+    };
+    let step = match produced {
         Ok(step) => step,
         Err(err) => {
             ledger::record_reserved(state, user, None, err.usage(), reservation).await;

@@ -2,6 +2,7 @@
 //! Pages sign in with an `HttpOnly` cookie holding an ordinary access token; every form is
 //! CSRF-protected (see `csrf`). Layout and design notes: docs/web-ui.md.
 
+mod answer_stream;
 mod assets;
 mod cookies;
 mod csrf;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/flows/{id}", get(flow_view::show))
         .route("/pilot/{id}", get(session::show))
         .route("/pilot/{id}/respond", post(session::respond))
+        .route("/pilot/{id}/respond/stream", post(answer_stream::respond))
         .route("/pilot/{id}/resolve", post(session::resolve))
         .route("/pilot/{id}/escalate", post(session::escalate))
         .route("/pilot/{id}/pause", post(session::pause))

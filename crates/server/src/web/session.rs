@@ -273,6 +273,35 @@ pub struct AnswerForm {
     keep_troubleshooting: String,
 }
 
+/// What the answer form says when it says nothing.
+pub const NO_ANSWER: &str = "Pick an option or type an answer.";
+
+impl AnswerForm {
+    /// The answer as the session actions take it; `None` when nothing was picked or typed.
+    /// A step id that is not one is a malformed request (the page always sends one).
+    pub fn answer(&self) -> Result<Option<Respond>, WebError> {
+        let typed = text_field(&self.free_text_input);
+        let keep_going = !self.keep_troubleshooting.is_empty();
+        let free_text = present(&typed).or_else(|| keep_going.then(|| NOT_SOLVED.to_string()));
+        let skipped = self.skipped == "true";
+        let selected_option = present(&self.selected_option);
+        if selected_option.is_none() && free_text.is_none() && !skipped {
+            return Ok(None);
+        }
+        let Ok(step_id) = Uuid::parse_str(&self.step_id) else {
+            return Err(WebError::BadRequest);
+        };
+        Ok(Some(Respond {
+            step_id,
+            answer: Answer {
+                selected_option,
+                free_text_input: free_text,
+                skipped,
+            },
+        }))
+    }
+}
+
 pub async fn respond(
     State(state): State<AppState>,
     user: WebUser,
@@ -282,26 +311,10 @@ pub async fn respond(
 ) -> Result<Response, WebError> {
     let visit = Visit::new(&state, &user, &csrf, &raw)?;
     let id = visit.id;
-    let typed = text_field(&form.free_text_input);
-    let keep_going = !form.keep_troubleshooting.is_empty();
-    let free_text = present(&typed).or_else(|| keep_going.then(|| NOT_SOLVED.to_string()));
-    let skipped = form.skipped == "true";
-    let selected_option = present(&form.selected_option);
-    let draft = Draft::of(Form::Answer, typed);
-    if selected_option.is_none() && free_text.is_none() && !skipped {
-        let draft = draft.with_error("Pick an option or type an answer.");
+    let draft = Draft::of(Form::Answer, text_field(&form.free_text_input));
+    let Some(body) = form.answer()? else {
+        let draft = draft.with_error(NO_ANSWER);
         return visit.show(StatusCode::UNPROCESSABLE_ENTITY, draft).await;
-    }
-    let Ok(step_id) = Uuid::parse_str(&form.step_id) else {
-        return Err(WebError::BadRequest);
-    };
-    let body = Respond {
-        step_id,
-        answer: Answer {
-            selected_option,
-            free_text_input: free_text,
-            skipped,
-        },
     };
     let result = sessions::respond(&state, &user.user, id, body).await;
     visit

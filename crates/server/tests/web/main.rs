@@ -7,6 +7,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod answer_stream;
 mod browser;
 mod library;
 mod pilot;
