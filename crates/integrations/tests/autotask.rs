@@ -345,3 +345,17 @@ async fn wrong_credentials_say_what_to_check_and_never_show_the_secret() {
         .detail
         .contains("Autotask"));
 }
+
+#[tokio::test]
+async fn a_note_whose_answer_was_lost_is_found_not_posted_again() {
+    let (fake, client) = setup().await;
+    let gained = support::lost_answer_is_found_not_reposted(
+        &fake,
+        client.as_ref(),
+        "201",
+        "/Tickets/201/Notes",
+        |w| w.notes[&201].len(),
+    )
+    .await;
+    assert_eq!(gained, 1);
+}

@@ -347,3 +347,17 @@ async fn rejected_requests_carry_the_psa_message_and_unreachable_ones_say_nothin
     let err = client.read_ticket("101/../../system").await.unwrap_err();
     assert!(matches!(err, PsaError::NotFound { .. }));
 }
+
+#[tokio::test]
+async fn a_note_whose_answer_was_lost_is_found_not_posted_again() {
+    let (fake, client) = setup().await;
+    let gained = support::lost_answer_is_found_not_reposted(
+        &fake,
+        client.as_ref(),
+        "101",
+        "/service/tickets/101/notes",
+        |w| w.notes[&101].len(),
+    )
+    .await;
+    assert_eq!(gained, 1);
+}

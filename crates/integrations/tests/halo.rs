@@ -329,3 +329,17 @@ async fn failures_map_to_what_the_outbox_acts_on() {
         "no failure stored an action"
     );
 }
+
+#[tokio::test]
+async fn a_note_whose_answer_was_lost_is_found_not_posted_again() {
+    let (fake, client) = setup().await;
+    let gained = support::lost_answer_is_found_not_reposted(
+        &fake,
+        client.as_ref(),
+        "301",
+        "/api/Actions",
+        |w| w.all_actions(301).len(),
+    )
+    .await;
+    assert_eq!(gained, 1);
+}

@@ -75,8 +75,14 @@ impl Reply {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Failure {
     Status(u16),
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+    },
+    /// No answer at all: the client times out and nothing was done.
     Hang,
+    /// The request is carried out, then the answer never comes: the uncertain failure after
+    /// which the outbox must look for the note before posting again.
+    LoseAnswer,
 }
 
 struct Planned {
@@ -258,6 +264,14 @@ async fn handle<W: Send + 'static>(
             })),
         )
             .into_response(),
+        Some(Failure::LoseAnswer) => {
+            {
+                let mut world = lock(&core.world);
+                (core.handler)(&mut world, &seen);
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
         None => {
             let reply = {
                 let mut world = lock(&core.world);
@@ -344,6 +358,33 @@ pub fn time_entry(member_id: &str, marker: &str) -> domain::psa::TimeEntry {
         marker: marker.to_string(),
         on_note: None,
     }
+}
+
+/// The outbox's path through an uncertain failure: the post lands but its answer is lost, so
+/// the error says the write may have landed; looking for the marker finds the note, and
+/// nothing is posted twice. Returns how many notes the ticket gained.
+pub async fn lost_answer_is_found_not_reposted<W: Send + 'static>(
+    fake: &Fake<W>,
+    client: &dyn domain::psa::PsaClient,
+    ticket: &str,
+    notes_path: &str,
+    count_notes: fn(&W) -> usize,
+) -> usize {
+    let before = count_notes(&fake.world());
+    let note = note(
+        domain::psa::NoteVisibility::Internal,
+        "psa_note:5f0c:resolved",
+    );
+    fake.fail(notes_path, Failure::LoseAnswer, 1);
+    let err = client.post_note(ticket, &note).await.unwrap_err();
+    assert!(err.is_retryable() && err.write_may_have_landed(), "{err:?}");
+    let found = client
+        .find_note(ticket, &note.marker)
+        .await
+        .unwrap()
+        .expect("the note that landed is found by its marker");
+    assert!(!found.0.is_empty());
+    count_notes(&fake.world()) - before
 }
 
 /// A connector whose calls give up quickly, so a hanging fake is a short test.
