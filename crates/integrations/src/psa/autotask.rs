@@ -17,7 +17,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::http::{api_root, created_id, id_string, numeric_id, secret_header, str_field, Http};
+use super::http::{
+    api_root, created_id, id_string, numeric_id, secret_header, str_field, web_root, Http,
+};
 use super::text::{markdown_to_plain, title_of, within_with_marker};
 
 const API_ROOT: &str = "atservicesrest/v1.0";
@@ -209,7 +211,7 @@ impl AutotaskClient {
             &[&credentials.secret, &credentials.integration_code],
         )?;
         let root = api_root(base_url, API_ROOT);
-        let web = web_url(&root[..root.len() - API_ROOT.len() - 1]);
+        let web = web_url(&web_root(base_url, API_ROOT));
         Ok(Self {
             http,
             root,

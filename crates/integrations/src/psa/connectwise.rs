@@ -16,7 +16,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::http::{
-    api_root, created_id, id_string, numbered_page, numeric_id, secret_header, str_field, Http,
+    api_root, created_id, id_string, numbered_page, numeric_id, secret_header, str_field, web_root,
+    Http,
 };
 use super::text::{plain_with_marker, within_with_marker};
 
@@ -62,7 +63,7 @@ impl ConnectWiseClient {
             &[&credentials.public_key, &credentials.private_key, &basic],
         )?;
         let root = api_root(base_url, API_ROOT);
-        let web = root[..root.len() - API_ROOT.len() - 1].to_string();
+        let web = web_root(base_url, API_ROOT);
         Ok(Self {
             http,
             root,

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::http::{
-    api_root, created_id, id_string, numbered_page, numeric_id, secret_header, str_field, Http,
+    api_root, created_id, id_string, numbered_page, numeric_id, secret_header, str_field, web_root,
+    Http,
 };
 use super::text::{html_to_text, html_with_marker};
 
@@ -63,7 +64,7 @@ impl HaloClient {
     ) -> Result<Self, PsaError> {
         let http = Http::new(PsaKind::Halo, timeout, &[&credentials.client_secret])?;
         let root = api_root(base_url, API_ROOT);
-        let web = root[..root.len() - API_ROOT.len() - 1].to_string();
+        let web = web_root(base_url, API_ROOT);
         Ok(Self {
             http,
             token_url: format!("{web}/auth/token"),
