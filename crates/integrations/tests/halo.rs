@@ -176,7 +176,7 @@ async fn records_time_on_the_notes_action_or_on_its_own() {
     let body = &fake.requests_to(Method::POST, "/api/Actions")[2].body[0];
     assert_eq!(body["timetaken"], 0.75);
     assert_eq!(body["hiddenfromuser"], true);
-    assert_eq!(body["agent_id"], 4);
+    assert_eq!(body["who_agentid"], 4);
     assert_eq!(
         client.find_time_entry("301", "fp-t2").await.unwrap(),
         Some(own)

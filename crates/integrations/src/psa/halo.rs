@@ -449,7 +449,7 @@ impl PsaClient for HaloClient {
                 "hiddenfromuser": true,
                 "outcome": "FlowPilot time",
                 "timetaken": entry.hours(),
-                "agent_id": agent,
+                "who_agentid": agent,
             }),
         };
         self.post_action(action, &format!("ticket {id}")).await
