@@ -133,6 +133,11 @@ pub async fn launch(
     let state = build_state(settings).await?;
     let store = state.store.clone();
     let housekeeping = tokio::spawn(housekeeping(store.clone()));
+    let outbox = crate::outbox::start(
+        store.clone(),
+        crate::outbox::Deliverers::standard(),
+        crate::outbox::WorkerConfig::default(),
+    );
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "FlowPilot listening");
     axum::serve(
@@ -142,6 +147,7 @@ pub async fn launch(
     .with_graceful_shutdown(shutdown)
     .await?;
     housekeeping.abort();
+    outbox.stop().await;
     store.close().await;
     tracing::info!("FlowPilot stopped");
     Ok(())

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod launch;
 pub mod openapi;
+pub mod outbox;
 pub mod pilots;
 pub mod quota;
 pub mod rate_limit;
