@@ -23,6 +23,21 @@ pub struct LlmRequest {
     pub schema_name: String,
     pub schema: serde_json::Value,
     pub max_output_tokens: u32,
+    /// Where the part of the request the next request of the same session repeats ends.
+    pub stable_prefix: StablePrefix,
+}
+
+/// The prefix of a request (tools and schema, system prompt, then `messages[..n]`) that later
+/// requests of the same session send again byte for byte, so a provider's prompt cache can
+/// serve it. Counts of `messages`; `session <= turns <= messages.len()`. All zero: nothing is
+/// known to repeat (a one-off call).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StablePrefix {
+    /// `messages[..session]` are the same in every request of the session (intake, flow).
+    pub session: usize,
+    /// `messages[..turns]` open the next request too (the session so far, up to its newest
+    /// turn); only a fold of earlier steps into a summary changes them.
+    pub turns: usize,
 }
 
 /// The provider's answer: the raw text it produced (JSON, possibly fenced) and its usage report.
@@ -30,8 +45,12 @@ pub struct LlmRequest {
 pub struct LlmReply {
     pub text: String,
     pub model: String,
+    /// Every input token of the call, those served from a prompt cache included.
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Of `input_tokens`, those the provider read from its prompt cache (billed at its cached
+    /// rate); 0 where the provider does not say.
+    pub cached_input_tokens: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -81,8 +81,11 @@ pub struct Usage {
     pub provider: String,
     pub model: String,
     pub purpose: String,
+    /// Every input token, those read from the provider's prompt cache included.
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Of `input_tokens`, those read from the provider's prompt cache.
+    pub cached_input_tokens: i64,
     pub success: bool,
 }
 

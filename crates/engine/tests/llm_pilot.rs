@@ -71,6 +71,7 @@ impl LlmProvider for ScriptedProvider {
             model: "gpt-4.1-mini-2025-04-14".into(),
             input_tokens: 120,
             output_tokens: 40,
+            cached_input_tokens: 0,
         })
     }
 }
@@ -444,9 +445,11 @@ async fn the_answer_being_responded_to_is_shown_by_its_label() {
         .await
         .unwrap();
 
-    let message = &provider.requests()[0].messages[0].content;
+    // The newest turn: the engineer's answer, then the task.
+    let request = &provider.requests()[0];
+    let message = &request.messages.last().expect("a message").content;
     assert!(
-        message.contains("Engineer's answer: chose \"Done, no change\"; wrote \"prompt came back after two minutes\""),
+        message.contains("Engineer's answer to step 1: chose \"Done, no change\"; wrote \"prompt came back after two minutes\""),
         "{message}"
     );
     assert!(message.contains("Produce step 2, responding to the engineer's answer to step 1."));

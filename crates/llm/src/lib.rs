@@ -22,6 +22,6 @@ pub use forming::{FormingText, StepField, StepTextReader};
 pub use parse::{
     extract_json, parse_documentation, parse_escalation, parse_step, parse_step_within, FlowStep,
 };
-pub use pricing::estimate_cost_usd;
+pub use pricing::{estimate_cached_cost_usd, estimate_cost_usd};
 pub use redact::Redactor;
 pub use structured::{call_structured, call_structured_streaming, repair_request, StructuredError};

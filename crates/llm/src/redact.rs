@@ -757,6 +757,7 @@ C:\\Users\\jdoe\\AppData\\Local\\Microsoft\\Outlook\\jdoe@contoso.com.ost is 48 
             schema_name: "flowpilot_step".into(),
             schema: serde_json::json!({}),
             max_output_tokens: 100,
+            stable_prefix: Default::default(),
         };
         let redacted = Redactor::shared().redact_request(&request);
         assert_eq!(

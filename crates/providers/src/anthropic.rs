@@ -24,15 +24,29 @@ impl AnthropicProvider {
     }
 
     fn body(&self, request: &LlmRequest) -> Value {
+        let marks = cache_marks(request);
         let messages: Vec<Value> = request
             .messages
             .iter()
-            .map(|m| json!({"role": role_name(m.role), "content": m.content}))
+            .enumerate()
+            .map(|(i, m)| {
+                let content = if marks.messages.contains(&i) {
+                    json!([{"type": "text", "text": m.content, "cache_control": ephemeral()}])
+                } else {
+                    json!(m.content)
+                };
+                json!({"role": role_name(m.role), "content": content})
+            })
             .collect();
+        let system = if marks.system {
+            json!([{"type": "text", "text": request.system, "cache_control": ephemeral()}])
+        } else {
+            json!(request.system)
+        };
         json!({
             "model": self.config.model,
             "max_tokens": request.max_output_tokens,
-            "system": request.system,
+            "system": system,
             "messages": messages,
             "tools": [{
                 "name": request.schema_name,
@@ -45,6 +59,38 @@ impl AnthropicProvider {
             "tool_choice": {"type": "tool", "name": request.schema_name},
             "temperature": TEMPERATURE,
         })
+    }
+}
+
+/// Anthropic's prompt-cache breakpoint: the prefix up to and including the marked block is
+/// written to the cache (5 minutes, renewed on each read).
+fn ephemeral() -> Value {
+    json!({"type": "ephemeral"})
+}
+
+/// Where a request's cache breakpoints go. Anthropic caches only up to a block marked with
+/// `cache_control` (tools, then system, then messages, in that order), looks a little way back
+/// from each mark for an earlier entry, and takes at most four marks: the system prompt (with the
+/// tool before it, the same in every request), the end of what stays for the whole session, and
+/// the end of what the next request repeats. A request that declares no stable prefix is a
+/// one-off call and writes nothing to the cache, which would cost more than it saves.
+struct CacheMarks {
+    system: bool,
+    messages: Vec<usize>,
+}
+
+fn cache_marks(request: &LlmRequest) -> CacheMarks {
+    let prefix = request.stable_prefix;
+    let count = request.messages.len();
+    let mut messages: Vec<usize> = [prefix.session, prefix.turns]
+        .into_iter()
+        .filter(|&n| n > 0 && n <= count)
+        .map(|n| n - 1)
+        .collect();
+    messages.dedup();
+    CacheMarks {
+        system: prefix.session > 0 || prefix.turns > 0,
+        messages,
     }
 }
 
@@ -146,6 +192,13 @@ fn parse_reply(
             "the reply is empty (stop reason: {stop_reason})"
         )));
     }
+    let count = |field: &str| {
+        body.get("usage")
+            .and_then(|u| u.get(field))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    };
+    let cache_read = count("cache_read_input_tokens");
     Ok(LlmReply {
         text,
         model: body
@@ -154,14 +207,11 @@ fn parse_reply(
             .filter(|m| !m.is_empty())
             .unwrap_or(configured_model)
             .to_string(),
-        input_tokens: body
-            .pointer("/usage/input_tokens")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
-        output_tokens: body
-            .pointer("/usage/output_tokens")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
+        // Anthropic reports cache reads and writes apart from `input_tokens`; the port counts
+        // every input token in `input_tokens`.
+        input_tokens: count("input_tokens") + cache_read + count("cache_creation_input_tokens"),
+        output_tokens: count("output_tokens"),
+        cached_input_tokens: cache_read,
     })
 }
 

@@ -197,6 +197,8 @@ fn parse_reply(body: &Value, configured_model: &str) -> Result<LlmReply, LlmErro
         // Thinking tokens are billed as output.
         output_tokens: count("/usageMetadata/candidatesTokenCount")
             + count("/usageMetadata/thoughtsTokenCount"),
+        // Implicit caching: counted inside `promptTokenCount`.
+        cached_input_tokens: count("/usageMetadata/cachedContentTokenCount"),
     })
 }
 

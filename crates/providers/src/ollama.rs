@@ -104,6 +104,8 @@ fn parse_reply(body: &Value, configured_model: &str) -> Result<LlmReply, LlmErro
             .and_then(Value::as_i64)
             .unwrap_or(0),
         output_tokens: body.get("eval_count").and_then(Value::as_i64).unwrap_or(0),
+        // Ollama reuses its loaded context but does not report how much of the prompt it reused.
+        cached_input_tokens: 0,
     })
 }
 

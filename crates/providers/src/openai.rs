@@ -141,6 +141,8 @@ fn parse_reply(body: &Value, configured_model: &str) -> Result<LlmReply, LlmErro
         model: reply_model(body, configured_model),
         input_tokens: token_count(body, "/usage/prompt_tokens"),
         output_tokens: token_count(body, "/usage/completion_tokens"),
+        // Counted inside `prompt_tokens`; servers without a prompt cache leave it out.
+        cached_input_tokens: token_count(body, "/usage/prompt_tokens_details/cached_tokens"),
     })
 }
 

@@ -17,8 +17,11 @@ pub struct AiUsageRecord {
     pub model: String,
     /// `step`, `repair`, `documentation`, `escalation`.
     pub purpose: String,
+    /// Every input token, those read from the provider's prompt cache included.
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Of `input_tokens`, those read from the provider's prompt cache.
+    pub cached_input_tokens: i64,
     pub cost_usd: f64,
     pub success: bool,
 }
@@ -46,13 +49,14 @@ pub(crate) fn insert_usage_sql(
         b.arg(rec.purpose.clone())?,
         b.arg(rec.input_tokens)?,
         b.arg(rec.output_tokens)?,
+        b.arg(rec.cached_input_tokens)?,
         b.arg(rec.cost_usd)?,
         b.arg(flag(rec.success))?,
         b.arg(ms(now))?,
     ];
     Ok(format!(
         "INSERT INTO ai_usage (id, account_id, user_id, session_id, provider, model, purpose, \
-         input_tokens, output_tokens, cost_usd, success, created_at) {}",
+         input_tokens, output_tokens, cached_input_tokens, cost_usd, success, created_at) {}",
         values(&placeholders)
     ))
 }
@@ -73,7 +77,7 @@ impl Store {
             .rows(
                 Heat::Cold,
                 "SELECT account_id, user_id, session_id, provider, model, purpose, input_tokens, \
-                 output_tokens, cost_usd, success FROM ai_usage WHERE user_id = $1 \
+                 output_tokens, cached_input_tokens, cost_usd, success FROM ai_usage WHERE user_id = $1 \
                  ORDER BY created_at, id",
                 [Arg::from(user_id.to_string())],
             )
@@ -89,6 +93,7 @@ impl Store {
                     purpose: row.col("purpose")?,
                     input_tokens: row.col("input_tokens")?,
                     output_tokens: row.col("output_tokens")?,
+                    cached_input_tokens: row.col("cached_input_tokens")?,
                     cost_usd: row.col("cost_usd")?,
                     success: row.col::<i64>("success")? != 0,
                 })

@@ -37,6 +37,9 @@ pub(super) fn usage_rows(
             purpose: if i == 0 { purpose } else { REPAIR_PURPOSE }.to_string(),
             input_tokens: reply.input_tokens.max(0),
             output_tokens: reply.output_tokens.max(0),
+            cached_input_tokens: reply
+                .cached_input_tokens
+                .clamp(0, reply.input_tokens.max(0)),
             success: accepted && Some(i) == last,
         })
         .collect()
@@ -117,6 +120,7 @@ mod tests {
             model: model.into(),
             input_tokens: input,
             output_tokens: 7,
+            cached_input_tokens: 0,
         }
     }
 

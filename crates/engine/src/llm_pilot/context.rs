@@ -1,9 +1,11 @@
 //! The intake and the session so far, rendered for a prompt with bounded size.
 //!
-//! A long session is not resent whole (engine.md): the last [`RECENT_STEPS`] steps are shown in
-//! full, older ones as one capped line each, and past [`MAX_SUMMARY_LINES`] of those the oldest
-//! are merged into a single count. Every field is clipped, so the rendering of a session has an
-//! upper bound whatever its length or the length of what the engineer typed.
+//! A step request tells the session turn by turn (`turns`, `fold`). The one-off calls that
+//! write the documentation and the hand-off get it in one message ([`render_session`]): the
+//! last [`RECENT_STEPS`] steps in full, older ones as one capped line each, and past
+//! [`MAX_SUMMARY_LINES`] of those the oldest merged into a single count. Every field is
+//! clipped, so either rendering has an upper bound whatever the session's length or the length
+//! of what the engineer typed.
 
 use domain::step::{EarlierSteps, StepOutput, StepType};
 
@@ -22,11 +24,11 @@ const INTAKE_TEXT_CHARS: usize = 4_000;
 /// Logs may be 200,000 characters; the model gets their head and tail.
 pub(super) const INTAKE_LOG_CHARS: usize = 6_000;
 
-const CONTENT_CHARS: usize = 800;
+pub(super) const CONTENT_CHARS: usize = 800;
 const ANSWER_CHARS: usize = 800;
-const DETAIL_CHARS: usize = 300;
-const LABEL_CHARS: usize = 80;
-const PROBLEM_CHARS: usize = 300;
+pub(super) const DETAIL_CHARS: usize = 300;
+pub(super) const LABEL_CHARS: usize = 80;
+pub(super) const PROBLEM_CHARS: usize = 300;
 
 /// The engineer's description and log.
 pub(super) fn render_intake(intake: &Intake) -> String {
@@ -64,8 +66,9 @@ pub(super) fn render_intake(intake: &Intake) -> String {
     out
 }
 
-/// The session so far: the problem as established, a summary of older steps, and the recent
-/// steps in full with the engineer's answers.
+/// The session so far in one text, for the documentation and hand-off calls: the problem as
+/// established, a summary of older steps, and the recent steps in full with the engineer's
+/// answers.
 pub(super) fn render_session(history: History<'_>) -> String {
     if history.is_empty() {
         return "No steps yet.\n".to_string();
@@ -136,7 +139,7 @@ fn established_problem<'h>(history: History<'h>) -> (Option<&'h str>, Option<&'h
 }
 
 /// One line for an old step, e.g. `#3 action: Run ipconfig /all → chose "done, no change"`.
-fn summary_line(number: usize, step: &PastStep) -> String {
+pub(super) fn summary_line(number: usize, step: &PastStep) -> String {
     let line = format!(
         "#{number} {}: {} → {}",
         type_name(step.output.step_type),
@@ -150,7 +153,7 @@ fn summary_line(number: usize, step: &PastStep) -> String {
 }
 
 /// The oldest steps, reduced to what kinds of steps they were.
-fn merged_line(steps: &EarlierSteps) -> String {
+pub(super) fn merged_line(steps: &EarlierSteps) -> String {
     let count = |n: i64| n.max(0) as usize;
     let mut parts = vec![
         plural(count(steps.questions), "question"),

@@ -12,10 +12,7 @@ const STATE_KEY: &str = "flow_node";
 
 /// What the next step may choose within the matched flow; nothing when no flow matched.
 pub(super) fn choices(input: &PilotInput<'_>) -> FlowChoices {
-    let Some(matched) = input.matched else {
-        return FlowChoices::none();
-    };
-    let choices = FlowChoices::of(&matched.flow.definition);
+    let choices = of(input);
     let answered = input.history.last().and_then(|last| {
         let node = asked_node(&last.state)?;
         let selected = last.answer.as_ref()?.selected_option.as_deref()?;
@@ -27,12 +24,20 @@ pub(super) fn choices(input: &PilotInput<'_>) -> FlowChoices {
     }
 }
 
+/// Every question of the matched flow, none decided yet; nothing when no flow matched.
+pub(super) fn of(input: &PilotInput<'_>) -> FlowChoices {
+    input.matched.map_or_else(FlowChoices::none, |matched| {
+        FlowChoices::of(&matched.flow.definition)
+    })
+}
+
 /// The state a model step keeps: the flow question it asked, if it asked one.
 pub(super) fn state(flow_node: Option<&str>) -> Value {
     flow_node.map_or(Value::Null, |node| json!({ STATE_KEY: node }))
 }
 
-fn asked_node(state: &Value) -> Option<&str> {
+/// The flow question a step asked, as its state says.
+pub(super) fn asked_node(state: &Value) -> Option<&str> {
     state.get(STATE_KEY).and_then(Value::as_str)
 }
 

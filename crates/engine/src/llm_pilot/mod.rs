@@ -2,6 +2,8 @@
 //!
 //! - `prompt`: what the model is told (system prompts and the user message).
 //! - `context`: the intake and the session so far, bounded so prompts stop growing.
+//! - `turns`: the session as chat turns that later requests repeat byte for byte.
+//! - `fold`: when earlier steps are folded into a summary, and the summary.
 //! - `flow_render`: the matched flow as a compact outline.
 //! - `flow_position`: which flow question a step asks, and what the next one may choose.
 //! - `calls`: ledger rows and engineer-facing errors from a call's outcome.
@@ -12,9 +14,11 @@ mod calls;
 mod context;
 mod flow_position;
 mod flow_render;
+mod fold;
 mod prompt;
 mod reasons;
 mod text;
+mod turns;
 
 use std::sync::Arc;
 
@@ -84,11 +88,8 @@ impl LlmPilot {
         let first_step = input.history.is_empty();
         let matched = input.matched.map(|m| m.score);
         let choices = flow_position::choices(&input);
-        let request = self.outgoing(prompt::step_request(
-            &input,
-            &choices,
-            self.max_output_tokens,
-        ));
+        let (request, folded) = prompt::step_request(&input, &choices, self.max_output_tokens);
+        let request = self.outgoing(request);
         let provider = self.provider.as_ref();
         let parse = |text: &str| llm::parse_step_within(text, first_step, &choices);
         let forming = sink.map(Forming::new);
@@ -97,9 +98,10 @@ impl LlmPilot {
             Ok((llm::FlowStep { output, flow_node }, replies)) => Ok(PilotStep {
                 confidence_reasons: reasons::for_model_step(&output, matched),
                 output,
-                // The model sees the whole (bounded) session each time; the state only
-                // remembers which flow question was asked, for narrowing the next step.
-                state: flow_position::state(flow_node.as_deref()),
+                // The state remembers which flow question was asked, for narrowing the next
+                // step,
+                // and where the session was folded, so the next request folds there too.
+                state: fold::with_folded(flow_position::state(flow_node.as_deref()), folded),
                 rematched: None,
                 usage: usage_rows(provider, &replies, STEP_PURPOSE, true),
             }),
@@ -139,7 +141,7 @@ impl Pilot for LlmPilot {
     }
 
     fn recent_steps(&self) -> usize {
-        context::RECENT_STEPS + context::MAX_SUMMARY_LINES
+        fold::WINDOW.max(context::RECENT_STEPS + context::MAX_SUMMARY_LINES)
     }
 
     async fn first_step(&self, input: PilotInput<'_>) -> Result<PilotStep, PilotError> {
@@ -243,7 +245,7 @@ mod tests {
             remaining_after: 20,
         };
         let request =
-            pilot(true).outgoing(prompt::step_request(&input, &llm::FlowChoices::none(), 500));
+            pilot(true).outgoing(prompt::step_request(&input, &llm::FlowChoices::none(), 500).0);
         assert_eq!(request.system, prompt::STEP_SYSTEM_PROMPT);
         let message = &request.messages[0].content;
         for secret in ["Hunter2-x!", "S3cret-Pg", "Env-P4ss"] {
@@ -255,7 +257,7 @@ mod tests {
 
         // Without redaction the text goes as it is.
         let plain =
-            pilot(false).outgoing(prompt::step_request(&input, &llm::FlowChoices::none(), 500));
+            pilot(false).outgoing(prompt::step_request(&input, &llm::FlowChoices::none(), 500).0);
         assert!(plain.messages[0].content.contains("Hunter2-x!"));
     }
 
@@ -295,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_system_prompt_that_is_not_ours_is_redacted() {
-        let mut request = prompt::step_request(
+        let (mut request, _) = prompt::step_request(
             &PilotInput {
                 account_id: Uuid::nil(),
                 intake: &Intake {

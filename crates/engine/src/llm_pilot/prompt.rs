@@ -4,16 +4,15 @@
 //! live in the system prompt, which also tells the model not to take instructions from that
 //! data.
 
-use domain::llm::{ChatMessage, ChatRole, LlmRequest};
+use domain::llm::{ChatMessage, ChatRole, LlmRequest, StablePrefix};
 use llm::FlowChoices;
 
 use super::context::{render_intake, render_session};
 use super::flow_render::{flow_header, render_flow};
 use super::text::clip_line;
+use super::turns::{assistant_turn, chars, due_after, user_turn, Task};
+use super::{flow_position, fold};
 use crate::pilot::{PilotInput, SessionRecap};
-
-/// Below this many remaining steps the model is told to converge.
-const FEW_STEPS_LEFT: i64 = 3;
 
 pub(super) const STEP_SYSTEM_PROMPT: &str = "\
 You are FlowPilot, a senior MSP (managed service provider) engineer guiding a technician \
@@ -88,12 +87,92 @@ pub(super) fn is_own_system_prompt(system: &str) -> bool {
     .contains(&system)
 }
 
-/// The `flowpilot_step` request for the step after `input.history`.
+/// The `flowpilot_step` request for the step after `input.history`, and how many of the
+/// session's steps it folds into a summary (the new step's state keeps it).
+///
+/// Laid out for a provider's prefix cache (docs/guidance.md, "How the prompt is laid out"):
+/// the system prompt, then one message with what never changes in a session (intake, flow,
+/// the first task), then the session turn by turn, each step as the assistant's turn and its
+/// answer, with the next task, as the user's. Until a fold, every request is the one before
+/// it plus the newest step and answer.
 pub(super) fn step_request(
     input: &PilotInput<'_>,
     choices: &FlowChoices,
     max_output_tokens: u32,
-) -> LlmRequest {
+) -> (LlmRequest, usize) {
+    let history = input.history;
+    let steps = history.len();
+    let first_full = history.earlier.steps.max(0) as usize;
+    let flow = flow_position::of(input);
+    // Step `number` (1-based) was asked with this many allowed after it: one fewer per step.
+    let remaining_after = |number: usize| input.remaining_after + (steps + 1 - number) as i64;
+
+    // Every step in full, as its two turns; `k` is the step's 0-based place in the session.
+    let turns: Vec<(String, String)> = history
+        .recent
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let k = first_full + i;
+            let asked = flow_position::asked_node(&step.state);
+            let due = due_after(&flow, step, asked);
+            let task = Task {
+                number: k + 2,
+                remaining_after: remaining_after(k + 2),
+                due: due.as_deref(),
+            };
+            (assistant_turn(step, asked), user_turn(k + 1, step, &task))
+        })
+        .collect();
+    // Characters from step `k`'s turns on, and of each answer turn alone.
+    let mut from = vec![0; turns.len() + 1];
+    for (i, (assistant, user)) in turns.iter().enumerate().rev() {
+        from[i] = from[i + 1] + chars(assistant) + chars(user);
+    }
+    let folded = fold::plan(history, |k| {
+        let i = k - first_full;
+        let opening = match i.checked_sub(1) {
+            Some(before) => chars(&turns[before].1),
+            None => 0,
+        };
+        opening + from[i.min(turns.len())]
+    });
+
+    let mut messages = vec![user(session_message(input, remaining_after(1)))];
+    if folded > 0 {
+        messages.push(ChatMessage {
+            role: ChatRole::Assistant,
+            content: fold::summary(history, folded),
+        });
+        // The answer to the last folded step, and the task after it, open the turns again.
+        messages.push(user(turns[folded - 1 - first_full].1.clone()));
+    }
+    for (assistant, answer) in &turns[folded.saturating_sub(first_full)..] {
+        messages.push(ChatMessage {
+            role: ChatRole::Assistant,
+            content: assistant.clone(),
+        });
+        messages.push(user(answer.clone()));
+    }
+    let stable_prefix = StablePrefix {
+        session: 1,
+        turns: messages.len(),
+    };
+    let mut request = request(
+        STEP_SYSTEM_PROMPT,
+        String::new(),
+        llm::STEP_SCHEMA_NAME,
+        choices.step_schema(),
+        max_output_tokens,
+    );
+    request.messages = messages;
+    request.stable_prefix = stable_prefix;
+    (request, folded)
+}
+
+/// What stays the same in every request of the session: the intake, the matched flow and the
+/// task of the first step.
+fn session_message(input: &PilotInput<'_>, first_remaining_after: i64) -> String {
     let mut message = String::new();
     message.push_str("## Intake\n");
     message.push_str(&render_intake(input.intake));
@@ -109,48 +188,24 @@ pub(super) fn step_request(
         }
         None => message.push_str("No flow in the library matched; work from the intake.\n"),
     }
-
-    message.push_str("\n## Session so far\n");
-    message.push_str(&render_session(input.history));
-
-    message.push_str("\n## Your task\n");
-    message.push_str(&task(input));
-    if let Some(due) = choices.due() {
-        message.push_str(&format!(
-            "The engineer's answer leads to the flow's question {due}: ask it now (flow_node \
-             \"{due}\"), offering exactly its options.\n"
-        ));
-    }
-
-    request(
-        STEP_SYSTEM_PROMPT,
-        message,
-        llm::STEP_SCHEMA_NAME,
-        choices.step_schema(),
-        max_output_tokens,
-    )
+    message.push_str(
+        "\n## The session\nYour steps follow as your turns (their main fields, as JSON), each \
+         answered by the engineer in the next turn, with the task after it.\n\n",
+    );
+    let first = Task {
+        number: 1,
+        remaining_after: first_remaining_after,
+        due: None,
+    };
+    message.push_str(&first.render());
+    message
 }
 
-fn task(input: &PilotInput<'_>) -> String {
-    let mut task = match input.history.len() {
-        0 => "Produce the first step. Set problem_summary and problem_domain.\n".to_string(),
-        n => format!(
-            "Produce step {}, responding to the engineer's answer to step {n}.\n",
-            n + 1
-        ),
-    };
-    match input.remaining_after {
-        i64::MIN..=0 => task.push_str(
-            "This is the last step this session may hold: propose a resolution if the evidence \
-             supports it; otherwise recommend escalating and say what the next engineer should \
-             check first.\n",
-        ),
-        n if n <= FEW_STEPS_LEFT => task.push_str(&format!(
-            "Only {n} more step(s) may follow this one: converge on a resolution or on escalation.\n"
-        )),
-        _ => {}
+fn user(content: String) -> ChatMessage {
+    ChatMessage {
+        role: ChatRole::User,
+        content,
     }
-    task
 }
 
 /// The `flowpilot_documentation` request for a resolved session.
@@ -232,6 +287,7 @@ fn request(
         schema_name: schema_name.to_string(),
         schema,
         max_output_tokens,
+        stable_prefix: StablePrefix::default(),
     }
 }
 
@@ -297,15 +353,21 @@ mod tests {
         }
     }
 
-    fn prompt_chars(history: &[PastStep], intake: &Intake) -> usize {
-        let input = PilotInput {
+    fn input<'a>(
+        intake: &'a Intake,
+        history: &'a [PastStep],
+        remaining_after: i64,
+    ) -> PilotInput<'a> {
+        PilotInput {
             account_id: Uuid::nil(),
             intake,
             matched: None,
             history: History::whole(history),
-            remaining_after: 10,
-        };
-        let request = step_request(&input, &FlowChoices::none(), 2_000);
+            remaining_after,
+        }
+    }
+
+    fn chars_of(request: &LlmRequest) -> usize {
         request.system.chars().count()
             + request
                 .messages
@@ -314,8 +376,9 @@ mod tests {
                 .sum::<usize>()
     }
 
-    #[test]
-    fn prompt_at_step_25_is_at_most_twice_the_prompt_at_step_5() {
+    /// A session walked step by step as the pilot does: each request from the steps before
+    /// it, each new step keeping where its request folded.
+    fn walk(steps: usize) -> Vec<(LlmRequest, usize)> {
         let intake = Intake {
             text: Some(
                 "User in the Leeds office cannot log in to her workstation since this morning; \
@@ -324,19 +387,68 @@ mod tests {
             ),
             log: None,
         };
-        let history: Vec<PastStep> = (0..100).map(realistic_step).collect();
-        // Producing step n sends the n - 1 steps before it.
-        let at_5 = prompt_chars(&history[..4], &intake);
-        let at_25 = prompt_chars(&history[..24], &intake);
-        assert!(
-            at_25 <= 2 * at_5,
-            "step 25: {at_25} chars, step 5: {at_5} chars"
-        );
+        let mut history: Vec<PastStep> = (0..steps).map(realistic_step).collect();
+        let mut requests = Vec::new();
+        for n in 0..steps {
+            let (request, folded) = step_request(
+                &input(&intake, &history[..n], 40),
+                &FlowChoices::none(),
+                2_000,
+            );
+            history[n].state = fold::with_folded(serde_json::Value::Null, folded);
+            requests.push((request, folded));
+        }
+        requests
+    }
 
-        // And it stops growing: the oldest steps are merged into a count.
-        let at_30 = prompt_chars(&history[..29], &intake);
-        let at_100 = prompt_chars(&history[..99], &intake);
-        assert!(at_100 <= at_30 + 20, "step 100: {at_100}, step 30: {at_30}");
+    #[test]
+    fn requests_only_append_until_a_fold_and_stay_bounded_after_it() {
+        let requests = walk(100);
+        let mut folds = Vec::new();
+        for (n, pair) in requests.windows(2).enumerate() {
+            let ((before, folded_before), (after, folded_after)) = (&pair[0], &pair[1]);
+            let stable = &before.messages[..before.stable_prefix.turns];
+            assert_eq!(after.stable_prefix.session, 1);
+            if folded_before == folded_after {
+                // Everything the request before sent, then the newest step and its answer.
+                assert_eq!(&after.messages[..stable.len()], stable, "request {}", n + 2);
+                assert_eq!(after.messages.len(), before.messages.len() + 2);
+            } else {
+                folds.push(n + 2);
+                assert_eq!(
+                    after.messages[0], before.messages[0],
+                    "the session's message stays"
+                );
+                assert_eq!(after.messages[1].role, ChatRole::Assistant);
+                assert!(after.messages[1].content.starts_with("(Steps 1–"));
+            }
+            // Turns alternate, and the newest is the engineer's.
+            for (i, m) in after.messages.iter().enumerate() {
+                let role = if i % 2 == 0 {
+                    ChatRole::User
+                } else {
+                    ChatRole::Assistant
+                };
+                assert_eq!(m.role, role, "message {i} of request {}", n + 2);
+            }
+        }
+        // Folds are rare and each one folds many steps.
+        assert!(
+            !folds.is_empty() && folds.len() <= 100 / 8,
+            "folds at {folds:?}"
+        );
+        for pair in folds.windows(2) {
+            assert!(pair[1] - pair[0] >= 8, "folds at {folds:?}");
+        }
+        // And the prompt stops growing: past the first fold, no request is much bigger than
+        // the one just before it.
+        let sizes: Vec<usize> = requests.iter().map(|(r, _)| chars_of(r)).collect();
+        let first_fold = folds[0] - 1;
+        let ceiling = sizes[first_fold - 1] + 3_000;
+        assert!(
+            sizes[first_fold..].iter().all(|&s| s <= ceiling),
+            "sizes {sizes:?}, folds {folds:?}"
+        );
     }
 
     #[test]
@@ -361,26 +473,23 @@ mod tests {
             log: None,
         };
         let history = vec![realistic_step(0)];
-        let mut input = PilotInput {
-            account_id: Uuid::nil(),
-            intake: &intake,
-            matched: None,
-            history: History::whole(&history),
-            remaining_after: 0,
+        let newest = |remaining_after| {
+            let (request, _) = step_request(
+                &input(&intake, &history, remaining_after),
+                &FlowChoices::none(),
+                100,
+            );
+            request
+                .messages
+                .last()
+                .map(|m| m.content.clone())
+                .unwrap_or_default()
         };
-        let last = step_request(&input, &FlowChoices::none(), 100).messages[0]
-            .content
-            .clone();
+        let last = newest(0);
         assert!(last.contains("This is the last step this session may hold"));
         assert!(last.contains("Produce step 2, responding to the engineer's answer to step 1."));
-        input.remaining_after = 2;
-        assert!(step_request(&input, &FlowChoices::none(), 100).messages[0]
-            .content
-            .contains("Only 2 more step(s) may follow this one"));
-        input.remaining_after = 20;
-        let plenty = step_request(&input, &FlowChoices::none(), 100).messages[0]
-            .content
-            .clone();
+        assert!(newest(2).contains("Only 2 more step(s) may follow this one"));
+        let plenty = newest(20);
         assert!(!plenty.contains("last step") && !plenty.contains("more step(s)"));
     }
 
@@ -390,21 +499,22 @@ mod tests {
             text: Some("Printer offline".into()),
             log: None,
         };
-        let input = PilotInput {
-            account_id: Uuid::nil(),
-            intake: &intake,
-            matched: None,
-            history: History::whole(&[]),
-            remaining_after: 29,
-        };
-        let request = step_request(&input, &FlowChoices::none(), 1_234);
+        let (request, folded) = step_request(&input(&intake, &[], 29), &FlowChoices::none(), 1_234);
+        assert_eq!(folded, 0);
         assert_eq!(request.schema_name, "flowpilot_step");
         assert_eq!(request.max_output_tokens, 1_234);
         assert_eq!(request.system, STEP_SYSTEM_PROMPT);
+        assert_eq!(request.messages.len(), 1);
+        assert_eq!(
+            request.stable_prefix,
+            StablePrefix {
+                session: 1,
+                turns: 1
+            }
+        );
         let message = &request.messages[0].content;
         assert!(message.contains("Description:\nPrinter offline\n"));
         assert!(message.contains("No flow in the library matched"));
-        assert!(message.contains("No steps yet."));
         assert!(message.contains("Produce the first step. Set problem_summary and problem_domain."));
     }
 }

@@ -168,6 +168,7 @@ impl Engineer for LlmEngineer {
             schema_name: "flowpilot_eval_engineer".into(),
             schema: schema(),
             max_output_tokens: 300,
+            stable_prefix: Default::default(),
         };
         let reply = read_reply(&self.provider.complete(&request).await?.text)?;
         if reply.escalate {
@@ -241,6 +242,7 @@ mod tests {
                 model: "fake-engineer".into(),
                 input_tokens: 10,
                 output_tokens: 5,
+                cached_input_tokens: 0,
             })
         }
     }

@@ -35,6 +35,7 @@ impl ScriptedProvider {
             model: "fake-model".into(),
             input_tokens,
             output_tokens,
+            cached_input_tokens: 0,
         })
     }
 

@@ -18,6 +18,7 @@ pub fn step_request() -> LlmRequest {
         schema_name: STEP_SCHEMA_NAME.into(),
         schema: step_schema(),
         max_output_tokens: 800,
+        stable_prefix: Default::default(),
     }
 }
 

@@ -58,10 +58,12 @@ pub fn records(user: &User, session_id: Option<Uuid>, usage: &[Usage]) -> Vec<Ai
             purpose: u.purpose.clone(),
             input_tokens: u.input_tokens,
             output_tokens: u.output_tokens,
-            cost_usd: llm::estimate_cost_usd(
+            cached_input_tokens: u.cached_input_tokens,
+            cost_usd: llm::estimate_cached_cost_usd(
                 &u.provider,
                 &u.model,
                 u.input_tokens,
+                u.cached_input_tokens,
                 u.output_tokens,
             ),
             success: u.success,

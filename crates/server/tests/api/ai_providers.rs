@@ -255,6 +255,19 @@ async fn session_story(backend: Backend, wire: Wire) {
         );
         assert!(row.success);
         assert!(row.cost_usd > 0.0, "a listed model has a price: {row:?}");
+        // The tokens read from the provider's prompt cache are recorded, and cost less.
+        assert_eq!(row.cached_input_tokens, wire.cached(), "{row:?}");
+        let cached_rate = llm::estimate_cached_cost_usd(
+            &row.provider,
+            &row.model,
+            tokens_in,
+            wire.cached(),
+            tokens_out,
+        );
+        assert!((row.cost_usd - cached_rate).abs() < 1e-12, "{row:?}");
+        assert!(
+            row.cost_usd < llm::estimate_cost_usd(&row.provider, &row.model, tokens_in, tokens_out)
+        );
         assert_eq!(row.session_id.map(|s| s.to_string()), Some(id.clone()));
     }
 }
@@ -335,9 +348,9 @@ async fn failure_story(backend: Backend, wire: Wire, failures: Vec<(&str, Reply)
     assert_eq!(successes, 2);
 }
 
-/// Past the 18 steps a respond reads in full, older steps come from the summary each step
+/// Past the 37 steps a respond reads in full, older steps come from the summary each step
 /// carries of the ones before it: the session must go on in order, and the prompt must still
-/// count every earlier step.
+/// count every earlier step, folded into its summary.
 async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_steps(
     backend: Backend,
 ) {
@@ -346,7 +359,7 @@ async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_s
     let app = spawn_app_with(backend, |s| {
         Wire::OpenAi.configure(s, &base);
         s.rate_limits = false;
-        s.max_steps = 40;
+        s.max_steps = 45;
     })
     .await;
     let eng = app.register("eng@acme.test", "Acme").await;
@@ -355,7 +368,8 @@ async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_s
         .await;
     let id = started["session_id"].as_str().expect("id").to_string();
     let mut step = started["first_step"]["step_id"].clone();
-    for n in 1..=24 {
+    let answered = 40;
+    for n in 1..=answered {
         let answer = if n % 3 == 0 {
             json!({"step_id": step, "free_text_input": format!("observation {n}")})
         } else {
@@ -369,24 +383,27 @@ async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_s
         step = body["next_step"]["step_id"].clone();
     }
     let (_, detail) = app.get(&format!("/ai-sessions/{id}"), &eng.token).await;
-    assert_eq!(detail["step_count"], 25, "{detail}");
-    assert_eq!(detail["steps"].as_array().map(Vec::len), Some(25));
+    assert_eq!(detail["step_count"], answered + 1, "{detail}");
+    assert_eq!(
+        detail["steps"].as_array().map(Vec::len),
+        Some(answered as usize + 1)
+    );
 
     let last = fake.received().last().expect("a request").raw.clone();
-    assert!(last.contains("observation 24"), "the newest answer in full");
     assert!(
-        last.contains("observation 9"),
-        "answers of the summarised steps are still there"
+        last.contains("observation 39"),
+        "the newest answers in full"
     );
     assert!(
-        !last.contains("observation 3"),
-        "the oldest steps are folded into one line"
+        !last.contains("observation 3\\\""),
+        "the oldest steps are folded into the summary"
     );
     assert!(
-        last.contains("Steps 1–6: 6 questions (details no longer shown)"),
-        "the folded line counts every step before the summarised ones: {last}"
+        last.contains("(details no longer shown)"),
+        "the summary counts every step before the ones it lists: {last}"
     );
-    // The newest step carries the summary of all 24 before it, so no respond had to read them.
+    // The newest step carries the summary of all the steps before it, so no respond had to
+    // read them.
     let session = id.parse().expect("uuid");
     let newest = app
         .store
@@ -395,7 +412,11 @@ async fn a_long_session_keeps_its_order_and_its_prompt_past_the_window_of_full_s
         .expect("read")
         .steps;
     let earlier = newest[0].earlier.as_ref().expect("the summary is stored");
-    assert_eq!((earlier.steps, earlier.questions), (24, 24), "{earlier:?}");
+    assert_eq!(
+        (earlier.steps, earlier.questions),
+        (answered, answered),
+        "{earlier:?}"
+    );
     assert_eq!(
         earlier.problem_summary.as_deref().map(str::is_empty),
         Some(false),

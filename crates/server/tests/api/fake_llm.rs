@@ -37,6 +37,16 @@ impl Wire {
         }
     }
 
+    /// Of [`Wire::usage`]'s input tokens, those the fake says it read from its prompt cache,
+    /// reported the way each provider does.
+    pub fn cached(self) -> i64 {
+        match self {
+            Wire::OpenAi => 64,
+            Wire::Anthropic => 1024,
+            Wire::Gemini => 512,
+        }
+    }
+
     /// The model the fake says answered (a dated snapshot where the provider sends one).
     pub fn reply_model(self) -> &'static str {
         match self {
@@ -236,6 +246,7 @@ fn code(status: u16) -> StatusCode {
 /// A successful answer carrying `object`, in `wire`'s format, with its usage report.
 fn wrap(wire: Wire, contract: &str, object: &Value) -> Value {
     let (input, output) = wire.usage();
+    let cached = wire.cached();
     let model = wire.reply_model();
     match wire {
         Wire::OpenAi => json!({
@@ -243,13 +254,16 @@ fn wrap(wire: Wire, contract: &str, object: &Value) -> Value {
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": object.to_string()}}],
             "usage": {"prompt_tokens": input, "completion_tokens": output,
-                      "total_tokens": input + output}
+                      "total_tokens": input + output,
+                      "prompt_tokens_details": {"cached_tokens": cached}}
         }),
         Wire::Anthropic => json!({
             "id": "msg_01", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "tool_use", "id": "toolu_01", "name": contract, "input": object}],
             "stop_reason": "tool_use", "stop_sequence": null,
-            "usage": {"input_tokens": input, "output_tokens": output}
+            // Anthropic counts cache reads apart from `input_tokens`.
+            "usage": {"input_tokens": input - cached, "cache_read_input_tokens": cached,
+                      "output_tokens": output}
         }),
         Wire::Gemini => json!({
             "candidates": [{
@@ -257,6 +271,7 @@ fn wrap(wire: Wire, contract: &str, object: &Value) -> Value {
                 "finishReason": "STOP", "index": 0
             }],
             "usageMetadata": {"promptTokenCount": input, "candidatesTokenCount": output,
+                              "cachedContentTokenCount": cached,
                               "totalTokenCount": input + output},
             "modelVersion": model
         }),

@@ -147,6 +147,7 @@ async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
         purpose: "step".into(),
         input_tokens: 100,
         output_tokens: 20,
+        cached_input_tokens: 0,
         cost_usd: 0.0,
         success: true,
     }];
