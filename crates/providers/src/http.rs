@@ -97,6 +97,13 @@ pub async fn next_chunk(
 ) -> Result<Option<Vec<u8>>, LlmError> {
     match response.chunk().await {
         Ok(chunk) => Ok(chunk.map(|bytes| bytes.to_vec())),
+        // What the engineer reads should say what happened, not hyper's framing detail.
+        Err(e) if e.is_body() || e.is_decode() => {
+            tracing::warn!(cause = %root_cause(&e), "the provider's stream broke off");
+            Err(LlmError::InvalidResponse(
+                "the connection was cut before the reply was complete".into(),
+            ))
+        }
         Err(e) => Err(transport_error(e, timeout)),
     }
 }
