@@ -69,7 +69,7 @@ struct Picklist {
 }
 
 impl Picklist {
-    fn from_fields(fields: &Value, name: &str) -> Picklist {
+    fn from_fields(fields: &Value, name: &str, with_system: bool) -> Picklist {
         let values = fields
             .get("fields")
             .and_then(Value::as_array)
@@ -86,6 +86,11 @@ impl Picklist {
                 values
                     .iter()
                     .filter(|v| v.get("isActive").and_then(Value::as_bool) != Some(false))
+                    // System note types (workflow notes and the like) are Autotask's own to
+                    // set; system statuses (Complete) are everyone's.
+                    .filter(|v| {
+                        with_system || v.get("isSystem").and_then(Value::as_bool) != Some(true)
+                    })
                     .filter_map(|v| {
                         let label = str_field(v, "/label")?;
                         let value = v.get("value")?;
@@ -128,6 +133,23 @@ impl Picklist {
     }
 }
 
+/// A `publish` label for internal users only. "Internal & Co-Managed" and the like reach
+/// people outside the MSP, so they do not count.
+fn internal_only(label: &str) -> bool {
+    label.contains("internal")
+        && ![
+            "co-managed",
+            "comanaged",
+            "co managed",
+            "customer",
+            "client",
+            "portal",
+            "&",
+        ]
+        .iter()
+        .any(|wider| label.contains(wider))
+}
+
 /// The picklist values a note is posted with, for one visibility.
 #[derive(Debug, Clone, PartialEq)]
 struct NoteFlags {
@@ -142,12 +164,13 @@ struct NotePicklists {
 }
 
 impl NotePicklists {
-    /// Internal: the publish value labelled internal ("Internal Only"), the note type labelled
-    /// internal where the tenant has one. Customer: the publish value for all users. A tenant
-    /// without such a value gets no guess: a wrong visibility cannot be undone.
+    /// Internal: the publish value for internal users only ("Internal Only", "Internal Project
+    /// Team"), the note type labelled internal where the tenant has one. Customer: the publish
+    /// value for all users. A tenant without such a value gets no guess: a wrong visibility
+    /// cannot be undone.
     fn flags(&self, visibility: NoteVisibility) -> Result<NoteFlags, PsaError> {
         let publish = match visibility {
-            NoteVisibility::Internal => self.publish.labelled(|l| l.contains("internal")),
+            NoteVisibility::Internal => self.publish.labelled(internal_only),
             NoteVisibility::Customer => self
                 .publish
                 .labelled(|l| l.contains("all") && !l.contains("internal")),
@@ -284,8 +307,8 @@ impl AutotaskClient {
                     )
                     .await?;
                 Ok::<_, PsaError>(Arc::new(NotePicklists {
-                    note_type: Picklist::from_fields(&fields, "noteType"),
-                    publish: Picklist::from_fields(&fields, "publish"),
+                    note_type: Picklist::from_fields(&fields, "noteType", false),
+                    publish: Picklist::from_fields(&fields, "publish", true),
                 }))
             })
             .await
@@ -298,7 +321,7 @@ impl AutotaskClient {
                 let fields = self
                     .get("/Tickets/entityInformation/fields", "the ticket fields")
                     .await?;
-                Ok::<_, PsaError>(Arc::new(Picklist::from_fields(&fields, "status")))
+                Ok::<_, PsaError>(Arc::new(Picklist::from_fields(&fields, "status", true)))
             })
             .await
             .cloned()
@@ -480,7 +503,7 @@ impl PsaClient for AutotaskClient {
         let picklists = self.note_picklists().await.ok();
         let internal_publish = picklists
             .as_ref()
-            .and_then(|p| p.publish.labelled(|l| l.contains("internal")).cloned());
+            .and_then(|p| p.publish.labelled(internal_only).cloned());
         let recent = notes
             .iter()
             .take(RECENT_NOTES)
@@ -712,18 +735,20 @@ mod tests {
     fn note_flags_come_from_the_labels() {
         let fields = json!({"fields": [
             {"name": "noteType", "picklistValues": [
+                {"value": "20", "label": "Internal System Workflow Note", "isActive": true, "isSystem": true},
                 {"value": "1", "label": "Task Summary", "isActive": true, "isDefaultValue": true},
                 {"value": "13", "label": "Internal Notes", "isActive": true}
             ]},
             {"name": "publish", "picklistValues": [
                 {"value": "1", "label": "All Autotask Users", "isActive": true},
+                {"value": "4", "label": "Internal & Co-Managed", "isActive": true},
                 {"value": "2", "label": "Internal Only", "isActive": true},
                 {"value": "9", "label": "Internal (retired)", "isActive": false}
             ]}
         ]});
         let lists = NotePicklists {
-            note_type: Picklist::from_fields(&fields, "noteType"),
-            publish: Picklist::from_fields(&fields, "publish"),
+            note_type: Picklist::from_fields(&fields, "noteType", false),
+            publish: Picklist::from_fields(&fields, "publish", true),
         };
         assert_eq!(
             lists.flags(NoteVisibility::Internal).unwrap(),
@@ -740,7 +765,7 @@ mod tests {
             }
         );
         let no_internal = NotePicklists {
-            note_type: Picklist::from_fields(&fields, "noteType"),
+            note_type: Picklist::from_fields(&fields, "noteType", false),
             publish: Picklist::default(),
         };
         assert!(matches!(
