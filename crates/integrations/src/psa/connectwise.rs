@@ -63,7 +63,7 @@ impl ConnectWiseClient {
             &[&credentials.public_key, &credentials.private_key, &basic],
         )?;
         let root = api_root(base_url, API_ROOT);
-        let web = web_root(base_url, API_ROOT);
+        let web = web_url(&web_root(base_url, API_ROOT));
         Ok(Self {
             http,
             root,
@@ -149,6 +149,15 @@ impl ConnectWiseClient {
                      set the connection's status to one of that board's statuses or to its id"
                 ))
             })
+    }
+}
+
+/// ConnectWise's cloud serves the API from `api-{region}.myconnectwise.net` and the web UI
+/// from `{region}.myconnectwise.net`; a server of one's own serves both.
+fn web_url(api: &str) -> String {
+    match api.split_once("://api-") {
+        Some((scheme, rest)) => format!("{scheme}://{rest}"),
+        None => api.to_string(),
     }
 }
 
@@ -457,6 +466,15 @@ impl PsaClient for ConnectWiseClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_go_to_the_web_ui() {
+        assert_eq!(
+            web_url("https://api-eu.myconnectwise.net"),
+            "https://eu.myconnectwise.net"
+        );
+        assert_eq!(web_url("https://cw.msp.example"), "https://cw.msp.example");
+    }
 
     #[test]
     fn search_text_stays_inside_its_quotes() {
