@@ -226,6 +226,20 @@ impl Store {
             Backend::Sqlite => "",
         };
         let due = "status IN ('pending', 'in_flight') AND next_attempt_at <= $3";
+        // Every server asks every second, and mostly nothing is due: a read (on SQLite a
+        // reader, off the single writer) answers that without a write transaction.
+        let anything = self
+            .db
+            .optional(
+                Heat::Hot,
+                "SELECT id FROM outbox WHERE status IN ('pending', 'in_flight') \
+                 AND next_attempt_at <= $1 LIMIT 1",
+                [Arg::from(ms(now))],
+            )
+            .await?;
+        if anything.is_none() {
+            return Ok(Vec::new());
+        }
         // The rows are chosen once, in a CTE that is never folded into the UPDATE: as a
         // subquery of its WHERE, PostgreSQL may run the choice again for each row it scans,
         // each run skipping what the last one locked, and one claim took every row due.

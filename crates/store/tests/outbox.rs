@@ -222,6 +222,23 @@ async fn entries_are_queued_with_the_session_change_or_not_at_all() {
         );
         assert!(store.session_outbox(other).await.unwrap().is_empty());
 
+        // Escalating queues its own entries the same way.
+        let (escalating_account, escalated) = open_session(&store).await;
+        let escalating = Closing {
+            escalation_reason: Some("Needs the firewall team".into()),
+            outbox: vec![note(
+                escalating_account,
+                Some(escalated),
+                &format!("webhook:{escalated}:escalated"),
+            )],
+            ..Default::default()
+        };
+        assert!(store
+            .transition_session(escalated, &OPEN, SessionStatus::Escalated, &escalating, now)
+            .await
+            .unwrap());
+        assert_eq!(store.session_outbox(escalated).await.unwrap().len(), 1);
+
         // The same logical write queued again is the one entry it was.
         let queued_again = store
             .enqueue_outbox(&[note(account, Some(session), &key)], now)
@@ -229,7 +246,7 @@ async fn entries_are_queued_with_the_session_change_or_not_at_all() {
             .unwrap();
         assert!(queued_again.is_empty());
         assert_eq!(store.session_outbox(session).await.unwrap().len(), 2);
-        assert_eq!(store.outbox_depth().await.unwrap().pending, 2);
+        assert_eq!(store.outbox_depth().await.unwrap().pending, 3);
     })
     .await;
 }
