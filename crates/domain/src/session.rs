@@ -15,13 +15,16 @@ pub enum IntakeType {
     FreeText,
     LogPaste,
     Combined,
+    /// A ticket read from a PSA (psa.md "Intake from a ticket"), plus what the engineer adds.
+    PsaTicket,
 }
 
 impl IntakeType {
-    pub const ALL: [IntakeType; 3] = [
+    pub const ALL: [IntakeType; 4] = [
         IntakeType::FreeText,
         IntakeType::LogPaste,
         IntakeType::Combined,
+        IntakeType::PsaTicket,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -29,6 +32,7 @@ impl IntakeType {
             IntakeType::FreeText => "free_text",
             IntakeType::LogPaste => "log_paste",
             IntakeType::Combined => "combined",
+            IntakeType::PsaTicket => "psa_ticket",
         }
     }
 
@@ -36,13 +40,20 @@ impl IntakeType {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    /// Which parts this kind of intake must have: (text, log).
+    /// Which parts this kind of intake must have: (text, log). A ticket's intake needs
+    /// neither: the ticket is the description, and the engineer may add to it.
     pub fn needs(self) -> (bool, bool) {
         match self {
             IntakeType::FreeText => (true, false),
             IntakeType::LogPaste => (false, true),
             IntakeType::Combined => (true, true),
+            IntakeType::PsaTicket => (false, false),
         }
+    }
+
+    /// Whether this kind keeps the parts it does not need when they are given.
+    pub fn keeps_extras(self) -> bool {
+        self == IntakeType::PsaTicket
     }
 }
 
@@ -53,7 +64,54 @@ pub struct Intake {
     pub log: Option<String>,
 }
 
+/// The most of a ticket's text an intake keeps: the prompt shows at most a few thousand
+/// characters of a description anyway, and a ticket with years of notes must not make every
+/// stored session and every prompt grow with it.
+pub const TICKET_TEXT_MAX: usize = 8_000;
+
 impl Intake {
+    /// The intake of a session started from a PSA ticket: the ticket as the PSA tells it
+    /// (`psa::Ticket::intake_text`), then what the engineer added. The ticket sits in the
+    /// description, where every pilot reads it and the LLM path redacts it like any text.
+    pub fn from_ticket(
+        ticket_text: &str,
+        engineer_text: Option<&str>,
+        log: Option<String>,
+    ) -> Intake {
+        let mut text = clip_chars(ticket_text.trim(), TICKET_TEXT_MAX);
+        if let Some(added) = engineer_text.map(str::trim).filter(|t| !t.is_empty()) {
+            if text.is_empty() {
+                text = added.to_string();
+            } else {
+                text.push_str("\n\nThe engineer adds:\n");
+                text.push_str(added);
+            }
+        }
+        Intake {
+            text: Some(text).filter(|t| !t.is_empty()),
+            log,
+        }
+    }
+
+    /// This intake with a ticket linked during the session: the ticket joins the
+    /// description, so the next step's prompt carries it.
+    pub fn with_ticket(&self, ticket_text: &str) -> Intake {
+        let ticket = clip_chars(ticket_text.trim(), TICKET_TEXT_MAX);
+        let text = match self
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            Some(described) => format!("{described}\n\nLinked ticket:\n{ticket}"),
+            None => ticket,
+        };
+        Intake {
+            text: Some(text),
+            log: self.log.clone(),
+        }
+    }
+
     /// The text to match flows against: the description, then the log's first lines.
     pub fn match_text(&self) -> String {
         let mut out = self.text.clone().unwrap_or_default();
@@ -65,6 +123,13 @@ impl Intake {
             out.push_str(&head);
         }
         out
+    }
+}
+
+fn clip_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -208,6 +273,38 @@ mod tests {
             Transition::Rate.allowed_from(),
             [Resolved, Escalated, Abandoned]
         );
+    }
+
+    #[test]
+    fn a_ticket_intake_is_the_ticket_then_what_the_engineer_adds() {
+        assert_eq!(IntakeType::parse("psa_ticket"), Some(IntakeType::PsaTicket));
+        assert_eq!(IntakeType::PsaTicket.needs(), (false, false));
+        let intake = Intake::from_ticket("Ticket 7: VPN drops\n", Some(" since Monday "), None);
+        assert_eq!(
+            intake.text.as_deref(),
+            Some("Ticket 7: VPN drops\n\nThe engineer adds:\nsince Monday")
+        );
+        assert_eq!(
+            Intake::from_ticket("", Some("only this"), None)
+                .text
+                .as_deref(),
+            Some("only this")
+        );
+        assert_eq!(Intake::from_ticket(" ", None, None).text, None);
+        let long = "x".repeat(TICKET_TEXT_MAX + 50);
+        let clipped = Intake::from_ticket(&long, None, None).text.unwrap();
+        assert_eq!(clipped.chars().count(), TICKET_TEXT_MAX + 1);
+
+        let typed = Intake {
+            text: Some("Outlook asks for the password".into()),
+            log: Some("0x800".into()),
+        };
+        let linked = typed.with_ticket("Ticket 9: Outlook prompts");
+        assert_eq!(
+            linked.text.as_deref(),
+            Some("Outlook asks for the password\n\nLinked ticket:\nTicket 9: Outlook prompts")
+        );
+        assert_eq!(linked.log, typed.log);
     }
 
     #[test]

@@ -160,6 +160,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A PSA that failed, refused or did not answer is the PSA's failure (502, with its
+/// `Retry-After` when it gave one); a key that cannot open the stored credentials is the
+/// server's configuration (503). Neither message carries a credential.
+impl From<crate::psa::PsaProblem> for ApiError {
+    fn from(problem: crate::psa::PsaProblem) -> Self {
+        match &problem {
+            crate::psa::PsaProblem::Call { source, .. } => ApiError::BadGateway {
+                message: problem.to_string(),
+                retry_after: source.retry_after(),
+            },
+            crate::psa::PsaProblem::Secret(err) => {
+                tracing::error!(error = %err, "PSA credentials could not be opened");
+                ApiError::Unavailable(format!("The PSA connection cannot be used: {err}"))
+            }
+        }
+    }
+}
+
 fn is_unavailable(err: &store::SqlxError) -> bool {
     matches!(
         err,

@@ -51,12 +51,14 @@ pub async fn build_state(settings: Settings) -> Result<AppState, LaunchError> {
     };
     let catalog = Catalog::new(store.clone(), config, crate::embedding::load(&settings)).await?;
     let pilot = crate::pilots::build(&settings, catalog.clone())?;
+    let psa = Arc::new(crate::psa::Psa::from_settings(&settings));
     Ok(AppState {
         store,
         settings: Arc::new(settings),
         limiter,
         catalog,
         pilot,
+        psa,
     })
 }
 

@@ -77,6 +77,10 @@ pub struct Settings {
     pub embedding_model_dir: Option<PathBuf>,
     pub match_threshold: f64,
     pub max_body_bytes: usize,
+    /// `FLOWPILOT_SECRET_KEY`: what PSA credentials are sealed with (checked when read).
+    pub secret_key: Option<String>,
+    /// Every call to a PSA gives up after this long.
+    pub psa_timeout_secs: u64,
     /// Proxies whose `X-Forwarded-For` names the client (`client_addr`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub log: String,
@@ -122,6 +126,8 @@ impl Default for Settings {
             embedding_model_dir: None,
             match_threshold: matching::DEFAULT_THRESHOLD,
             max_body_bytes: 1024 * 1024,
+            secret_key: None,
+            psa_timeout_secs: 20,
             trusted_proxies: Vec::new(),
             log: "info".into(),
         }
@@ -584,6 +590,24 @@ const TABLE: &[Row] = &[
         "request body limit (413 above)",
         max_body_bytes
     ),
+    Row {
+        name: "FLOWPILOT_SECRET_KEY",
+        aliases: &[],
+        doc: "32 bytes, base64 (openssl rand -base64 32): encrypts PSA credentials at rest; without it none can be stored",
+        secret: true,
+        read: |s, v| {
+            integrations::SecretKey::from_base64(v)
+                .map_err(|_| "32 random bytes in base64 (openssl rand -base64 32)")?;
+            s.secret_key = Some(v.into());
+            Ok(())
+        },
+        show: |s| s.secret_key.clone().unwrap_or_else(|| UNSET.into()),
+    },
+    row!(
+        "FLOWPILOT_PSA_TIMEOUT_SECS",
+        "per call to a PSA (ticket reads, lists, tests)",
+        psa_timeout_secs
+    ),
     row!(
         "FLOWPILOT_TRUSTED_PROXIES",
         "addresses or CIDRs whose X-Forwarded-For names the client",
@@ -783,6 +807,26 @@ mod tests {
             );
             assert!(!row.doc.is_empty());
         }
+    }
+
+    #[test]
+    fn the_secret_key_is_checked_and_never_shown() {
+        let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        let s = Settings::load(None, &env(&[("FLOWPILOT_SECRET_KEY", key)])).unwrap();
+        assert_eq!(s.secret_key.as_deref(), Some(key));
+        assert_eq!(s.psa_timeout_secs, 20);
+        let shown = format!("{s:?} {:?}", s.describe());
+        assert!(!shown.contains(key), "{shown}");
+        assert!(
+            shown.contains("\"FLOWPILOT_SECRET_KEY\": \"***\""),
+            "{shown}"
+        );
+        let err = Settings::load(None, &env(&[("FLOWPILOT_SECRET_KEY", "c2hvcnQ=")])).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("FLOWPILOT_SECRET_KEY") && !text.contains("c2hvcnQ"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,4 +17,6 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// What produces steps: the offline pilot, or an LLM pilot when a provider is configured.
     pub pilot: Arc<dyn Pilot>,
+    /// The PSA connector and the key its credentials are sealed with.
+    pub psa: Arc<crate::psa::Psa>,
 }

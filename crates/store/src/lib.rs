@@ -20,6 +20,7 @@ mod error;
 mod flows;
 mod outbox;
 mod postgres;
+mod psa_connections;
 mod quota_counters;
 mod rate_limits;
 mod row;
@@ -29,6 +30,7 @@ mod sqlite_direct;
 mod sqlite_open;
 mod sqlite_writer;
 mod teams;
+mod ticket_links;
 mod tokens;
 mod users;
 
@@ -39,6 +41,7 @@ pub use domain::step::EarlierSteps;
 pub use error::StoreError;
 pub use flows::BuiltinLoad;
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStatus, Settle};
+pub use psa_connections::{MappedBy, MemberMapping, PsaConnection, PsaConnectionPatch};
 pub use quota_counters::{QuotaAsk, QuotaGrant, QuotaKeys, QuotaLimit};
 pub use rate_limits::WindowHit;
 /// Re-exported so callers can classify database failures without depending on sqlx.

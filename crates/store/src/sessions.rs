@@ -199,7 +199,7 @@ fn response_from_row(row: &impl Columns) -> Result<Option<Response>> {
 }
 
 /// `'active', 'paused'`: statuses are a closed set of identifiers, never user input.
-fn status_list(statuses: &[SessionStatus]) -> String {
+pub(crate) fn status_list(statuses: &[SessionStatus]) -> String {
     statuses
         .iter()
         .map(|s| format!("'{}'", s.as_str()))
@@ -207,13 +207,13 @@ fn status_list(statuses: &[SessionStatus]) -> String {
         .join(", ")
 }
 
-fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
+pub(crate) fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// A new session's row, built with [`Batch::arg`] so that every nullable value is bound with
 /// its type (see `batch::Arg`), which PostgreSQL needs for a NULL score.
-fn insert_session_sql(b: &mut Batch, s: &Session) -> Result<String> {
+pub(crate) fn insert_session_sql(b: &mut Batch, s: &Session) -> Result<String> {
     let placeholders = [
         b.arg(s.id.to_string())?,
         b.arg(s.account_id.to_string())?,
@@ -250,7 +250,7 @@ fn insert_session_sql(b: &mut Batch, s: &Session) -> Result<String> {
 }
 
 /// A step's row.
-fn insert_step_sql(b: &mut Batch, step: &Step) -> Result<String> {
+pub(crate) fn insert_step_sql(b: &mut Batch, step: &Step) -> Result<String> {
     let placeholders = [
         b.arg(step.id.to_string())?,
         b.arg(step.session_id.to_string())?,

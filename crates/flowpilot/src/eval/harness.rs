@@ -157,6 +157,7 @@ impl Harness {
                 text: Some(case.intake.clone()),
                 log: case.log.clone(),
                 title: Some(case.id.clone()),
+                ..Default::default()
             },
         )
         .await

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod dto;
 pub mod flows;
 pub mod health;
+pub mod psa;
 pub mod quota;
 pub mod sessions;
 pub mod teams;
@@ -25,7 +26,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(quota::routes())
         .merge(sessions::routes())
-        .merge(flows::routes());
+        .merge(flows::routes())
+        .merge(psa::routes());
     // Here and not in `ApiDoc`'s modifiers: those run before any route is added to it.
     StandardResponses.modify(routes.get_openapi_mut());
     routes

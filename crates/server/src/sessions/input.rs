@@ -8,11 +8,21 @@ use uuid::Uuid;
 /// A new session: what the intake holds.
 #[derive(Debug, Clone, Default)]
 pub struct NewSession {
-    /// `free_text`, `log_paste` or `combined` (checked by [`super::start`]).
+    /// `free_text`, `log_paste`, `combined` or `psa_ticket` (checked by [`super::start`]).
     pub intake_type: String,
     pub text: Option<String>,
     pub log: Option<String>,
     pub title: Option<String>,
+    /// `psa_ticket`: the connection of the account and the PSA's id of the ticket.
+    pub connection_id: Option<Uuid>,
+    pub ticket_id: Option<String>,
+}
+
+/// A ticket to link to a running session.
+#[derive(Debug, Clone)]
+pub struct LinkTicket {
+    pub connection_id: Uuid,
+    pub ticket_id: String,
 }
 
 /// An answer to the latest step: at least one of an option (its `value`), free text and a

@@ -6,7 +6,8 @@
 //! A reading guide: `start` (the intake to the first step), `answer` (an answer to the next
 //! step), `close` (resolve, escalate and their documentation), `history` (what the pilot is
 //! told of the steps so far), `ledger` (provider calls counted and recorded), `access` (who
-//! may see and change a session).
+//! may see and change a session), `ticket` (the PSA ticket a session starts from or is linked
+//! to).
 
 mod access;
 mod answer;
@@ -15,6 +16,7 @@ mod history;
 pub mod input;
 mod ledger;
 mod start;
+pub mod ticket;
 
 use chrono::Utc;
 use domain::documentation::Documentation;

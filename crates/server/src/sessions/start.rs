@@ -3,6 +3,7 @@
 use chrono::Utc;
 use domain::session::{IntakeType, Session, SessionStatus};
 use domain::step::Step;
+use domain::ticket_link::TicketLink;
 use domain::{FieldError, User, ValidationErrors};
 use engine::{History, Intake, MatchedFlow, PilotError, PilotInput, StepTextSink};
 use store::EarlierSteps;
@@ -17,6 +18,8 @@ use crate::state::AppState;
 pub struct Started {
     pub session: Session,
     pub first: Step,
+    /// The ticket a `psa_ticket` session started from (read or not).
+    pub ticket: Option<TicketLink>,
 }
 
 fn check_start(body: &NewSession) -> Result<(IntakeType, Intake), ApiError> {
@@ -25,7 +28,7 @@ fn check_start(body: &NewSession) -> Result<(IntakeType, Intake), ApiError> {
     if kind.is_none() {
         errors.push(FieldError::body(
             &["intake_type"],
-            "Input should be 'free_text', 'log_paste' or 'combined'",
+            "Input should be 'free_text', 'log_paste', 'combined' or 'psa_ticket'",
             "enum",
         ));
     }
@@ -46,6 +49,23 @@ fn check_start(body: &NewSession) -> Result<(IntakeType, Intake), ApiError> {
             "missing",
         ));
     }
+    if kind == Some(IntakeType::PsaTicket) {
+        if body.connection_id.is_none() {
+            errors.push(FieldError::body(
+                &["intake_content", "connection_id"],
+                "Field required",
+                "missing",
+            ));
+        }
+        match body.ticket_id.as_deref().map(str::trim) {
+            None | Some("") => errors.push(FieldError::body(
+                &["intake_content", "ticket_id"],
+                "Field required",
+                "missing",
+            )),
+            Some(id) => errors.check_len(&["intake_content", "ticket_id"], id, 1, 64),
+        }
+    }
     if let Some(t) = text {
         errors.check_len(&["intake_content", "text"], t, 1, 10_000);
     }
@@ -56,9 +76,10 @@ fn check_start(body: &NewSession) -> Result<(IntakeType, Intake), ApiError> {
         errors.check_len(&["title"], title, 0, 200);
     }
     errors.into_result()?;
+    let keeps = kind.is_some_and(IntakeType::keeps_extras);
     let intake = Intake {
-        text: text.filter(|_| needs_text).map(String::from),
-        log: log.filter(|_| needs_log).map(String::from),
+        text: text.filter(|_| needs_text || keeps).map(String::from),
+        log: log.filter(|_| needs_log || keeps).map(String::from),
     };
     match kind {
         Some(kind) => Ok((kind, intake)),
@@ -95,6 +116,7 @@ pub async fn start(
     sink: Option<&dyn StepTextSink>,
 ) -> Result<Started, ApiError> {
     let (intake_type, intake) = check_start(&body)?;
+    let (intake, ticket) = super::ticket::read_for_intake(state, user, &body, intake).await?;
     let reservation = ensure_quota(state, user).await?;
     let matched: Option<MatchedFlow> = state
         .catalog
@@ -133,6 +155,7 @@ pub async fn start(
         .title
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
+        .or_else(|| ticket.as_ref().and_then(|t| t.title()))
         .or_else(|| output.problem_summary.clone())
         .unwrap_or_else(|| "Troubleshooting session".into());
     let session = Session {
@@ -177,10 +200,23 @@ pub async fn start(
         confidence_reasons: step.confidence_reasons,
         created_at: now,
     };
-    state.store.create_session(&session, &first).await?;
+    let ticket = ticket.map(|t| t.link(session_id, now));
+    match &ticket {
+        Some(link) => {
+            state
+                .store
+                .create_session_with_ticket(&session, &first, link)
+                .await?
+        }
+        None => state.store.create_session(&session, &first).await?,
+    }
     ledger::record_reserved(state, user, Some(session_id), &step.usage, reservation).await;
     if let Some(m) = &matched {
         state.catalog.record_match(m.flow.id).await;
     }
-    Ok(Started { session, first })
+    Ok(Started {
+        session,
+        first,
+        ticket,
+    })
 }

@@ -123,6 +123,7 @@ pub async fn submit(
         text: Some(text),
         log,
         title: None,
+        ..NewSession::default()
     };
     match sessions::start(&state, &user.user, body).await {
         Ok(started) => Ok(see_other(&format!("/pilot/{}", started.session.id))),

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
 mod fake_llm;
+mod fake_psa;
 mod helpers;
 
 mod accounts;
@@ -18,6 +19,7 @@ mod local_models;
 mod offline_handoff;
 mod openapi;
 mod operations;
+mod psa;
 mod redaction;
 mod sessions;
 mod step_writes;

@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 use domain::session::Session;
 use domain::step::Step;
 use domain::step::{Answer, StepOption};
+use domain::ticket_link::TicketLink;
 use serde::{Deserialize, Serialize};
 
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::sessions::input::{Escalation, NewSession, Rating, Resolution, Respond};
+use crate::sessions::input::{Escalation, LinkTicket, NewSession, Rating, Resolution, Respond};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntakeContentIn {
@@ -19,6 +20,11 @@ pub struct IntakeContentIn {
     /// Needed by `log_paste` and `combined`.
     #[schema(min_length = 1, max_length = 200000)]
     pub log: Option<String>,
+    /// Needed by `psa_ticket`: a PSA connection of the caller's account.
+    pub connection_id: Option<Uuid>,
+    /// Needed by `psa_ticket`: the PSA's id of the ticket.
+    #[schema(min_length = 1, max_length = 64)]
+    pub ticket_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,6 +44,7 @@ pub enum IntakeType {
     FreeText,
     LogPaste,
     Combined,
+    PsaTicket,
 }
 
 /// At least one of `selected_option`, `free_text_input` and `skipped`.
@@ -84,6 +91,8 @@ impl From<StartIn> for NewSession {
             text: body.intake_content.text,
             log: body.intake_content.log,
             title: body.title,
+            connection_id: body.intake_content.connection_id,
+            ticket_id: body.intake_content.ticket_id,
         }
     }
 }
@@ -227,6 +236,63 @@ pub struct StartOut {
     pub match_score: Option<f64>,
     pub engine: String,
     pub first_step: StepOut,
+    /// The ticket of a `psa_ticket` session; null otherwise.
+    pub psa: Option<SessionTicketOut>,
+}
+
+/// A session's PSA ticket (psa.md "Intake from a ticket").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionTicketOut {
+    pub connection_id: Uuid,
+    pub ticket_id: String,
+    /// Null while the ticket could not be read.
+    pub ticket_number: Option<String>,
+    pub summary: Option<String>,
+    pub company: Option<String>,
+    /// The ticket in the PSA's web UI.
+    pub url: Option<String>,
+    pub linked_at: DateTime<Utc>,
+    /// Set when the ticket could not be read: the session went on from the text given.
+    pub notice: Option<String>,
+}
+
+impl From<&TicketLink> for SessionTicketOut {
+    fn from(link: &TicketLink) -> Self {
+        SessionTicketOut {
+            connection_id: link.connection_id,
+            ticket_id: link.ticket_id.clone(),
+            ticket_number: link.ticket_number.clone(),
+            summary: link.summary.clone(),
+            company: link.company.clone(),
+            url: link.url.clone(),
+            linked_at: link.linked_at,
+            notice: link.read_error.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LinkTicketIn {
+    /// A PSA connection of the caller's account.
+    pub connection_id: Uuid,
+    /// The PSA's id of the ticket.
+    #[schema(min_length = 1, max_length = 64)]
+    pub ticket_id: String,
+}
+
+impl From<LinkTicketIn> for LinkTicket {
+    fn from(body: LinkTicketIn) -> Self {
+        LinkTicket {
+            connection_id: body.connection_id,
+            ticket_id: body.ticket_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkedOut {
+    pub session_id: Uuid,
+    pub psa: SessionTicketOut,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -302,6 +368,8 @@ pub struct SessionDetail {
     pub total_input_tokens: i64,
     pub total_output_tokens: i64,
     pub steps: Vec<StepOut>,
+    /// The session's PSA ticket, if it has one.
+    pub psa: Option<SessionTicketOut>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

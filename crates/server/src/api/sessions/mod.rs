@@ -35,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(abandon))
+        .routes(routes!(link_ticket))
 }
 
 /// Starts a session: matches the intake to a flow and produces the first step.
@@ -44,6 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         request_body = json!({"step_id": "$response.body#/first_step/step_id"}),
         description = "Answer the first step")))),
     (status = 403, body = ErrorBody, description = "Viewers cannot start sessions"),
+    (status = 404, body = ErrorBody, description = "`psa_ticket`: the connection is not one of this account's"),
     (status = 429, body = ErrorBody, description = "Over the create limit, or the AI quota is used up"),
     (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn start_session(
@@ -67,6 +69,7 @@ pub async fn start_session(
             match_score: s.match_score,
             engine: s.engine.clone(),
             first_step: StepOut::from(&started.first),
+            psa: started.ticket.as_ref().map(SessionTicketOut::from),
         }),
     ))
 }
@@ -241,10 +244,11 @@ pub async fn session_detail(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SessionDetail>> {
     let (s, steps) = actions::detail(&state, &current.user, id).await?;
+    let ticket = actions::ticket::of_session(&state, s.id).await?;
     Ok(Json(SessionDetail {
         summary: SessionSummary::from(&s),
         user_id: s.user_id,
-        intake_content: serde_json::to_value(&s.intake).unwrap_or_default(),
+        intake_content: intake_content(&s, ticket.as_ref()),
         match_score: s.match_score,
         resolution_summary: s.resolution_summary.clone(),
         escalation_reason: s.escalation_reason.clone(),
@@ -254,6 +258,48 @@ pub async fn session_detail(
         total_input_tokens: s.total_input_tokens,
         total_output_tokens: s.total_output_tokens,
         steps: steps.iter().map(StepOut::from).collect(),
+        psa: ticket.as_ref().map(SessionTicketOut::from),
+    }))
+}
+
+/// The intake as stored, and for a `psa_ticket` session the ticket it names, as it was sent.
+fn intake_content(
+    s: &domain::session::Session,
+    ticket: Option<&domain::ticket_link::TicketLink>,
+) -> serde_json::Value {
+    let mut content = serde_json::to_value(&s.intake).unwrap_or_default();
+    if let (Some(ticket), Some(object)) = (ticket, content.as_object_mut()) {
+        if s.intake_type == domain::session::IntakeType::PsaTicket {
+            object.insert(
+                "connection_id".into(),
+                ticket.connection_id.to_string().into(),
+            );
+            object.insert("ticket_id".into(), ticket.ticket_id.clone().into());
+        }
+    }
+    content
+}
+
+/// Links a PSA ticket to a running session: its context joins the next step's prompt.
+#[utoipa::path(post, path = "/ai-sessions/{id}/link-ticket", tag = "sessions", security(("bearer" = [])), request_body = LinkTicketIn,
+    params(("id" = Uuid, Path)), responses((status = 200, body = LinkedOut),
+    (status = 403, body = ErrorBody, description = "A viewer, or not the session's owner"),
+    (status = 404, body = ErrorBody, description = "The session, or the connection, is not visible to this user"),
+    (status = 409, body = ErrorBody, description = "The session is closed, or linked to another ticket already"),
+    (status = 422, body = ErrorBody, description = "A field is invalid, or the PSA has no such ticket"),
+    (status = 429, body = ErrorBody, description = "Over the write limit"),
+    (status = 502, body = ErrorBody, description = "The PSA failed, refused the credentials or did not answer in time; nothing changed"),
+    (status = 503, body = ErrorBody, description = "The server's FLOWPILOT_SECRET_KEY cannot open the connection's credentials")))]
+pub async fn link_ticket(
+    State(state): State<AppState>,
+    WorkingUser(user): WorkingUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<LinkTicketIn>,
+) -> ApiResult<Json<LinkedOut>> {
+    let link = actions::ticket::link(&state, &user, id, body.into()).await?;
+    Ok(Json(LinkedOut {
+        session_id: id,
+        psa: SessionTicketOut::from(&link),
     }))
 }
 

@@ -1,0 +1,125 @@
+//! PSA connections as the use cases see them (psa.md "Connections"): [`Psa`] holds the
+//! adapters' connector and the key credentials are sealed with, and every call to a PSA goes
+//! through it, bounded by `FLOWPILOT_PSA_TIMEOUT_SECS` whatever the adapter does. The server
+//! speaks only the port (`domain::psa::PsaClient`); the wire formats are the adapters'.
+//!
+//! A reading guide: `connections` (create, change, delete, list, test), `members` (users
+//! mapped to PSA members), `tickets` (the open tickets to pick from, one ticket read).
+
+pub mod connections;
+pub mod members;
+pub mod tickets;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::psa::{Credentials, PsaClient, PsaError, PsaKind};
+use integrations::{PsaConnector, SecretError, SecretKey};
+use store::PsaConnection;
+
+use crate::settings::Settings;
+
+/// What a PSA operation can fail on, with the cause kept: the PSA itself, or the key its
+/// credentials are sealed with. Mapped to HTTP in `error.rs`.
+#[derive(Debug, thiserror::Error)]
+pub enum PsaProblem {
+    #[error("{}", call_message(*kind, source))]
+    Call {
+        kind: PsaKind,
+        #[source]
+        source: PsaError,
+    },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// "HaloPSA: the PSA did not answer within 20 seconds"; a refusal names its PSA already.
+fn call_message(kind: PsaKind, source: &PsaError) -> String {
+    match source {
+        PsaError::Unauthorized { .. } => source.to_string(),
+        other => format!("{}: {other}", kind.display_name()),
+    }
+}
+
+impl PsaProblem {
+    /// The PSA's own error, when the PSA was reached (or tried).
+    pub fn psa_error(&self) -> Option<&PsaError> {
+        match self {
+            PsaProblem::Call { source, .. } => Some(source),
+            PsaProblem::Secret(_) => None,
+        }
+    }
+}
+
+/// The PSA side of the application state: one connector per process (its Autotask limits and
+/// Halo tokens outlive a request), the key, and the time any one operation may take.
+pub struct Psa {
+    connector: PsaConnector,
+    key: Result<SecretKey, SecretError>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Psa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Psa")
+            .field("key_set", &self.key.is_ok())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Psa {
+    pub fn from_settings(settings: &Settings) -> Psa {
+        let timeout = Duration::from_secs(settings.psa_timeout_secs.max(1));
+        Psa {
+            connector: PsaConnector::new(timeout),
+            key: SecretKey::from_env_value(settings.secret_key.as_deref()),
+            timeout,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Seals credentials for the store; without a key, [`SecretError::MissingKey`].
+    pub fn seal(&self, credentials: &Credentials) -> Result<String, SecretError> {
+        self.key()?.seal(credentials)
+    }
+
+    fn key(&self) -> Result<&SecretKey, SecretError> {
+        self.key.as_ref().map_err(Clone::clone)
+    }
+
+    /// A client for `connection`, its credentials opened with the key.
+    pub fn client(&self, connection: &PsaConnection) -> Result<Arc<dyn PsaClient>, PsaProblem> {
+        let credentials = self.key()?.open(&connection.sealed_credentials)?;
+        self.connector
+            .client(&connection.base_url, &credentials)
+            .map_err(|source| PsaProblem::Call {
+                kind: connection.kind,
+                source,
+            })
+    }
+
+    /// Runs one operation on `connection`'s PSA, given up after the timeout even when the
+    /// adapter makes several requests for it: an engineer never waits longer than that.
+    pub async fn call<T, F, Fut>(&self, connection: &PsaConnection, op: F) -> Result<T, PsaProblem>
+    where
+        F: FnOnce(Arc<dyn PsaClient>) -> Fut,
+        Fut: Future<Output = Result<T, PsaError>>,
+    {
+        let client = self.client(connection)?;
+        let kind = connection.kind;
+        match tokio::time::timeout(self.timeout, op(client)).await {
+            Ok(result) => result.map_err(|source| PsaProblem::Call { kind, source }),
+            Err(_) => Err(PsaProblem::Call {
+                kind,
+                source: PsaError::Timeout {
+                    seconds: self.timeout.as_secs(),
+                },
+            }),
+        }
+    }
+}
