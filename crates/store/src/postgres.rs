@@ -85,6 +85,14 @@ impl PostgresDb {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    pub fn pool_use(&self) -> crate::gauges::PoolUse {
+        crate::gauges::PoolUse {
+            open: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: Some(self.pool.options().get_max_connections()),
+        }
+    }
 }
 
 fn owned(rows: &[sqlx::any::AnyRow]) -> Result<Vec<OwnedRow>> {

@@ -85,6 +85,16 @@ impl SqliteDb {
         Ok(ran?)
     }
 
+    /// The writer is always open; readers are opened on demand and kept while idle.
+    pub fn pool_use(&self) -> crate::gauges::PoolUse {
+        let idle = self.readers.idle_count();
+        crate::gauges::PoolUse {
+            open: 1 + idle,
+            idle,
+            max: None,
+        }
+    }
+
     pub async fn close(&self) {
         self.checkpointer.stop();
         self.readers.close();

@@ -79,6 +79,10 @@ impl DirectReaders {
         }
     }
 
+    pub fn idle_count(&self) -> u32 {
+        self.idle.lock().map_or(0, |idle| idle.len() as u32)
+    }
+
     /// Runs `read` on an idle connection, or a new one, on this thread.
     pub fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
