@@ -33,6 +33,16 @@ pub enum Command {
     Config,
     /// Run an evaluation suite through the real session loop and report its figures.
     Eval(Eval),
+    /// Check the database, the embedding model and the LLM provider end to end, and say
+    /// what to change. Exits non-zero when a check fails (a missing embedding model does not).
+    Doctor(Doctor),
+}
+
+#[derive(Debug, Args)]
+pub struct Doctor {
+    /// Print the findings as JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A case is a ticket with what the engineer knows and what should happen (docs/eval.md).

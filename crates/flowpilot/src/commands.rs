@@ -37,6 +37,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             telemetry::init(&settings.log);
             crate::eval::run(settings, args).await
         }
+        Command::Doctor(args) => {
+            // The findings are the output; the log only when asked for with RUST_LOG.
+            let filter = match std::env::var_os("RUST_LOG") {
+                Some(_) => settings.log.as_str(),
+                None => "warn",
+            };
+            telemetry::init(filter);
+            crate::doctor::run(settings, args).await
+        }
         Command::Config => {
             for ((name, value), (_, doc)) in settings
                 .describe()

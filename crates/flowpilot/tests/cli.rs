@@ -36,6 +36,7 @@ fn every_command_describes_itself() {
         vec!["migrate", "--help"],
         vec!["user", "create", "--help"],
         vec!["config", "--help"],
+        vec!["doctor", "--help"],
         vec!["flows", "import", "--help"],
         vec!["flows", "export", "--help"],
     ] {

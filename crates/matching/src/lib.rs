@@ -30,7 +30,7 @@ pub use index::{FlowEntry, FlowIndex, MatchQuery, MatchResult, MemoryUsage};
 pub use keyword::KeywordScale;
 #[cfg(feature = "embeddings")]
 pub use minilm::MiniLmEmbedder;
-pub use model_dir::{has_model, locate_model_dir, MODEL_FILES, MODEL_NAME};
+pub use model_dir::{has_model, locate_model_dir, search_dirs, MODEL_FILES, MODEL_NAME};
 pub use recency::recency;
 pub use score::{
     MatchConfig, Signals, Verdict, Weights, DEFAULT_THRESHOLD, MAX_RECENCY_ADJUSTMENT,

@@ -18,15 +18,19 @@ pub const MODEL_FILES: [&str; 3] = ["model.safetensors", "tokenizer.json", "conf
 /// An explicit directory that lacks the files is not replaced by a default one: the
 /// caller asked for that model, and silently using another would hide the mistake.
 pub fn locate_model_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
-    if let Some(dir) = explicit {
-        return has_model(&dir).then_some(dir);
+    search_dirs(explicit).into_iter().find(|dir| has_model(dir))
+}
+
+/// Every directory [`locate_model_dir`] looks in, in its order: the explicit one alone when
+/// given, otherwise the default locations.
+pub fn search_dirs(explicit: Option<PathBuf>) -> Vec<PathBuf> {
+    match explicit {
+        Some(dir) => vec![dir],
+        None => candidates(
+            std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
+            std::env::var_os("HOME").map(PathBuf::from),
+        ),
     }
-    candidates(
-        std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
-        std::env::var_os("HOME").map(PathBuf::from),
-    )
-    .into_iter()
-    .find(|dir| has_model(dir))
 }
 
 fn candidates(xdg_data_home: Option<PathBuf>, home: Option<PathBuf>) -> Vec<PathBuf> {

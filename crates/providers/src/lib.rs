@@ -9,6 +9,7 @@ pub mod gemini;
 pub mod http;
 pub mod ollama;
 pub mod openai;
+pub mod probe;
 pub mod sse;
 
 use std::sync::Arc;

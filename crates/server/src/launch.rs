@@ -40,6 +40,15 @@ pub enum LaunchError {
 
 /// Connects to the database, applies migrations and builds the shared state.
 pub async fn build_state(settings: Settings) -> Result<AppState, LaunchError> {
+    let provider = crate::pilots::configured_provider(&settings);
+    build_state_with(settings, provider).await
+}
+
+/// [`build_state`] with the provider settings the caller keeps (for the probe's cell).
+async fn build_state_with(
+    settings: Settings,
+    provider: Option<(providers::ProviderKind, providers::ProviderSettings)>,
+) -> Result<AppState, LaunchError> {
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
     let limiter = RateLimiter::new(store.clone(), settings.rate_limits)
@@ -50,7 +59,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, LaunchError> {
         ..matching::MatchConfig::default()
     };
     let catalog = Catalog::new(store.clone(), config, crate::embedding::load(&settings)).await?;
-    let pilot = crate::pilots::build(&settings, catalog.clone())?;
+    let pilot = crate::pilots::build_with(&settings, catalog.clone(), provider)?;
     let psa = Arc::new(crate::psa::Psa::from_settings(&settings));
     Ok(AppState {
         store,
@@ -132,7 +141,9 @@ pub async fn launch(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
-    let state = build_state(settings).await?;
+    let provider = crate::pilots::configured_provider(&settings);
+    let probe_at_start = settings.provider_probe;
+    let state = build_state_with(settings, provider.clone()).await?;
     let store = state.store.clone();
     let housekeeping = tokio::spawn(housekeeping(store.clone()));
     let outbox = crate::outbox::start(
@@ -140,6 +151,13 @@ pub async fn launch(
         crate::outbox::Deliverers::standard(),
         crate::outbox::WorkerConfig::default(),
     );
+    // In the background: a provider that is slow or down must not hold up start-up.
+    let probe = match provider {
+        Some((kind, provider_settings)) if probe_at_start => {
+            Some(crate::provider_probe::spawn(kind, provider_settings))
+        }
+        _ => None,
+    };
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "FlowPilot listening");
     axum::serve(
@@ -150,6 +168,9 @@ pub async fn launch(
     .await?;
     housekeeping.abort();
     outbox.stop().await;
+    if let Some(probe) = probe {
+        probe.abort();
+    }
     store.close().await;
     tracing::info!("FlowPilot stopped");
     Ok(())

@@ -12,6 +12,7 @@ pub mod launch;
 pub mod openapi;
 pub mod outbox;
 pub mod pilots;
+pub mod provider_probe;
 pub mod psa;
 pub mod quota;
 pub mod rate_limit;

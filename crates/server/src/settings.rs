@@ -66,6 +66,8 @@ pub struct Settings {
     pub anthropic: ProviderEndpoint,
     pub gemini: ProviderEndpoint,
     pub llm_timeout_secs: u64,
+    /// Whether the server probes the provider in the background at start (`provider_probe`).
+    pub provider_probe: bool,
     pub max_steps: i64,
     pub redact: bool,
     pub rate_limits: bool,
@@ -116,6 +118,7 @@ impl Default for Settings {
                 model: "gemini-2.5-flash".into(),
             },
             llm_timeout_secs: 60,
+            provider_probe: true,
             max_steps: 30,
             redact: true,
             rate_limits: true,
@@ -537,6 +540,11 @@ const TABLE: &[Row] = &[
         "FLOWPILOT_LLM_TIMEOUT_SECS",
         "per provider call",
         llm_timeout_secs
+    ),
+    row!(
+        "FLOWPILOT_PROVIDER_PROBE",
+        "check the LLM provider in the background at start (what `flowpilot doctor` checks); false skips it",
+        provider_probe
     ),
     row!("FLOWPILOT_MAX_STEPS", "steps per session", max_steps),
     row!(

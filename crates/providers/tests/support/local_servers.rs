@@ -6,6 +6,10 @@
 //! fake can misbehave the way real ones do for its first replies: answer prose anyway, echo
 //! the schema back, or invent an option the schema does not allow.
 //!
+//! Each also lists the models it serves (`GET /v1/models`, Ollama's `GET /api/tags`) and can
+//! demand a key, as the provider probe expects of real servers. A schema that is not a step's
+//! (the probe's) is answered with the simplest object it allows.
+//!
 //! Shared with the server's end-to-end stories (included there with `#[path]`), so it uses
 //! only axum, serde_json and tokio.
 #![allow(dead_code)] // each test binary uses its own part
@@ -15,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
@@ -41,6 +45,9 @@ pub enum Misbehaviour {
     /// A step naming a flow question, with an option that question does not have.
     InventOption,
 }
+
+/// What a fake serves unless told otherwise: the models the tests configure.
+pub const SERVED_MODELS: [&str; 2] = ["qwen2.5-7b-instruct", "llama3.2:3b"];
 
 pub const INVENTED_OPTION: &str = "reinstall_office";
 pub const PROSE: &str = "Sure! First, check whether the user can sign in to OWA. If that works, \
@@ -103,6 +110,9 @@ struct Shared {
     /// How each coming request is answered, in order: `None` obeys; once empty, all obey.
     script: Arc<Mutex<VecDeque<Option<Misbehaviour>>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    models: Vec<String>,
+    /// Answers 401 to a request without `Authorization: Bearer <key>`.
+    key: Option<String>,
 }
 
 pub struct LocalServer {
@@ -124,11 +134,32 @@ impl LocalServer {
 
     /// A fake answering its requests as `script` says, in order, then obediently.
     pub async fn scripted(dialect: Dialect, script: Vec<Option<Misbehaviour>>) -> Self {
+        Self::launch(dialect, script, &SERVED_MODELS, None).await
+    }
+
+    /// An obedient fake that serves only `models`.
+    pub async fn serving(dialect: Dialect, models: &[&str]) -> Self {
+        Self::launch(dialect, Vec::new(), models, None).await
+    }
+
+    /// An obedient fake that answers 401 unless the request carries `key` as its bearer.
+    pub async fn requiring_key(dialect: Dialect, key: &str) -> Self {
+        Self::launch(dialect, Vec::new(), &SERVED_MODELS, Some(key.to_string())).await
+    }
+
+    async fn launch(
+        dialect: Dialect,
+        script: Vec<Option<Misbehaviour>>,
+        models: &[&str],
+        key: Option<String>,
+    ) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
             dialect,
             script: Arc::new(Mutex::new(script.into())),
             seen: seen.clone(),
+            models: models.iter().map(|m| m.to_string()).collect(),
+            key,
         };
         let app = Router::new().fallback(answer).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -158,12 +189,32 @@ impl LocalServer {
     }
 }
 
-async fn answer(State(shared): State<Shared>, uri: Uri, body: Bytes) -> Response {
+async fn answer(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let seen = Seen {
         path: uri.path().to_string(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     };
     shared.seen.lock().expect("seen lock").push(seen.clone());
+    if let Some(key) = &shared.key {
+        let bearer = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if bearer != Some(key.as_str()) {
+            let error = json!({"error": {"message": "Incorrect API key provided: sk-wr****ng.",
+                                         "type": "invalid_request_error", "code": "invalid_api_key"}});
+            return (StatusCode::UNAUTHORIZED, axum::Json(error)).into_response();
+        }
+    }
+    if method == Method::GET {
+        return model_list(&shared, &seen.path);
+    }
     let expected_path = match shared.dialect {
         Dialect::OllamaNative => "/api/chat",
         _ => "/v1/chat/completions",
@@ -183,6 +234,36 @@ async fn answer(State(shared): State<Shared>, uri: Uri, body: Bytes) -> Response
         .flatten();
     let text = reply_text(shared.dialect, &seen, misbehaviour);
     axum::Json(wrap(shared.dialect, &seen, &text)).into_response()
+}
+
+/// `GET /v1/models` of an OpenAI-compatible server, `GET /api/tags` of Ollama.
+fn model_list(shared: &Shared, path: &str) -> Response {
+    match (shared.dialect, path) {
+        (Dialect::OllamaNative, "/api/tags") => axum::Json(json!({
+            "models": shared.models.iter().map(|m| json!({
+                "name": m, "model": m, "modified_at": "2025-06-01T10:00:00Z", "size": 2019393189u64,
+                "details": {"format": "gguf", "family": "llama", "parameter_size": "3.2B"}
+            })).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        (Dialect::OllamaNative, _) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "404 page not found"})),
+        )
+            .into_response(),
+        (_, "/v1/models") => axum::Json(json!({
+            "object": "list",
+            "data": shared.models.iter().map(|m| json!({
+                "id": m, "object": "model", "created": 1717200000, "owned_by": "local"
+            })).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": {"message": format!("no route {path}")}})),
+        )
+            .into_response(),
+    }
 }
 
 fn reply_text(dialect: Dialect, seen: &Seen, misbehaviour: Option<Misbehaviour>) -> String {
@@ -215,6 +296,9 @@ fn reply_text(dialect: Dialect, seen: &Seen, misbehaviour: Option<Misbehaviour>)
 /// flow's questions but pins none, the flow's first question as the prompt lists it (a model
 /// following the flow); otherwise a plausible question of its own.
 pub fn conforming_step(schema: &Value, seen: &Seen) -> Value {
+    if schema.pointer("/properties/options").is_none() {
+        return simplest_instance(schema);
+    }
     let props = &schema["properties"];
     let first = |pointer: &str| {
         props
@@ -266,6 +350,39 @@ pub fn conforming_step(schema: &Value, seen: &Seen) -> Value {
             .unwrap_or(Value::Null);
     }
     step
+}
+
+/// What a schema-bound model answers to a schema that is not a step's: each enum's first
+/// value, and the plainest value of each type.
+pub fn simplest_instance(schema: &Value) -> Value {
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
+        return first.clone();
+    }
+    let ty = match schema.get("type") {
+        Some(Value::Array(types)) => types.iter().find(|t| *t != "null").cloned(),
+        other => other.cloned(),
+    };
+    match ty.as_ref().and_then(Value::as_str) {
+        Some("object") => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            Value::Object(
+                props
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, sub)| (name.clone(), simplest_instance(sub)))
+                    .collect(),
+            )
+        }
+        Some("array") => json!([]),
+        Some("string") => json!("ok"),
+        Some("integer" | "number") => json!(0),
+        Some("boolean") => json!(false),
+        _ => Value::Null,
+    }
 }
 
 /// The flow's start node and its option values, read from the flow outline in the prompt

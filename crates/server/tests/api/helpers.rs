@@ -106,6 +106,9 @@ pub async fn spawn_on(
     let mut settings = Settings {
         database_url: database_url.clone(),
         bind: "127.0.0.1:0".into(),
+        // The probe's requests would reach the stories' fake providers before their own
+        // (and take their scripted replies); provider_probe.rs turns it on.
+        provider_probe: false,
         ..Settings::default()
     };
     tweak(&mut settings);
@@ -165,6 +168,7 @@ impl TestApp {
             && !path.starts_with("/api/v1")
             && (path.starts_with("/healthz")
                 || path.starts_with("/readyz")
+                || path.starts_with("/metrics")
                 || path.starts_with("/api/"))
         {
             format!("{}{path}", self.base)

@@ -5,7 +5,7 @@
 //! 502 that stores and counts nothing.
 
 #[path = "../../../providers/tests/support/local_servers.rs"]
-mod local_servers;
+pub mod local_servers;
 
 use flowpilot_server::settings::ProviderChoice;
 use flowpilot_server::Settings;

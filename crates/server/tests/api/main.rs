@@ -19,6 +19,7 @@ mod local_models;
 mod offline_handoff;
 mod openapi;
 mod operations;
+mod provider_probe;
 mod psa;
 mod redaction;
 mod sessions;
