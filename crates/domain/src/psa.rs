@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::validation::{FieldError, ValidationErrors};
+
 /// Which PSA a connection talks to; the serialized names are the API's `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,39 +129,66 @@ impl Credentials {
         }
     }
 
-    /// Reads the API's `credentials: {…}` object for `kind`. A missing or empty required
-    /// field is named (never its value) so the admin knows what to fill in.
-    pub fn from_json(kind: PsaKind, value: &serde_json::Value) -> Result<Credentials, String> {
-        let object = value
-            .as_object()
-            .ok_or_else(|| "credentials must be an object".to_string())?;
-        let field = |name: &str| -> Result<String, String> {
+    /// Reads the API's `credentials: {…}` object for `kind`. Every missing or empty required
+    /// field is named at `["body", "credentials", field]` (never its value), so the admin
+    /// sees all that is left to fill in at once.
+    pub fn from_json(
+        kind: PsaKind,
+        value: &serde_json::Value,
+    ) -> Result<Credentials, ValidationErrors> {
+        let Some(object) = value.as_object() else {
+            return Err(ValidationErrors::single(FieldError::body(
+                &["credentials"],
+                "credentials must be an object",
+                "type_error.dict",
+            )));
+        };
+        let mut errors = ValidationErrors::new();
+        let mut field = |name: &str| -> String {
             match object.get(name).and_then(serde_json::Value::as_str) {
-                Some(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
-                _ => Err(format!(
-                    "{} credentials need `{name}` (a non-empty string)",
-                    kind.display_name()
-                )),
+                Some(text) if !text.trim().is_empty() => text.trim().to_string(),
+                _ => {
+                    errors.push(FieldError::body(
+                        &["credentials", name],
+                        format!(
+                            "{} credentials need `{name}` (a non-empty string)",
+                            kind.display_name()
+                        ),
+                        "value_error.missing",
+                    ));
+                    String::new()
+                }
             }
         };
-        Ok(match kind {
+        let credentials = match kind {
             PsaKind::ConnectWise => Credentials::ConnectWise(ConnectWiseCredentials {
-                company_id: field("company_id")?,
-                public_key: field("public_key")?,
-                private_key: field("private_key")?,
-                client_id: field("client_id")?,
+                company_id: field("company_id"),
+                public_key: field("public_key"),
+                private_key: field("private_key"),
+                client_id: field("client_id"),
             }),
             PsaKind::Autotask => Credentials::Autotask(AutotaskCredentials {
-                username: field("username")?,
-                secret: field("secret")?,
-                integration_code: field("integration_code")?,
+                username: field("username"),
+                secret: field("secret"),
+                integration_code: field("integration_code"),
             }),
-            PsaKind::Halo => Credentials::Halo(HaloCredentials {
-                client_id: field("client_id")?,
-                client_secret: field("client_secret")?,
-                tenant: field("tenant").ok(),
-            }),
-        })
+            PsaKind::Halo => {
+                let client_id = field("client_id");
+                let client_secret = field("client_secret");
+                let tenant = object
+                    .get("tenant")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
+                Credentials::Halo(HaloCredentials {
+                    client_id,
+                    client_secret,
+                    tenant,
+                })
+            }
+        };
+        errors.into_result().map(|()| credentials)
     }
 }
 
@@ -654,7 +683,16 @@ mod tests {
             &json!({"company_id": "acme", "public_key": "p", "private_key": "  "}),
         )
         .unwrap_err();
-        assert!(err.contains("private_key"), "{err}");
+        let locs: Vec<_> = err.0.iter().map(|e| e.loc.clone()).collect();
+        assert_eq!(
+            locs,
+            [
+                json!(["body", "credentials", "private_key"]),
+                json!(["body", "credentials", "client_id"])
+            ]
+            .map(|v| v.as_array().unwrap().clone())
+        );
+        assert!(Credentials::from_json(PsaKind::Halo, &json!("x")).is_err());
         let round = serde_json::to_value(&halo).unwrap();
         assert_eq!(round["kind"], "halo");
         assert_eq!(serde_json::from_value::<Credentials>(round).unwrap(), halo);
@@ -738,6 +776,34 @@ mod tests {
         assert_eq!(
             serde_json::to_value(PsaKind::ConnectWise).unwrap(),
             "connectwise"
+        );
+    }
+
+    #[test]
+    fn a_ticket_reads_as_intake_text() {
+        let ticket = Ticket {
+            id: "101".into(),
+            number: "101".into(),
+            summary: "Outlook keeps asking for password".into(),
+            description: "Since Monday.".into(),
+            notes: vec![TicketNote {
+                author: Some("Ann".into()),
+                text: "Reset MFA.".into(),
+                created_at: Some("2026-11-30".into()),
+                internal: true,
+            }],
+            company: Some("Acme Ltd".into()),
+            contact: Some(Contact {
+                name: "Jane Doe".into(),
+                email: Some("jane@acme.example".into()),
+            }),
+            configuration_items: vec!["ACME-LT-042".into()],
+            status: Some("New".into()),
+            url: None,
+        };
+        assert_eq!(
+            ticket.intake_text(),
+            "Ticket 101: Outlook keeps asking for password\nCompany: Acme Ltd\nContact: Jane Doe <jane@acme.example>\nConfiguration items: ACME-LT-042\nStatus: New\n\nSince Monday.\n\nLatest notes:\n- Ann 2026-11-30: Reset MFA.\n"
         );
     }
 
