@@ -59,7 +59,8 @@ async fn build_state_with(
         ..matching::MatchConfig::default()
     };
     let catalog = Catalog::new(store.clone(), config, crate::embedding::load(&settings)).await?;
-    let pilot = crate::pilots::build_with(&settings, catalog.clone(), provider)?;
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let pilot = crate::pilots::build_with(&settings, catalog.clone(), provider, metrics.clone())?;
     let psa = Arc::new(crate::psa::Psa::from_settings(&settings));
     Ok(AppState {
         store,
@@ -68,6 +69,7 @@ async fn build_state_with(
         catalog,
         pilot,
         psa,
+        metrics,
     })
 }
 
@@ -83,6 +85,9 @@ pub fn router(state: AppState) -> Router {
     openapi.info.version = env!("CARGO_PKG_VERSION").to_string();
     let openapi = Arc::new(openapi);
     let body_limit = state.settings.max_body_bytes;
+    let metrics = state.metrics.clone();
+    // With its own address the metrics are not on the main listener at all (`launch`).
+    let metrics_here = state.settings.metrics_bind.is_none();
     let trusted: Arc<[ipnet::IpNet]> = state.settings.trusted_proxies.clone().into();
 
     api_router
@@ -91,9 +96,18 @@ pub fn router(state: AppState) -> Router {
             async move { Json(doc.as_ref().clone()) }
         }))
         .merge(crate::web::routes())
+        .merge(if metrics_here {
+            Router::new().route("/metrics", get(crate::metrics::serve))
+        } else {
+            Router::new()
+        })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::record,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |mut req: Request, next: Next| async move {
             req.extensions_mut().insert(BodyLimit(body_limit));
@@ -158,6 +172,10 @@ pub async fn launch(
         }
         _ => None,
     };
+    let metrics_listener = match state.settings.metrics_bind.as_deref() {
+        Some(addr) => Some(serve_metrics(addr, state.clone()).await?),
+        None => None,
+    };
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "FlowPilot listening");
     axum::serve(
@@ -167,6 +185,9 @@ pub async fn launch(
     .with_graceful_shutdown(shutdown)
     .await?;
     housekeeping.abort();
+    if let Some(metrics) = metrics_listener {
+        metrics.abort();
+    }
     outbox.stop().await;
     if let Some(probe) = probe {
         probe.abort();
@@ -174,6 +195,24 @@ pub async fn launch(
     store.close().await;
     tracing::info!("FlowPilot stopped");
     Ok(())
+}
+
+/// `/metrics` alone on `addr` (`FLOWPILOT_METRICS_BIND`), so it can stay off the address
+/// users reach. Binding fails at start, like the main listener.
+async fn serve_metrics(
+    addr: &str,
+    state: AppState,
+) -> Result<tokio::task::JoinHandle<()>, LaunchError> {
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+    let app = Router::new()
+        .route("/metrics", get(crate::metrics::serve))
+        .with_state(state);
+    Ok(tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!(%err, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// Hourly clean-up of expired tokens and old rate-limit windows.

@@ -9,6 +9,7 @@ pub mod embedding;
 pub mod error;
 pub mod extract;
 pub mod launch;
+pub mod metrics;
 pub mod openapi;
 pub mod outbox;
 pub mod pilots;

@@ -8,6 +8,7 @@ use engine::{LlmPilot, OfflinePilot, Pilot};
 use providers::{build_provider, ProviderKind, ProviderSettings, StructuredMode};
 
 use crate::catalog::Catalog;
+use crate::metrics::{MeteredProvider, Metrics};
 use crate::settings::{ProviderChoice, ProviderEndpoint, Settings};
 
 /// The configured LLM provider and its settings, `None` for the offline engine. The settings
@@ -33,7 +34,7 @@ pub fn configured_provider(settings: &Settings) -> Option<(ProviderKind, Provide
 
 /// The configured pilot; an error when the configured provider cannot be set up.
 pub fn build(settings: &Settings, catalog: Arc<Catalog>) -> Result<Arc<dyn Pilot>, LlmError> {
-    build_with(settings, catalog, configured_provider(settings))
+    build_with(settings, catalog, configured_provider(settings), Arc::default())
 }
 
 /// The pilot for `provider` (from [`configured_provider`]); the offline one for `None`.
@@ -41,11 +42,12 @@ pub fn build_with(
     settings: &Settings,
     catalog: Arc<Catalog>,
     provider: Option<(ProviderKind, ProviderSettings)>,
+    metrics: Arc<Metrics>,
 ) -> Result<Arc<dyn Pilot>, LlmError> {
     let Some((kind, provider_settings)) = provider else {
         return Ok(Arc::new(OfflinePilot::new(catalog)));
     };
-    let provider = build_provider(kind, &provider_settings)?;
+    let provider = MeteredProvider::wrap(build_provider(kind, &provider_settings)?, metrics);
     tracing::info!(
         provider = provider.name(),
         model = provider.model(),

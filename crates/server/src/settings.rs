@@ -85,6 +85,8 @@ pub struct Settings {
     pub psa_timeout_secs: u64,
     /// Proxies whose `X-Forwarded-For` names the client (`client_addr`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where `/metrics` is served instead of the main listener; `None`: on the main one.
+    pub metrics_bind: Option<String>,
     pub log: String,
 }
 
@@ -132,6 +134,7 @@ impl Default for Settings {
             secret_key: None,
             psa_timeout_secs: 20,
             trusted_proxies: Vec::new(),
+            metrics_bind: None,
             log: "info".into(),
         }
     }
@@ -620,6 +623,11 @@ const TABLE: &[Row] = &[
         "FLOWPILOT_TRUSTED_PROXIES",
         "addresses or CIDRs whose X-Forwarded-For names the client",
         trusted_proxies
+    ),
+    row!(
+        "FLOWPILOT_METRICS_BIND",
+        "serve /metrics on this address instead of the main listener",
+        metrics_bind
     ),
     row!("RUST_LOG", "log filter", log),
 ];

@@ -19,4 +19,6 @@ pub struct AppState {
     pub pilot: Arc<dyn Pilot>,
     /// The PSA connector and the key its credentials are sealed with.
     pub psa: Arc<crate::psa::Psa>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

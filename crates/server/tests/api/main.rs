@@ -16,6 +16,7 @@ mod errors;
 mod flows;
 mod hardening;
 mod local_models;
+mod metrics;
 mod offline_handoff;
 mod openapi;
 mod operations;
