@@ -3,8 +3,10 @@
 //! Everything else in the workspace depends on this crate; it depends on none of them.
 
 pub mod account;
+pub mod briefing;
 pub mod confidence;
 pub mod documentation;
+pub mod escalation;
 pub mod flow;
 pub mod ids;
 pub mod llm;

@@ -194,6 +194,8 @@ pub enum Transition {
     Resume,
     Abandon,
     Rate,
+    /// The claimer of an escalated session continues it (escalation.md "Pick up").
+    PickUp,
 }
 
 impl Transition {
@@ -241,6 +243,7 @@ impl SessionStatus {
             (Transition::Resume, Paused) => Some(Active),
             (Transition::Abandon, Active | Paused) => Some(Abandoned),
             (Transition::Rate, Resolved | Escalated | Abandoned) => Some(self),
+            (Transition::PickUp, Escalated) => Some(Active),
             _ => None,
         }
     }
@@ -269,6 +272,7 @@ mod tests {
     fn transitions_know_where_they_may_start() {
         assert_eq!(Transition::Resolve.allowed_from(), [Active, Paused]);
         assert_eq!(Transition::Resume.allowed_from(), [Paused]);
+        assert_eq!(Transition::PickUp.allowed_from(), [Escalated]);
         assert_eq!(
             Transition::Rate.allowed_from(),
             [Resolved, Escalated, Abandoned]

@@ -70,6 +70,7 @@ async fn build_state_with(
         pilot,
         psa,
         metrics,
+        escalation_events: Default::default(),
     })
 }
 

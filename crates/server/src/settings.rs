@@ -66,6 +66,8 @@ pub struct Settings {
     pub anthropic: ProviderEndpoint,
     pub gemini: ProviderEndpoint,
     pub llm_timeout_secs: u64,
+    /// How long escalating waits for the AI's hand-off before the deterministic one.
+    pub escalation_ai_timeout_secs: u64,
     /// Whether the server probes the provider in the background at start (`provider_probe`).
     pub provider_probe: bool,
     pub max_steps: i64,
@@ -120,6 +122,7 @@ impl Default for Settings {
                 model: "gemini-2.5-flash".into(),
             },
             llm_timeout_secs: 60,
+            escalation_ai_timeout_secs: 5,
             provider_probe: true,
             max_steps: 30,
             redact: true,
@@ -543,6 +546,11 @@ const TABLE: &[Row] = &[
         "FLOWPILOT_LLM_TIMEOUT_SECS",
         "per provider call",
         llm_timeout_secs
+    ),
+    row!(
+        "FLOWPILOT_ESCALATION_AI_TIMEOUT_SECS",
+        "how long escalating waits for the AI's hand-off package before using the deterministic one",
+        escalation_ai_timeout_secs
     ),
     row!(
         "FLOWPILOT_PROVIDER_PROBE",

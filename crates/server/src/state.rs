@@ -21,4 +21,6 @@ pub struct AppState {
     pub psa: Arc<crate::psa::Psa>,
     /// What `/metrics` reports.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Tells open queue pages that an account's escalations changed.
+    pub escalation_events: crate::sessions::EscalationEvents,
 }

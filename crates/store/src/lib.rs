@@ -17,6 +17,7 @@ mod checkpointer;
 mod codec;
 mod db;
 mod error;
+mod escalations;
 mod flows;
 mod gauges;
 mod outbox;
@@ -40,6 +41,7 @@ pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 /// The summary every step row keeps of the steps before it (the domain's type).
 pub use domain::step::EarlierSteps;
 pub use error::StoreError;
+pub use escalations::{QueueEntry, QueueQuery};
 pub use flows::BuiltinLoad;
 pub use gauges::PoolUse;
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStatus, Settle};

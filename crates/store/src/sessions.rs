@@ -59,6 +59,8 @@ pub struct Closing {
     /// Writes to send out because of this close (a PSA note, a notification): queued in the
     /// same transaction, and only when the session did close.
     pub outbox: Vec<NewOutboxEntry>,
+    /// The escalation this close is (escalation.md), written with it.
+    pub escalation: Option<domain::escalation::Escalation>,
 }
 
 const STEP_COLUMNS: &str = "id, session_id, step_order, output, engine_state, response, \
@@ -548,6 +550,15 @@ impl Store {
         for rec in a.usage {
             batch.push_guarded(|b| insert_usage_sql(b, rec, a.response.responded_at))?;
         }
+        // The escalation metric "claim to first answer"; last, as nothing is guarded by it.
+        batch.push_guarded(|b| {
+            crate::escalations::first_answer_sql(
+                b,
+                a.session_id,
+                a.step_id,
+                a.response.responded_at,
+            )
+        })?;
         let done = self.db.write(batch).await?;
         done.get(1)
             .and_then(|advanced| advanced.rows.first())
@@ -644,6 +655,9 @@ impl Store {
                 Arg::from(id.to_string()),
             ],
         );
+        if let Some(escalation) = &closing.escalation {
+            batch.push_guarded(|b| crate::escalations::insert_escalation_sql(b, escalation))?;
+        }
         if !closing.outbox.is_empty() {
             batch.push_guarded(|b| enqueue_sql(b, &closing.outbox, now))?;
         }

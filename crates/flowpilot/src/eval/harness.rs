@@ -283,7 +283,11 @@ impl Harness {
             &self.state,
             &self.user,
             id,
-            input::Escalation { reason, to: None },
+            input::Escalation {
+                reason,
+                to: None,
+                team: None,
+            },
         )
         .await
         .map(|_| ())

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod dto;
+pub mod escalations;
 pub mod flows;
 pub mod health;
 pub mod psa;
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(quota::routes())
         .merge(sessions::routes())
+        .merge(escalations::routes())
         .merge(flows::routes())
         .merge(psa::routes());
     // Here and not in `ApiDoc`'s modifiers: those run before any route is added to it.

@@ -1,5 +1,7 @@
 //! Who may see and change a session (api.md): visible to its owner, the user it was
-//! escalated to and the account's admins (everyone else: 404); changed only by its owner
+//! escalated to and the account's admins, and through an escalation (escalation.md) to the
+//! members of the team it went to, every engineer of the account for the queue, whoever
+//! claimed it and whoever handed it over (everyone else: 404); changed only by its owner
 //! (others who can see it: 403).
 
 use domain::session::Session;
@@ -10,14 +12,28 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The rules the session row alone decides.
 pub fn can_see(user: &User, s: &Session) -> bool {
     s.account_id == user.account_id
         && (s.user_id == user.id || s.escalated_to_id == Some(user.id) || user.is_admin())
 }
 
+/// [`can_see`], then the rules of its escalations, read only for a session that was
+/// escalated and that the row alone does not show to `user`.
+pub async fn may_see(state: &AppState, user: &User, s: &Session) -> Result<bool, ApiError> {
+    if can_see(user, s) {
+        return Ok(true);
+    }
+    if s.account_id != user.account_id || s.escalated_at.is_none() {
+        return Ok(false);
+    }
+    let escalations = state.store.escalations_of_session(s.id).await?;
+    Ok(escalations.iter().any(|e| e.lets_see(user)))
+}
+
 pub async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<Session, ApiError> {
     match state.store.session(id).await {
-        Ok(s) if can_see(user, &s) => Ok(s),
+        Ok(s) if may_see(state, user, &s).await? => Ok(s),
         Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
         Err(other) => Err(other.into()),
     }
@@ -38,7 +54,7 @@ pub async fn owned_window(
     steps: i64,
 ) -> Result<SessionWindow, ApiError> {
     let window = match state.store.session_window(id, steps).await {
-        Ok(w) if can_see(user, &w.session) => w,
+        Ok(w) if may_see(state, user, &w.session).await? => w,
         Ok(_) | Err(StoreError::NotFound) => return Err(ApiError::NotFound),
         Err(other) => return Err(other.into()),
     };

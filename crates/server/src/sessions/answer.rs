@@ -366,6 +366,24 @@ async fn produce_next(
             reservation,
         });
     }
+    // After a briefing, the step the first engineer stopped at, as it was: no pilot call.
+    if let Some(resumed) = steps
+        .last()
+        .and_then(|answered| super::escalation::resumed_after(session, answered))
+    {
+        let advance = StepAdvance {
+            confidence_score: resumed.output.confidence,
+            matched_flow: None,
+            input_tokens: 0,
+            output_tokens: 0,
+        };
+        return Ok(Produced::Next {
+            next: Some(resumed),
+            advance,
+            usage: Vec::new(),
+            reservation,
+        });
+    }
     let earlier = earlier_steps(steps)?;
     let mut recent = history::history(steps);
     let skipped = answer.skipped;

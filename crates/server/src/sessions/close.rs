@@ -7,6 +7,7 @@ use std::future::Future;
 
 use chrono::Utc;
 use domain::documentation::{self, Documentation, SessionFacts, StepFacts, WrittenText};
+use domain::escalation::{Escalation as DomainEscalation, EscalationTarget, HandoffAuthor};
 use domain::session::{SessionStatus, Transition};
 use domain::step::StepType;
 use domain::{FieldError, Role, User, ValidationErrors};
@@ -219,27 +220,51 @@ pub async fn resolve(
 async fn check_target(
     state: &AppState,
     user: &User,
-    target: Option<Uuid>,
-) -> Result<Option<User>, ApiError> {
-    let Some(id) = target else { return Ok(None) };
-    let bad = |msg: &str| {
-        ApiError::Validation(vec![FieldError::body(
-            &["escalated_to_id"],
-            msg,
-            "value_error",
-        )])
+    body: &Escalation,
+) -> Result<(EscalationTarget, Option<User>), ApiError> {
+    let bad = |field: &str, msg: &str| {
+        ApiError::Validation(vec![FieldError::body(&[field], msg, "value_error")])
     };
-    if id == user.id {
-        return Err(bad("You cannot escalate a session to yourself"));
-    }
-    match state.store.user(id).await {
-        Ok(t) if t.account_id == user.account_id && t.is_active && t.role >= Role::Engineer => {
-            Ok(Some(t))
+    let Some(target) = EscalationTarget::from_parts(body.to, body.team) else {
+        return Err(bad(
+            "escalated_to_team_id",
+            "Escalate to a person or to a team, not both",
+        ));
+    };
+    match target {
+        EscalationTarget::Queue => Ok((target, None)),
+        EscalationTarget::Team(team) => {
+            if state.store.team_in_account(user.account_id, team).await? {
+                Ok((target, None))
+            } else {
+                Err(bad(
+                    "escalated_to_team_id",
+                    "Escalate to a team of your account",
+                ))
+            }
         }
-        Ok(_) | Err(store::StoreError::NotFound) => Err(bad(
-            "Escalate to an active engineer or admin of your account",
-        )),
-        Err(other) => Err(other.into()),
+        EscalationTarget::Person(id) => {
+            if id == user.id {
+                return Err(bad(
+                    "escalated_to_id",
+                    "You cannot escalate a session to yourself",
+                ));
+            }
+            match state.store.user(id).await {
+                Ok(t)
+                    if t.account_id == user.account_id
+                        && t.is_active
+                        && t.role >= Role::Engineer =>
+                {
+                    Ok((target, Some(t)))
+                }
+                Ok(_) | Err(store::StoreError::NotFound) => Err(bad(
+                    "escalated_to_id",
+                    "Escalate to an active engineer or admin of your account",
+                )),
+                Err(other) => Err(other.into()),
+            }
+        }
     }
 }
 
@@ -253,7 +278,7 @@ pub async fn escalate(
     let mut errors = ValidationErrors::new();
     errors.check_len(&["escalation_reason"], &reason, 1, 2000);
     errors.into_result()?;
-    let target = check_target(state, user, body.to).await?;
+    let (target, person) = check_target(state, user, &body).await?;
     if s.status.apply(Transition::Escalate).is_none() {
         return Err(conflict(&s));
     }
@@ -269,8 +294,27 @@ pub async fn escalate(
         resolution_summary: None,
         escalation_reason: Some(&reason),
     };
-    let (written, usage) =
-        optional_ai(state, user, s.id, state.pilot.write_escalation(&recap)).await;
+    // One write-up at most, and never a long wait for it (escalation.md): past the timeout
+    // the deterministic package goes out, and the call that did not answer counts nothing.
+    let wait = std::time::Duration::from_secs(state.settings.escalation_ai_timeout_secs);
+    let timed = async {
+        match tokio::time::timeout(wait, state.pilot.write_escalation(&recap)).await {
+            Ok(written) => written,
+            Err(_) => {
+                tracing::warn!(
+                    timeout_secs = wait.as_secs(),
+                    "the AI hand-off did not arrive in time; using the deterministic package"
+                );
+                (None, Vec::new())
+            }
+        }
+    };
+    let (written, usage) = optional_ai(state, user, s.id, timed).await;
+    let author = if written.is_some() && state.pilot.uses_ai() {
+        HandoffAuthor::Ai
+    } else {
+        HandoffAuthor::Deterministic
+    };
     let written = written
         .map(|w| WrittenText {
             root_cause: None,
@@ -281,26 +325,49 @@ pub async fn escalate(
             follow_ups: Vec::new(),
         })
         .unwrap_or_default();
-    let facts = facts(state, &s, &steps, SessionStatus::Escalated, target.as_ref()).await?;
-    let doc = documentation::escalated(&facts, &reason, written, Utc::now());
+    let facts = facts(state, &s, &steps, SessionStatus::Escalated, person.as_ref()).await?;
+    let now = Utc::now();
+    let doc = documentation::escalated(&facts, &reason, written, now);
     let (input_tokens, output_tokens) = ledger::tokens(&usage);
+    let escalation = DomainEscalation {
+        id: Uuid::new_v4(),
+        session_id: s.id,
+        account_id: s.account_id,
+        escalated_by: user.id,
+        target,
+        reason: reason.clone(),
+        escalated_at: now,
+        handoff_author: author,
+        claimed_by: None,
+        claimed_at: None,
+        picked_up: None,
+        picked_up_at: None,
+        picked_up_as_id: None,
+        briefing_step_id: None,
+        first_answered_at: None,
+    };
     let closing = Closing {
         escalation_reason: Some(reason),
-        escalated_to_id: target.map(|t| t.id),
+        escalated_to_id: target.person(),
         documentation: Some(doc.clone()),
         input_tokens,
         output_tokens,
+        outbox: super::escalation::notifications_on_escalate(&escalation),
+        escalation: Some(escalation),
         ..Default::default()
     };
     let open = Transition::Escalate.allowed_from();
     if !state
         .store
-        .transition_session(s.id, &open, SessionStatus::Escalated, &closing, Utc::now())
+        .transition_session(s.id, &open, SessionStatus::Escalated, &closing, now)
         .await?
     {
         return Err(ApiError::Conflict(
             "The session was closed by another request".into(),
         ));
     }
+    state
+        .escalation_events
+        .send(s.account_id, s.id, "escalated");
     Ok(doc)
 }

@@ -45,7 +45,9 @@ pub struct Resolution {
 #[derive(Debug, Clone)]
 pub struct Escalation {
     pub reason: String,
+    /// A person; or `team`; neither for the account's queue (both: a 422).
     pub to: Option<Uuid>,
+    pub team: Option<Uuid>,
 }
 
 /// The engineer's rating of a closed session.

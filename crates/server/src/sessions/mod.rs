@@ -7,11 +7,12 @@
 //! step), `close` (resolve, escalate and their documentation), `history` (what the pilot is
 //! told of the steps so far), `ledger` (provider calls counted and recorded), `access` (who
 //! may see and change a session), `ticket` (the PSA ticket a session starts from or is linked
-//! to).
+//! to), `escalation` (the queue, claim, pick-up and briefing after an escalation).
 
 mod access;
 mod answer;
 mod close;
+pub mod escalation;
 mod history;
 pub mod input;
 mod ledger;
@@ -33,6 +34,7 @@ use crate::rate_limit::{Action, Permit};
 use crate::state::AppState;
 pub use answer::{is_resolution, Answered};
 pub use close::{answer_text, suggested_resolution};
+pub use escalation::{EscalationEvent, EscalationEvents};
 use input::{Escalation, NewSession, Rating, Resolution, Respond};
 pub use start::Started;
 

@@ -388,7 +388,11 @@ pub async fn escalate(
             }
         },
     };
-    let body = Escalation { reason, to: target };
+    let body = Escalation {
+        reason,
+        to: target,
+        team: None,
+    };
     let result = sessions::escalate(&state, &user.user, id, body).await;
     let next = format!("/pilot/{id}/documentation");
     visit

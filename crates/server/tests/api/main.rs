@@ -13,6 +13,7 @@ mod ai_sessions;
 mod auth;
 mod clarification;
 mod errors;
+mod escalation;
 mod flows;
 mod hardening;
 mod local_models;

@@ -74,6 +74,9 @@ pub struct EscalateIn {
     pub escalation_reason: String,
     /// An active engineer or admin of the same account, not the caller.
     pub escalated_to_id: Option<Uuid>,
+    /// A team of the same account. At most one of the two targets; neither escalates to the
+    /// account's queue.
+    pub escalated_to_team_id: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -124,6 +127,7 @@ impl From<EscalateIn> for Escalation {
         Escalation {
             reason: body.escalation_reason,
             to: body.escalated_to_id,
+            team: body.escalated_to_team_id,
         }
     }
 }
@@ -370,6 +374,9 @@ pub struct SessionDetail {
     pub steps: Vec<StepOut>,
     /// The session's PSA ticket, if it has one.
     pub psa: Option<SessionTicketOut>,
+    /// Its escalation (claim, pick-up and metrics) and the sessions it is linked to.
+    #[serde(flatten)]
+    pub escalation: crate::api::escalations::SessionEscalationOut,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

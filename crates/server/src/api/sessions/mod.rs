@@ -245,6 +245,7 @@ pub async fn session_detail(
 ) -> ApiResult<Json<SessionDetail>> {
     let (s, steps) = actions::detail(&state, &current.user, id).await?;
     let ticket = actions::ticket::of_session(&state, s.id).await?;
+    let escalation = crate::api::escalations::of_session(&state, &current.user, &s).await?;
     Ok(Json(SessionDetail {
         summary: SessionSummary::from(&s),
         user_id: s.user_id,
@@ -259,6 +260,7 @@ pub async fn session_detail(
         total_output_tokens: s.total_output_tokens,
         steps: steps.iter().map(StepOut::from).collect(),
         psa: ticket.as_ref().map(SessionTicketOut::from),
+        escalation,
     }))
 }
 
