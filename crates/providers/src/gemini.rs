@@ -1,8 +1,12 @@
 //! Google Gemini `generateContent`. Structured output through `responseMimeType` and a
 //! `responseSchema`, which takes Gemini's OpenAPI subset rather than JSON Schema.
 
+mod stream;
+
+use std::ops::ControlFlow;
+
 use async_trait::async_trait;
-use domain::llm::{ChatRole, LlmError, LlmProvider, LlmReply, LlmRequest};
+use domain::llm::{ChatRole, LlmError, LlmProvider, LlmReply, LlmRequest, TextSink};
 use serde_json::{json, Map, Value};
 
 use super::{ProviderConfig, TEMPERATURE};
@@ -55,19 +59,48 @@ impl LlmProvider for GeminiProvider {
     }
 
     async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+        let builder = self.post(request, "generateContent")?;
+        let body = http::send_json(builder, self.config.timeout).await?;
+        parse_reply(&body, &self.config.model)
+    }
+
+    async fn complete_streaming(
+        &self,
+        request: &LlmRequest,
+        sink: &dyn TextSink,
+    ) -> Result<LlmReply, LlmError> {
+        let builder = self.post(request, "streamGenerateContent?alt=sse")?;
+        let response = http::send_streaming(builder, self.config.timeout).await?;
+        let mut gathered = stream::Gathered::default();
+        http::read_events(response, self.config.timeout, |event| {
+            gathered
+                .event(event, sink)
+                .map(|()| ControlFlow::Continue(()))
+        })
+        .await?;
+        parse_reply(&gathered.into_response()?, &self.config.model)
+    }
+}
+
+impl GeminiProvider {
+    /// A request to the model's `method` (`generateContent`, or its streaming sibling).
+    fn post(
+        &self,
+        request: &LlmRequest,
+        method: &str,
+    ) -> Result<reqwest::RequestBuilder, LlmError> {
         // Accept both `gemini-2.5-flash` and the API's own `models/gemini-2.5-flash`.
         let model = self.config.model.trim_start_matches("models/");
         let url = http::join_url(
             &self.config.base_url,
-            &format!("v1beta/models/{model}:generateContent"),
+            &format!("v1beta/models/{model}:{method}"),
         );
         // The key goes in a header, never the query string, so it cannot end up in a logged URL.
         let mut builder = self.client.post(url).json(&self.body(request));
         if let Some(key) = self.config.key() {
             builder = builder.header("x-goog-api-key", http::secret_header(key)?);
         }
-        let body = http::send_json(builder, self.config.timeout).await?;
-        parse_reply(&body, &self.config.model)
+        Ok(builder)
     }
 }
 

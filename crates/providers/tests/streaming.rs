@@ -12,9 +12,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use domain::llm::{LlmError, LlmProvider, TextSink};
-use flowpilot_providers::{AnthropicProvider, OpenAiProvider, StructuredMode};
+use flowpilot_providers::{AnthropicProvider, GeminiProvider, OpenAiProvider, StructuredMode};
 use llm::parse_step;
-use streaming::{anthropic_events, openai_events, Stream, StreamingServer};
+use streaming::{anthropic_events, gemini_events, openai_events, Stream, StreamingServer};
 use support::{config, step_request, valid_step};
 
 /// Every delta, with when it came.
@@ -223,5 +223,48 @@ async fn an_error_status_before_streaming_maps_as_ever() {
         LlmError::RateLimited {
             retry_after: Some(7)
         }
+    );
+}
+
+#[tokio::test]
+async fn gemini_streams_the_candidates_text() {
+    let text = valid_step().to_string();
+    let server =
+        StreamingServer::start(vec![Stream::new(gemini_events(&text, 7, (222, 33)), PAUSE)]).await;
+    let provider =
+        GeminiProvider::new(config(&server.base_url, "gemini-2.5-flash", Some("k"))).unwrap();
+    let sink = Recorder::default();
+
+    let reply = provider
+        .complete_streaming(&step_request(), &sink)
+        .await
+        .unwrap();
+
+    assert_eq!(reply.text, text);
+    assert_eq!((reply.input_tokens, reply.output_tokens), (222, 33));
+    assert_eq!(reply.model, "gemini-stream");
+    assert_eq!(sink.text(), text);
+    assert_eq!(sink.count(), 7);
+    assert_eq!(
+        server.seen()[0]["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+}
+
+#[tokio::test]
+async fn gemini_dropped_mid_stream_is_an_error() {
+    let text = valid_step().to_string();
+    let events = gemini_events(&text, 7, (1, 1));
+    let server = StreamingServer::start(vec![Stream::new(events, PAUSE).dropped_after(3)]).await;
+    let provider = GeminiProvider::new(config(&server.base_url, "gemini-2.5-flash", None)).unwrap();
+
+    let err = provider
+        .complete_streaming(&step_request(), &Recorder::default())
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        err,
+        LlmError::InvalidResponse("the connection was cut before the reply was complete".into())
     );
 }

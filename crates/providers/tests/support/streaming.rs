@@ -268,3 +268,26 @@ pub fn anthropic_events(
     events.push(event("message_stop", json!({"type": "message_stop"})));
     events
 }
+
+/// A Gemini `streamGenerateContent?alt=sse` stream of `text` in `pieces` chunks, the last
+/// with the finish reason and the usage (Gemini sends no end marker).
+pub fn gemini_events(text: &str, pieces: usize, usage: (i64, i64)) -> Vec<String> {
+    let parts = split(text, pieces);
+    let last = parts.len().saturating_sub(1);
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let mut chunk = json!({
+                "candidates": [{"content": {"role": "model", "parts": [{"text": piece}]}, "index": 0}],
+                "modelVersion": "gemini-stream"
+            });
+            if i == last {
+                chunk["candidates"][0]["finishReason"] = json!("STOP");
+                chunk["usageMetadata"] =
+                    json!({"promptTokenCount": usage.0, "candidatesTokenCount": usage.1});
+            }
+            format!("data: {chunk}")
+        })
+        .collect()
+}
