@@ -24,10 +24,13 @@ mod next;
 mod notice;
 mod page;
 mod pilot;
+mod psa_settings;
 mod session;
 mod session_view;
+mod session_ticket;
 mod sign_in;
 mod signup;
+mod ticket_picker;
 mod user;
 mod why_matched;
 
@@ -57,6 +60,23 @@ pub fn routes() -> Router<AppState> {
         .route("/pilot/{id}/documentation", get(documentation::show))
         .route("/pilot/{id}/documentation.md", get(documentation::download))
         .route("/pilot/{id}/rate", post(documentation::rate))
+        .route("/pilot/{id}/link-ticket", post(session_ticket::link))
+        .route(
+            "/settings/psa",
+            get(psa_settings::list).post(psa_settings::create),
+        )
+        .route("/settings/psa/new", get(psa_settings::new))
+        .route(
+            "/settings/psa/{id}",
+            get(psa_settings::edit).post(psa_settings::update),
+        )
+        .route("/settings/psa/{id}/test", post(psa_settings::test))
+        .route("/settings/psa/{id}/delete", post(psa_settings::delete))
+        .route("/settings/psa/{id}/members", get(psa_settings::members_show))
+        .route(
+            "/settings/psa/{id}/members/{user_id}",
+            post(psa_settings::members_map),
+        )
         .layer(middleware::from_fn(csrf::ensure_cookie))
         .layer(middleware::from_fn(headers::page_headers));
     Router::new()

@@ -13,6 +13,8 @@ use crate::web::assets;
 pub struct Layout {
     pub title: String,
     pub user_name: Option<String>,
+    /// Whether the signed-in user is an account admin (the settings link).
+    pub admin: bool,
     pub csrf: String,
     /// The nav entry to mark `aria-current="page"`.
     pub current: &'static str,
@@ -27,6 +29,7 @@ impl Layout {
         Layout {
             title: title.to_string(),
             user_name: user.map(|u| u.full_name.clone()),
+            admin: user.is_some_and(User::is_admin),
             csrf: csrf.as_ref().to_string(),
             current: "",
             css: assets::url("app.css"),

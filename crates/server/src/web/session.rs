@@ -105,6 +105,9 @@ struct SessionPage {
     limit_reached: bool,
     draft: Draft,
     resolve_summary: String,
+    /// The session's PSA ticket, and the form to link one.
+    ticket: Option<crate::web::session_ticket::TicketCard>,
+    link_ticket: Option<crate::web::session_ticket::LinkForm>,
 }
 
 /// `id` as written in the path; anything that is not a UUID is simply not found.
@@ -184,6 +187,9 @@ impl<'a> Visit<'a> {
             .map(String::from)
             .or_else(|| sessions::suggested_resolution(&steps))
             .unwrap_or_default();
+        let may_link = view.owned && !view.closed;
+        let (ticket, link_ticket) =
+            crate::web::session_ticket::sidebar(state, &s, user, may_link).await?;
         Ok(SessionPage {
             layout: Layout::new(&s.title, self.csrf, Some(user)).current("pilot"),
             s: view,
@@ -193,6 +199,8 @@ impl<'a> Visit<'a> {
             limit_reached,
             draft,
             resolve_summary,
+            ticket,
+            link_ticket,
         })
     }
 
@@ -228,6 +236,29 @@ impl<'a> Visit<'a> {
             }
         }
     }
+}
+
+/// The session page with `message` at the top, for a form of another module (linking a
+/// ticket) that failed.
+pub async fn show_with_notice(
+    state: &AppState,
+    user: &WebUser,
+    csrf: &CsrfToken,
+    id: Uuid,
+    status: StatusCode,
+    message: String,
+) -> Result<Response, WebError> {
+    let visit = Visit {
+        state,
+        user,
+        csrf,
+        id,
+    };
+    let draft = Draft {
+        notice: Some(message),
+        ..Draft::default()
+    };
+    visit.show(status, draft).await
 }
 
 #[derive(Debug, Default, Deserialize)]
