@@ -23,6 +23,7 @@ use engine::StepTextSink;
 use llm::FormingText;
 use serde_json::json;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::sessions;
@@ -47,12 +48,14 @@ pub async fn respond(
             let _ = events.send(trouble(StatusCode::UNPROCESSABLE_ENTITY, NO_ANSWER, &page));
         }
         Some(body) => {
-            tokio::spawn(async move {
+            // The request's span (its request id) follows the answer into its task.
+            let answering = async move {
                 let sink = Forward(events.clone());
                 let result =
                     sessions::respond_forming(&state, &user.user, id, body, Some(&sink)).await;
                 let _ = events.send(finished(result.map(|_| ()), &page));
-            });
+            };
+            tokio::spawn(answering.instrument(tracing::Span::current()));
         }
     }
     Ok(stream(received))
