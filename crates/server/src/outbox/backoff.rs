@@ -84,7 +84,10 @@ mod tests {
             b.wait(1, Some(Duration::from_secs(7))),
             Duration::from_secs(7)
         );
-        assert_eq!(b.wait(1, Some(Duration::from_secs(86_400))), b.cap);
+        assert_eq!(
+            b.wait(1, Some(Duration::from_secs(86_400))),
+            b.retry_after_cap
+        );
         assert!(!b.gives_up_after(23));
         assert!(b.gives_up_after(24));
     }
