@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod deliverer;
 pub mod http;
+pub mod psa;
 pub mod webhook;
 pub mod worker;
 

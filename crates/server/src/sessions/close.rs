@@ -8,6 +8,7 @@ use std::future::Future;
 use chrono::Utc;
 use domain::documentation::{self, Documentation, SessionFacts, StepFacts, WrittenText};
 use domain::escalation::{Escalation as DomainEscalation, EscalationTarget, HandoffAuthor};
+use domain::psa::PostOn;
 use domain::session::{SessionStatus, Transition};
 use domain::step::StepType;
 use domain::{FieldError, Role, User, ValidationErrors};
@@ -140,6 +141,7 @@ pub async fn resolve(
     if s.status.apply(Transition::Resolve).is_none() {
         return Err(conflict(&s));
     }
+    let own_note = super::write_back::checked_note(body.psa_note.as_deref())?;
     let steps = state.store.steps(s.id).await?;
     let suggested = suggested_resolution(&steps);
     let summary = match body
@@ -192,13 +194,18 @@ pub async fn resolve(
         })
         .unwrap_or_default();
     let facts = facts(state, &s, &steps, SessionStatus::Resolved, None).await?;
-    let doc = documentation::resolved(&facts, &summary, written, Utc::now());
+    let now = Utc::now();
+    let doc = documentation::resolved(&facts, &summary, written, now);
+    // Queued with the close, in its transaction: a close that loses its race posts nothing.
+    let outbox =
+        super::write_back::entries(state, &s, PostOn::Resolve, &doc, own_note, now).await?;
     let (input_tokens, output_tokens) = ledger::tokens(&usage);
     let closing = Closing {
         resolution_summary: Some(summary),
         documentation: Some(doc.clone()),
         input_tokens,
         output_tokens,
+        outbox,
         ..Default::default()
     };
     let open = Transition::Resolve.allowed_from();
@@ -282,6 +289,7 @@ pub async fn escalate(
     if s.status.apply(Transition::Escalate).is_none() {
         return Err(conflict(&s));
     }
+    let own_note = super::write_back::checked_note(body.psa_note.as_deref())?;
     let steps = state.store.steps(s.id).await?;
     let intake = &s.intake;
     let past = history::history(&steps);
@@ -346,7 +354,7 @@ pub async fn escalate(
         briefing_step_id: None,
         first_answered_at: None,
     };
-    let closing = Closing {
+    let mut closing = Closing {
         escalation_reason: Some(reason),
         escalated_to_id: target.person(),
         documentation: Some(doc.clone()),
@@ -356,6 +364,10 @@ pub async fn escalate(
         escalation: Some(escalation),
         ..Default::default()
     };
+    // The ticket's note, with whatever else the close queues, in the close's transaction.
+    let psa_writes =
+        super::write_back::entries(state, &s, PostOn::Escalate, &doc, own_note, Utc::now()).await?;
+    closing.outbox.extend(psa_writes);
     let open = Transition::Escalate.allowed_from();
     if !state
         .store

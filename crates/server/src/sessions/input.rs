@@ -39,12 +39,16 @@ pub struct Resolution {
     pub summary: Option<String>,
     /// Without a summary, take the latest suggested resolution.
     pub use_suggested: bool,
+    /// The note to post to the linked ticket instead of the documentation.
+    pub psa_note: Option<String>,
 }
 
 /// Handing a session over to a colleague (or to nobody in particular).
 #[derive(Debug, Clone)]
 pub struct Escalation {
     pub reason: String,
+    /// The note to post to the linked ticket instead of the hand-off package.
+    pub psa_note: Option<String>,
     /// A person; or `team`; neither for the account's queue (both: a 422).
     pub to: Option<Uuid>,
     pub team: Option<Uuid>,

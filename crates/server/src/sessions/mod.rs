@@ -18,6 +18,7 @@ pub mod input;
 mod ledger;
 mod start;
 pub mod ticket;
+pub mod write_back;
 
 use chrono::Utc;
 use domain::documentation::Documentation;

@@ -374,6 +374,7 @@ pub async fn resolve(
     let body = Resolution {
         summary: present(&typed),
         use_suggested: form.used_suggested_resolution == "true",
+        psa_note: None,
     };
     let result = sessions::resolve(&state, &user.user, id, body).await;
     let draft = Draft::of(Form::Resolve, typed);
@@ -423,6 +424,7 @@ pub async fn escalate(
         reason,
         to: target,
         team: None,
+        psa_note: None,
     };
     let result = sessions::escalate(&state, &user.user, id, body).await;
     let next = format!("/pilot/{id}/documentation");

@@ -33,10 +33,30 @@ pub enum Mode {
     Hanging,
 }
 
+/// How the fake answers the next `POST …/notes`; once the script is used up, it posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteAnswer {
+    /// Refuses with this status (and `Retry-After` seconds, when given); nothing is posted.
+    Status(u16, Option<u64>),
+    /// Posts the note, then answers nothing for longer than the server waits: the write
+    /// landed and the server cannot know.
+    PostedUnanswered,
+}
+
+/// A note the fake took: the ticket and the body as sent.
+#[derive(Debug, Clone)]
+pub struct PostedNote {
+    pub id: u64,
+    pub ticket: String,
+    pub body: Value,
+}
+
 #[derive(Clone)]
 struct Shared {
     mode: Arc<Mutex<Mode>>,
     requests: Arc<Mutex<Vec<String>>>,
+    note_script: Arc<Mutex<std::collections::VecDeque<NoteAnswer>>>,
+    notes: Arc<Mutex<Vec<PostedNote>>>,
 }
 
 pub struct FakePsa {
@@ -49,11 +69,13 @@ impl FakePsa {
         let shared = Shared {
             mode: Arc::new(Mutex::new(Mode::Up)),
             requests: Arc::default(),
+            note_script: Arc::default(),
+            notes: Arc::default(),
         };
         let api = Router::new()
             .route("/service/tickets", get(list_tickets))
             .route("/service/tickets/{id}", get(ticket))
-            .route("/service/tickets/{id}/notes", get(notes))
+            .route("/service/tickets/{id}/notes", get(notes).post(post_note))
             .route("/service/tickets/{id}/configurations", get(configurations))
             .route("/system/members", get(members));
         let app = Router::new()
@@ -75,6 +97,20 @@ impl FakePsa {
 
     pub fn set(&self, mode: Mode) {
         *self.shared.mode.lock().expect("mode") = mode;
+    }
+
+    /// How the next `POST …/notes` are answered, in order.
+    pub fn script_notes(&self, answers: &[NoteAnswer]) {
+        self.shared
+            .note_script
+            .lock()
+            .expect("script")
+            .extend(answers.iter().copied());
+    }
+
+    /// The notes posted so far.
+    pub fn posted_notes(&self) -> Vec<PostedNote> {
+        self.shared.notes.lock().expect("notes").clone()
     }
 
     /// The paths asked for so far.
@@ -203,16 +239,75 @@ async fn ticket(Path(id): Path<String>) -> Response {
     }
 }
 
-async fn notes(Path(id): Path<String>) -> Response {
+async fn post_note(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if find(&id).is_none() {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "ticket not found"})),
+        )
+            .into_response();
+    }
+    let next = shared.note_script.lock().expect("script").pop_front();
+    if let Some(NoteAnswer::Status(status, retry_after)) = next {
+        let status = StatusCode::from_u16(status).expect("status");
+        let mut response = (
+            status,
+            Json(json!({"message": format!("scripted {status}")})),
+        )
+            .into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", seconds.to_string().parse().expect("header"));
+        }
+        return response;
+    }
+    let note = {
+        let mut notes = shared.notes.lock().expect("notes");
+        let note = PostedNote {
+            id: 9000 + notes.len() as u64 + 1,
+            ticket: id,
+            body,
+        };
+        notes.push(note.clone());
+        note
+    };
+    if next == Some(NoteAnswer::PostedUnanswered) {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+    Json(json!({"id": note.id, "text": note.body["text"]})).into_response()
+}
+
+async fn notes(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+    let posted: Vec<Value> = shared
+        .notes
+        .lock()
+        .expect("notes")
+        .iter()
+        .rev()
+        .filter(|n| n.ticket == id)
+        .map(|n| json!({"id": n.id, "text": n.body["text"], "internalAnalysisFlag": n.body["internalAnalysisFlag"]}))
+        .collect();
     match find(&id) {
-        Some(t) => Json(json!([
+        Some(t) => {
+            let original = json!([
             {"id": 2, "text": t.note, "detailDescriptionFlag": false, "internalAnalysisFlag": true,
              "member": {"name": "Sam Tech"}, "dateCreated": "2026-12-01T09:30:00Z"},
             {"id": 1, "text": t.description, "detailDescriptionFlag": true, "internalAnalysisFlag": false,
              "contact": {"name": "Dana Reyes"}, "dateCreated": "2026-12-01T08:00:00Z"}
-        ]))
-        .into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"message": "ticket not found"}))).into_response(),
+            ]);
+            let original = original.as_array().cloned().unwrap_or_default();
+            Json(posted.into_iter().chain(original).collect::<Vec<Value>>()).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "ticket not found"})),
+        )
+            .into_response(),
     }
 }
 

@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod provider_probe;
 mod psa;
+mod psa_push;
 mod redaction;
 mod sessions;
 mod step_writes;

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::sessions::input::{Escalation, LinkTicket, NewSession, Rating, Resolution, Respond};
+use crate::sessions::write_back::Push;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntakeContentIn {
@@ -66,6 +67,10 @@ pub struct ResolveIn {
     #[schema(max_length = 5000)]
     pub resolution_summary: Option<String>,
     pub used_suggested_resolution: Option<bool>,
+    /// The note to post to the session's linked ticket (psa.md "Write-back") instead of
+    /// the generated documentation; blank or absent posts the documentation.
+    #[schema(max_length = 20000)]
+    pub psa_note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -74,6 +79,10 @@ pub struct EscalateIn {
     pub escalation_reason: String,
     /// An active engineer or admin of the same account, not the caller.
     pub escalated_to_id: Option<Uuid>,
+    /// The note to post to the session's linked ticket instead of the hand-off package;
+    /// blank or absent posts the package.
+    #[schema(max_length = 20000)]
+    pub psa_note: Option<String>,
     /// A team of the same account. At most one of the two targets; neither escalates to the
     /// account's queue.
     pub escalated_to_team_id: Option<Uuid>,
@@ -118,6 +127,7 @@ impl From<ResolveIn> for Resolution {
         Resolution {
             summary: body.resolution_summary,
             use_suggested: body.used_suggested_resolution == Some(true),
+            psa_note: body.psa_note,
         }
     }
 }
@@ -126,6 +136,7 @@ impl From<EscalateIn> for Escalation {
     fn from(body: EscalateIn) -> Self {
         Escalation {
             reason: body.escalation_reason,
+            psa_note: body.psa_note,
             to: body.escalated_to_id,
             team: body.escalated_to_team_id,
         }
@@ -258,6 +269,9 @@ pub struct SessionTicketOut {
     pub linked_at: DateTime<Utc>,
     /// Set when the ticket could not be read: the session went on from the text given.
     pub notice: Option<String>,
+    /// The write-back to the ticket on resolve or escalate (psa.md "Write-back"); null
+    /// until the session queued one.
+    pub push: Option<PsaPushOut>,
 }
 
 impl From<&TicketLink> for SessionTicketOut {
@@ -271,6 +285,39 @@ impl From<&TicketLink> for SessionTicketOut {
             url: link.url.clone(),
             linked_at: link.linked_at,
             notice: link.read_error.clone(),
+            push: None,
+        }
+    }
+}
+
+impl SessionTicketOut {
+    pub fn with_push(mut self, push: Option<&Push>) -> Self {
+        self.push = push.map(PsaPushOut::from);
+        self
+    }
+}
+
+/// The push status of the write-back: `pending` (queued or being retried), `posted` (in the
+/// PSA, `remote_id` the note's id) or `failed` (`last_error` says why; retry with
+/// `POST /ai-sessions/{id}/psa-push/retry`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PsaPushOut {
+    #[schema(example = "posted")]
+    pub status: String,
+    /// Attempts to post the note so far (a retry counts from zero again).
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    /// The note's id in the PSA, once posted.
+    pub remote_id: Option<String>,
+}
+
+impl From<&Push> for PsaPushOut {
+    fn from(push: &Push) -> Self {
+        PsaPushOut {
+            status: push.status.as_str().into(),
+            attempts: push.attempts,
+            last_error: push.last_error.clone(),
+            remote_id: push.remote_id.clone(),
         }
     }
 }

@@ -23,6 +23,8 @@ use crate::sessions as actions;
 use crate::state::AppState;
 use dto::*;
 
+mod psa_push;
+
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(start_session, list_sessions))
@@ -36,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(resume))
         .routes(routes!(abandon))
         .routes(routes!(link_ticket))
+        .routes(routes!(psa_push::retry_push))
 }
 
 /// Starts a session: matches the intake to a flow and produces the first step.
@@ -245,6 +248,7 @@ pub async fn session_detail(
 ) -> ApiResult<Json<SessionDetail>> {
     let (s, steps) = actions::detail(&state, &current.user, id).await?;
     let ticket = actions::ticket::of_session(&state, s.id).await?;
+    let push = actions::write_back::push(&state, s.id).await?;
     let escalation = crate::api::escalations::of_session(&state, &current.user, &s).await?;
     Ok(Json(SessionDetail {
         summary: SessionSummary::from(&s),
@@ -259,7 +263,9 @@ pub async fn session_detail(
         total_input_tokens: s.total_input_tokens,
         total_output_tokens: s.total_output_tokens,
         steps: steps.iter().map(StepOut::from).collect(),
-        psa: ticket.as_ref().map(SessionTicketOut::from),
+        psa: ticket
+            .as_ref()
+            .map(|t| SessionTicketOut::from(t).with_push(push.as_ref())),
         escalation,
     }))
 }
