@@ -310,3 +310,27 @@ async fn doctor_json_has_a_section_per_check_and_the_overall_verdict() {
         .unwrap()
         .contains("fetch-embedding-model.sh"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_with_a_model_dir_that_holds_no_model_names_it_and_still_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("models");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = doctor(
+        dir.path(),
+        &[],
+        &[
+            ("FLOWPILOT_LLM_PROVIDER", "offline".into()),
+            ("FLOWPILOT_EMBEDDING_MODEL_DIR", empty.display().to_string()),
+        ],
+    )
+    .await;
+    // With the `embeddings` feature the directory lacks the files; without it the setting
+    // is unused. Either way a warning naming the variable, not a failure.
+    assert!(run.ok, "{}", run.all());
+    assert!(
+        run.stdout.contains("warn  FLOWPILOT_EMBEDDING_MODEL_DIR"),
+        "{}",
+        run.stdout
+    );
+}

@@ -67,18 +67,16 @@ pub struct StructuredCall {
 /// server, one call per structured mode until one is enforced.
 pub async fn probe(kind: ProviderKind, config: &ProviderConfig) -> ProbeReport {
     let configured_mode = (kind == ProviderKind::OpenAi).then_some(config.structured);
+    let (reach, model_check) = models::check(kind, config).await;
     let mut report = ProbeReport {
         kind,
         base_url: display_url(&config.base_url),
         model: config.model.clone(),
         configured_mode,
-        reach: Reach::Unreachable(LlmError::Transport("not probed".into())),
-        model_check: None,
+        reach,
+        model_check,
         calls: Vec::new(),
     };
-    let (reach, model_check) = models::check(kind, config).await;
-    report.reach = reach;
-    report.model_check = model_check;
     let reached = matches!(report.reach, Reach::Reached { .. });
     // A call for a model the server says it lacks fails the same way, and says less.
     let model_missing = matches!(report.model_check, Some(ModelCheck::Missing { .. }));
@@ -140,11 +138,6 @@ impl ProbeReport {
     /// change, what to change. Names the variables `vars` gives.
     pub fn findings(&self, vars: &Variables) -> Vec<Finding> {
         findings::of(self, vars)
-    }
-
-    /// True when nothing found is a failure (warnings and notes allowed).
-    pub fn is_healthy(&self, vars: &Variables) -> bool {
-        self.findings(vars).iter().all(|f| f.level != Level::Fail)
     }
 
     /// How long the structured call that decided took (the last one made).
