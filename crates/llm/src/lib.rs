@@ -24,4 +24,7 @@ pub use parse::{
 };
 pub use pricing::{estimate_cached_cost_usd, estimate_cost_usd};
 pub use redact::Redactor;
-pub use structured::{call_structured, call_structured_streaming, repair_request, StructuredError};
+pub use structured::{
+    call_structured, call_structured_once, call_structured_streaming, repair_request,
+    StructuredError,
+};

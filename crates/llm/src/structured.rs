@@ -17,6 +17,12 @@ pub enum StructuredError {
         errors: Vec<String>,
         usage: Vec<LlmReply>,
     },
+    /// The one reply of [`call_structured_once`] failed validation (no repair was tried).
+    #[error("the AI provider's answer did not follow the contract: {}", errors.join("; "))]
+    Invalid {
+        errors: Vec<String>,
+        usage: Vec<LlmReply>,
+    },
 }
 
 impl StructuredError {
@@ -24,7 +30,8 @@ impl StructuredError {
     pub fn usage(&self) -> &[LlmReply] {
         match self {
             StructuredError::Provider { usage, .. }
-            | StructuredError::InvalidAfterRepair { usage, .. } => usage,
+            | StructuredError::InvalidAfterRepair { usage, .. }
+            | StructuredError::Invalid { usage, .. } => usage,
         }
     }
 }
@@ -37,6 +44,32 @@ pub async fn call_structured<T>(
     parse: impl Fn(&str) -> Result<T, Vec<String>>,
 ) -> Result<(T, Vec<LlmReply>), StructuredError> {
     call_structured_streaming(provider, request, parse, None).await
+}
+
+/// One call and no repair: for a write-up that has a fallback of its own and must cost one
+/// call at most (an escalation's hand-off package, escalation.md), where a repair would be a
+/// second call for the same text.
+pub async fn call_structured_once<T>(
+    provider: &dyn LlmProvider,
+    request: &LlmRequest,
+    parse: impl Fn(&str) -> Result<T, Vec<String>>,
+) -> Result<(T, Vec<LlmReply>), StructuredError> {
+    let reply = match provider.complete(request).await {
+        Ok(reply) => reply,
+        Err(error) => {
+            return Err(StructuredError::Provider {
+                error,
+                usage: Vec::new(),
+            })
+        }
+    };
+    match parse(&reply.text) {
+        Ok(value) => Ok((value, vec![reply])),
+        Err(errors) => Err(StructuredError::Invalid {
+            errors,
+            usage: vec![reply],
+        }),
+    }
 }
 
 /// [`call_structured`], handing `sink` the text of each call as the provider generates it

@@ -58,9 +58,8 @@ pub(super) fn step_error(
             retry_after: error.retry_after(),
             usage,
         },
-        StructuredError::InvalidAfterRepair { errors, .. } => {
-            PilotError::InvalidReply { errors, usage }
-        }
+        StructuredError::InvalidAfterRepair { errors, .. }
+        | StructuredError::Invalid { errors, .. } => PilotError::InvalidReply { errors, usage },
     }
 }
 

@@ -110,16 +110,22 @@ impl LlmPilot {
     }
 
     /// One structured exchange that must not fail the caller: `None` on any failure, with the
-    /// usage of whatever calls were answered.
+    /// usage of whatever calls were answered. `once`: no repair, one call at most.
     async fn optional_call<T>(
         &self,
         request: LlmRequest,
         purpose: &str,
         parse: impl Fn(&str) -> Result<T, Vec<String>>,
+        once: bool,
     ) -> (Option<T>, Vec<Usage>) {
         let request = self.outgoing(request);
         let provider = self.provider.as_ref();
-        match llm::call_structured(provider, &request, parse).await {
+        let exchange = if once {
+            llm::call_structured_once(provider, &request, parse).await
+        } else {
+            llm::call_structured(provider, &request, parse).await
+        };
+        match exchange {
             Ok((value, replies)) => (Some(value), usage_rows(provider, &replies, purpose, true)),
             Err(error) => {
                 // The caller falls back to deterministic text; the log says why.
@@ -175,7 +181,12 @@ impl Pilot for LlmPilot {
     ) -> (Option<WrittenDocumentation>, Vec<Usage>) {
         let request = prompt::documentation_request(recap, self.max_output_tokens);
         let (reply, usage) = self
-            .optional_call(request, DOCUMENTATION_PURPOSE, llm::parse_documentation)
+            .optional_call(
+                request,
+                DOCUMENTATION_PURPOSE,
+                llm::parse_documentation,
+                false,
+            )
             .await;
         let written = reply.map(|r| WrittenDocumentation {
             title: r.title,
@@ -192,7 +203,7 @@ impl Pilot for LlmPilot {
     ) -> (Option<WrittenEscalation>, Vec<Usage>) {
         let request = prompt::escalation_request(recap, self.max_output_tokens);
         let (reply, usage) = self
-            .optional_call(request, ESCALATION_PURPOSE, llm::parse_escalation)
+            .optional_call(request, ESCALATION_PURPOSE, llm::parse_escalation, true)
             .await;
         let written = reply.map(|r| WrittenEscalation {
             summary: r.summary,

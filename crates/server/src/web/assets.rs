@@ -19,7 +19,7 @@ struct Asset {
     url: String,
 }
 
-const SOURCES: [(&str, &str, &[u8]); 3] = [
+const SOURCES: [(&str, &str, &[u8]); 4] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -29,6 +29,11 @@ const SOURCES: [(&str, &str, &[u8]); 3] = [
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/app.js"),
+    ),
+    (
+        "escalations.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/escalations.js"),
     ),
     (
         "icon.svg",

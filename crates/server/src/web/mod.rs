@@ -8,6 +8,7 @@ mod cookies;
 mod csrf;
 mod documentation;
 mod error;
+mod escalations;
 mod fields;
 mod flow_outline;
 mod flow_view;
@@ -48,6 +49,10 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout::submit))
         .route("/pilot", get(pilot::show).post(pilot::submit))
         .route("/sessions", get(history::show))
+        .route("/escalations", get(escalations::show))
+        .route("/escalations/events", get(escalations::events))
+        .route("/escalations/{id}/claim", post(escalations::claim))
+        .route("/escalations/{id}/pickup", post(escalations::pickup))
         .route("/flows", get(library::list))
         .route("/flows/{id}", get(flow_view::show))
         .route("/pilot/{id}", get(session::show))

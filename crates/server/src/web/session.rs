@@ -108,6 +108,8 @@ struct SessionPage {
     /// The session's PSA ticket, and the form to link one.
     ticket: Option<crate::web::session_ticket::TicketCard>,
     link_ticket: Option<crate::web::session_ticket::LinkForm>,
+    /// While escalated: the briefing, on top.
+    briefing: Option<crate::web::escalations::BriefingCard>,
 }
 
 /// `id` as written in the path; anything that is not a UUID is simply not found.
@@ -190,7 +192,9 @@ impl<'a> Visit<'a> {
         let may_link = view.owned && !view.closed;
         let (ticket, link_ticket) =
             crate::web::session_ticket::sidebar(state, &s, user, may_link).await?;
+        let briefing = crate::web::escalations::card(state, user, &s, &steps).await?;
         Ok(SessionPage {
+            briefing,
             layout: Layout::new(&s.title, self.csrf, Some(user)).current("pilot"),
             s: view,
             past,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::fake_llm::{FakeLlm, Wire};
+use crate::fake_llm::{FakeLlm, Reply, Wire};
 use crate::helpers::{spawn_app, spawn_app_with, Backend, Member, TestApp, PASSWORD};
 use crate::stories;
 
@@ -18,6 +18,7 @@ stories!(
     picking_up_fresh_starts_from_the_package_linked_both_ways,
     the_queue_lists_the_oldest_unclaimed_first_by_scope_and_status,
     a_hanging_ai_leaves_the_deterministic_package_in_time,
+    an_invalid_hand_off_is_not_repaired,
 );
 
 const OUTLOOK: &str = "Outlook keeps asking for a password on three laptops since this morning";
@@ -554,4 +555,27 @@ async fn a_hanging_ai_leaves_the_deterministic_package_in_time(backend: Backend)
         brief["escalation"]["handoff_author"], "deterministic",
         "{brief}"
     );
+}
+
+async fn an_invalid_hand_off_is_not_repaired(backend: Backend) {
+    let fake = FakeLlm::start(Wire::OpenAi).await;
+    let base = fake.base_url.clone();
+    let app = spawn_app_with(backend, |s| {
+        Wire::OpenAi.configure(s, &base);
+        s.rate_limits = false;
+    })
+    .await;
+    let eng = app.register("eng@acme.test", "Acme").await;
+    let started = app.start_session(&eng, OUTLOOK).await;
+    let id = started["session_id"].as_str().unwrap().to_string();
+    let before = fake.received().len();
+    // A reply that does not follow the contract: a repair would be a second call.
+    fake.push(Reply::Object(json!({"summary": 5})));
+    let (status, body) = escalate(&app, &eng, &id, json!({"escalation_reason": "Stuck"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body["documentation"]["hypotheses"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(fake.received().len() - before, 1, "one call, no repair");
 }
