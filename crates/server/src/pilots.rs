@@ -34,7 +34,12 @@ pub fn configured_provider(settings: &Settings) -> Option<(ProviderKind, Provide
 
 /// The configured pilot; an error when the configured provider cannot be set up.
 pub fn build(settings: &Settings, catalog: Arc<Catalog>) -> Result<Arc<dyn Pilot>, LlmError> {
-    build_with(settings, catalog, configured_provider(settings), Arc::default())
+    build_with(
+        settings,
+        catalog,
+        configured_provider(settings),
+        Arc::default(),
+    )
 }
 
 /// The pilot for `provider` (from [`configured_provider`]); the offline one for `None`.
