@@ -142,7 +142,7 @@ pub struct TicketsQuery {
     pub q: Option<String>,
     /// Default 0.
     #[serde(default, deserialize_with = "query_value::opt_i64")]
-    #[param(value_type = Option<i64>, minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
     pub skip: Option<i64>,
     /// Default 25.
     #[serde(default, deserialize_with = "query_value::opt_i64")]
