@@ -383,3 +383,37 @@ pub async fn escalate(
         .send(s.account_id, s.id, "escalated");
     Ok(doc)
 }
+
+/// What the web UI shows, editable, before the engineer confirms a close that posts to the
+/// linked ticket (psa.md `preview_before_post`): the documentation as it stands, written
+/// without the AI and, for a resolve, from the latest suggested fix. `None` when nothing
+/// would be posted, or the connection asks for no preview. Sent back unchanged, the final
+/// documentation is posted instead (web::session), so the preview never replaces the AI's
+/// write-up or the summary the engineer types.
+pub async fn psa_preview(
+    state: &AppState,
+    s: &Session,
+    steps: &[Step],
+    event: PostOn,
+) -> Result<Option<String>, ApiError> {
+    let Some((connection, _)) = super::write_back::target(state, s, event).await? else {
+        return Ok(None);
+    };
+    if !connection.settings.preview_before_post {
+        return Ok(None);
+    }
+    let now = Utc::now();
+    let doc = match event {
+        PostOn::Resolve => {
+            let facts = facts(state, s, steps, SessionStatus::Resolved, None).await?;
+            let summary = suggested_resolution(steps)
+                .unwrap_or_else(|| "(the resolution summary you give)".into());
+            documentation::resolved(&facts, &summary, WrittenText::default(), now)
+        }
+        PostOn::Escalate => {
+            let facts = facts(state, s, steps, SessionStatus::Escalated, None).await?;
+            documentation::escalated(&facts, "(the reason you give)", WrittenText::default(), now)
+        }
+    };
+    Ok(Some(doc.markdown))
+}

@@ -34,7 +34,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::{Action, Permit};
 use crate::state::AppState;
 pub use answer::{is_resolution, Answered};
-pub use close::{answer_text, suggested_resolution};
+pub use close::{answer_text, psa_preview, suggested_resolution};
 pub use escalation::{EscalationEvent, EscalationEvents};
 use input::{Escalation, NewSession, Rating, Resolution, Respond};
 pub use start::Started;

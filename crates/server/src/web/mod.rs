@@ -66,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/pilot/{id}/documentation.md", get(documentation::download))
         .route("/pilot/{id}/rate", post(documentation::rate))
         .route("/pilot/{id}/link-ticket", post(session_ticket::link))
+        .route("/pilot/{id}/psa-push/retry", post(session_ticket::retry_push))
         .route(
             "/settings/psa",
             get(psa_settings::list).post(psa_settings::create),

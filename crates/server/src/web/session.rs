@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use domain::psa::PostOn;
 use domain::session::Session;
 use domain::session::Transition;
 use domain::step::{Answer, Step};
@@ -89,6 +90,23 @@ impl Draft {
     }
 }
 
+/// The editable note of the resolve and escalate dialogs (psa.md `preview_before_post`).
+#[derive(Default)]
+pub struct PsaPreview {
+    pub resolve: Option<String>,
+    pub escalate: Option<String>,
+}
+
+/// The engineer's note, when they changed the preview: sent back as shown, the final
+/// documentation goes (it has the summary typed and the AI's write-up); emptied, too.
+fn own_note(note: &str, shown: &str) -> Option<String> {
+    let norm = |t: &str| t.replace("\r\n", "\n").trim().to_string();
+    let note = norm(note);
+    (note != norm(shown))
+        .then_some(note)
+        .filter(|n| !n.is_empty())
+}
+
 pub struct Colleague {
     pub id: String,
     pub name: String,
@@ -108,6 +126,8 @@ struct SessionPage {
     /// The session's PSA ticket, and the form to link one.
     ticket: Option<crate::web::session_ticket::TicketCard>,
     link_ticket: Option<crate::web::session_ticket::LinkForm>,
+    /// The note each close would post to the ticket, to edit before confirming.
+    psa_preview: PsaPreview,
     /// While escalated: the briefing, on top.
     briefing: Option<crate::web::escalations::BriefingCard>,
 }
@@ -192,6 +212,14 @@ impl<'a> Visit<'a> {
         let may_link = view.owned && !view.closed;
         let (ticket, link_ticket) =
             crate::web::session_ticket::sidebar(state, &s, user, may_link).await?;
+        let psa_preview = if may_link {
+            PsaPreview {
+                resolve: sessions::psa_preview(state, &s, &steps, PostOn::Resolve).await?,
+                escalate: sessions::psa_preview(state, &s, &steps, PostOn::Escalate).await?,
+            }
+        } else {
+            PsaPreview::default()
+        };
         let briefing = crate::web::escalations::card(state, user, &s, &steps).await?;
         Ok(SessionPage {
             briefing,
@@ -205,6 +233,7 @@ impl<'a> Visit<'a> {
             resolve_summary,
             ticket,
             link_ticket,
+            psa_preview,
         })
     }
 
@@ -363,6 +392,9 @@ pub struct ResolveForm {
     resolution_summary: String,
     /// Sent by "Accept & resolve".
     used_suggested_resolution: String,
+    /// The note for the ticket, and the preview it was filled with.
+    psa_note: String,
+    psa_note_shown: String,
 }
 
 pub async fn resolve(
@@ -378,7 +410,7 @@ pub async fn resolve(
     let body = Resolution {
         summary: present(&typed),
         use_suggested: form.used_suggested_resolution == "true",
-        psa_note: None,
+        psa_note: own_note(&form.psa_note, &form.psa_note_shown),
     };
     let result = sessions::resolve(&state, &user.user, id, body).await;
     let draft = Draft::of(Form::Resolve, typed);
@@ -398,6 +430,8 @@ pub async fn resolve(
 pub struct EscalateForm {
     escalation_reason: String,
     escalated_to_id: String,
+    psa_note: String,
+    psa_note_shown: String,
 }
 
 pub async fn escalate(
@@ -428,7 +462,7 @@ pub async fn escalate(
         reason,
         to: target,
         team: None,
-        psa_note: None,
+        psa_note: own_note(&form.psa_note, &form.psa_note_shown),
     };
     let result = sessions::escalate(&state, &user.user, id, body).await;
     let next = format!("/pilot/{id}/documentation");

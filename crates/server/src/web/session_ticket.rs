@@ -1,6 +1,8 @@
 //! The session page's ticket: a card in the sidebar (number, summary, company, a link to the
 //! ticket in the PSA, or why it could not be read) and, on a running session of the viewer's
-//! without a readable ticket, a form to link one (`POST /pilot/{id}/link-ticket`).
+//! without a readable ticket, a form to link one (`POST /pilot/{id}/link-ticket`). Once the
+//! session is closed the card shows the write-back's push status (pending, posted, failed
+//! with the reason) and, when it failed, the retry button (`POST /pilot/{id}/psa-push/retry`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,12 +15,13 @@ use crate::error::ApiError;
 use crate::psa::connections;
 use crate::sessions;
 use crate::sessions::input::LinkTicket;
+use crate::sessions::write_back::PushStatus;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
 use crate::web::page::see_other;
 use crate::web::psa_settings::psa_notice;
-use crate::web::session::{session_id, show_with_notice};
+use crate::web::session::{session_id, show_with_notice, EmptyForm};
 use crate::web::ticket_picker::ConnectionChoice;
 use crate::web::user::WebUser;
 
@@ -29,6 +32,18 @@ pub struct TicketCard {
     /// Only an http(s) address: the PSA's answer must not put a script link in the page.
     pub url: Option<String>,
     pub notice: Option<String>,
+    pub push: Option<PushCard>,
+}
+
+/// The write-back as the card shows it.
+pub struct PushCard {
+    /// `pending`, `posted` or `failed`.
+    pub status: &'static str,
+    pub remote_id: Option<String>,
+    pub last_error: Option<String>,
+    pub attempts: i64,
+    /// A failed push, and a viewer who may retry it.
+    pub may_retry: bool,
 }
 
 pub struct LinkForm {
@@ -44,6 +59,18 @@ pub async fn sidebar(
     may_link: bool,
 ) -> Result<(Option<TicketCard>, Option<LinkForm>), WebError> {
     let link = sessions::ticket::of_session(state, s.id).await?;
+    let push = match &link {
+        Some(_) => sessions::write_back::push(state, s.id)
+            .await?
+            .map(|p| PushCard {
+                status: p.status.as_str(),
+                may_retry: p.status == PushStatus::Failed && viewer.can_work(),
+                remote_id: p.remote_id,
+                last_error: p.last_error,
+                attempts: p.attempts,
+            }),
+        None => None,
+    };
     let card = link.as_ref().map(|l| TicketCard {
         number: l.label().to_string(),
         summary: l.summary.clone(),
@@ -53,6 +80,7 @@ pub async fn sidebar(
             .clone()
             .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         notice: l.read_error.clone(),
+        push,
     });
     let readable = link.as_ref().is_some_and(|l| l.was_read());
     if !may_link || readable || !viewer.can_work() {
@@ -117,5 +145,24 @@ pub async fn link(
             let (status, message) = psa_notice(err)?;
             show_with_notice(&state, &user, &csrf, id, status, message).await
         }
+    }
+}
+
+/// The retry button of a failed write-back: queued again, then the page (with the push
+/// pending); nothing to retry shows the page with a notice saying so.
+pub async fn retry_push(
+    State(state): State<AppState>,
+    user: WebUser,
+    csrf: CsrfToken,
+    Path(raw): Path<String>,
+    CsrfForm(_form): CsrfForm<EmptyForm>,
+) -> Result<Response, WebError> {
+    let id = session_id(&raw)?;
+    match sessions::write_back::retry(&state, &user.user, id).await {
+        Ok(_) => Ok(see_other(&format!("/pilot/{id}"))),
+        Err(ApiError::Conflict(message)) => {
+            show_with_notice(&state, &user, &csrf, id, StatusCode::CONFLICT, message).await
+        }
+        Err(err) => Err(WebError::Api(err)),
     }
 }

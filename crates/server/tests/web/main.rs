@@ -7,10 +7,15 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+#[allow(dead_code)]
+#[path = "../api/fake_psa.rs"]
+mod fake_psa;
+
 mod answer_stream;
 mod browser;
 mod library;
 mod pilot;
+mod psa_push;
 
 use browser::{attribute_after, Browser, PASSWORD};
 use reqwest::header::{
