@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -57,6 +57,8 @@ struct Shared {
     requests: Arc<Mutex<Vec<String>>>,
     note_script: Arc<Mutex<std::collections::VecDeque<NoteAnswer>>>,
     notes: Arc<Mutex<Vec<PostedNote>>>,
+    /// Time entries and status changes: the path and the body.
+    writes: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 pub struct FakePsa {
@@ -71,10 +73,12 @@ impl FakePsa {
             requests: Arc::default(),
             note_script: Arc::default(),
             notes: Arc::default(),
+            writes: Arc::default(),
         };
         let api = Router::new()
             .route("/service/tickets", get(list_tickets))
-            .route("/service/tickets/{id}", get(ticket))
+            .route("/service/tickets/{id}", get(ticket).patch(patch_ticket))
+            .route("/time/entries", post(post_time_entry))
             .route("/service/tickets/{id}/notes", get(notes).post(post_note))
             .route("/service/tickets/{id}/configurations", get(configurations))
             .route("/system/members", get(members));
@@ -111,6 +115,11 @@ impl FakePsa {
     /// The notes posted so far.
     pub fn posted_notes(&self) -> Vec<PostedNote> {
         self.shared.notes.lock().expect("notes").clone()
+    }
+
+    /// The time entries and status changes sent so far: the path and the body.
+    pub fn writes(&self) -> Vec<(String, Value)> {
+        self.shared.writes.lock().expect("writes").clone()
     }
 
     /// The paths asked for so far.
@@ -280,6 +289,25 @@ async fn post_note(
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
     Json(json!({"id": note.id, "text": note.body["text"]})).into_response()
+}
+
+async fn post_time_entry(State(shared): State<Shared>, Json(body): Json<Value>) -> Json<Value> {
+    let mut writes = shared.writes.lock().expect("writes");
+    writes.push(("/time/entries".into(), body));
+    Json(json!({"id": 7000 + writes.len()}))
+}
+
+async fn patch_ticket(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    shared
+        .writes
+        .lock()
+        .expect("writes")
+        .push((format!("/service/tickets/{id}"), body));
+    ticket(Path(id)).await
 }
 
 async fn notes(State(shared): State<Shared>, Path(id): Path<String>) -> Response {

@@ -20,6 +20,7 @@ stories!(
     a_429_is_waited_out_as_the_psa_asked,
     a_refusal_fails_with_its_reason_and_the_retry_posts_once,
     an_answer_lost_after_the_write_is_found_by_its_marker,
+    settings_add_a_time_entry_and_a_status_change_each_sent_once,
 );
 
 struct Setup {
@@ -321,4 +322,95 @@ async fn an_answer_lost_after_the_write_is_found_by_its_marker(backend: Backend)
         .filter(|r| r.starts_with("/v4_6_release/apis/3.0/service/tickets/4711/notes"))
         .count();
     assert!(asked >= 2, "the notes were read before posting again");
+}
+
+async fn settings_add_a_time_entry_and_a_status_change_each_sent_once(backend: Backend) {
+    let s = setup(backend, json!({"time_entry": true, "resolve_status": "5"})).await;
+    let (status, body) = s
+        .app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/integrations/psa/{}/members/{}", s.connection, s.eng.id),
+            Some(&s.admin.token),
+            Some(json!({"member_id": "32"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let session = s.session().await;
+    s.resolve(&session, json!({"resolution_summary": SUMMARY}))
+        .await;
+
+    let push = s
+        .push_becomes(&session, "posted", Duration::from_secs(15))
+        .await;
+    assert_eq!(s.psa.posted_notes().len(), 1);
+    assert_eq!(push["remote_id"], s.psa.posted_notes()[0].id.to_string());
+    let writes = s.psa.writes();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    let time = writes
+        .iter()
+        .find(|(path, _)| path == "/time/entries")
+        .expect("a time entry");
+    assert_eq!(time.1["chargeToId"], 4711);
+    assert_eq!(time.1["chargeToType"], "ServiceTicket");
+    assert_eq!(time.1["member"]["id"], 32);
+    assert!(time.1["notes"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("FlowPilot ref: psa_time_entry:{session}:resolved")));
+    let status = writes
+        .iter()
+        .find(|(path, _)| path == "/service/tickets/4711")
+        .expect("a status change");
+    assert_eq!(
+        status.1,
+        json!([{"op": "replace", "path": "status", "value": {"id": 5}}])
+    );
+}
+
+/// Two servers on one PostgreSQL database, each closing sessions and each running its
+/// outbox worker: every note reaches the ticket once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_database_post_each_note_once() {
+    if crate::helpers::postgres_url().is_none() {
+        crate::helpers::skip_loudly();
+        return;
+    }
+    let s = setup(Backend::Postgres, json!({})).await;
+    let other = crate::helpers::spawn_on(s.app.database_url.clone(), None, |settings| {
+        settings.secret_key = Some(KEY.into());
+        settings.psa_timeout_secs = 1;
+        settings.rate_limits = false;
+    })
+    .await;
+    // Every first attempt fails: the retries come due on whichever server polls first.
+    s.psa.script_notes(&[NoteAnswer::Status(503, None); 4]);
+    let mut sessions = Vec::new();
+    for i in 0..8 {
+        let session = s.session().await;
+        let server = if i % 2 == 0 { &s.app } else { &other };
+        let (status, body) = server
+            .post(
+                &format!("/ai-sessions/{session}/resolve"),
+                &s.eng.token,
+                json!({"resolution_summary": SUMMARY}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        sessions.push(session);
+    }
+    for session in &sessions {
+        s.push_becomes(session, "posted", Duration::from_secs(30))
+            .await;
+    }
+    let notes = s.psa.posted_notes();
+    assert_eq!(notes.len(), sessions.len(), "{notes:?}");
+    for session in &sessions {
+        let marker = format!("FlowPilot ref: psa_note:{session}:resolved");
+        let count = notes
+            .iter()
+            .filter(|n| n.body["text"].as_str().unwrap_or("").ends_with(&marker))
+            .count();
+        assert_eq!(count, 1, "{session}");
+    }
 }
