@@ -263,6 +263,7 @@ impl Harness {
                     input::Resolution {
                         summary: None,
                         use_suggested: true,
+                        psa_note: None,
                     },
                 )
                 .await
@@ -287,6 +288,7 @@ impl Harness {
                 reason,
                 to: None,
                 team: None,
+                psa_note: None,
             },
         )
         .await
