@@ -96,12 +96,19 @@ pub fn build(session: &Session, steps: &[Step], package: &Documentation) -> Brie
             .strip_prefix(RULED_OUT_PREFIX)
             .or_else(|| line.strip_prefix(TRIED_PREFIX));
         match listed {
+            // Each item ends with its step in brackets, and a cause may hold "; " itself.
             Some(rest) => ruled_out.extend(
                 rest.trim_end_matches('.')
-                    .split("; ")
+                    .split("); ")
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(String::from),
+                    .map(|s| {
+                        if s.ends_with(')') {
+                            s.to_string()
+                        } else {
+                            format!("{s})")
+                        }
+                    }),
             ),
             None => next_steps.push(line.clone()),
         }

@@ -67,7 +67,11 @@ const SCOPES: [(&str, &str); 3] = [
     ("team", "My team"),
     ("account", "Everyone's"),
 ];
-const STATUSES: [(&str, &str); 3] = [("open", "Unclaimed"), ("claimed", "Claimed"), ("all", "All")];
+const STATUSES: [(&str, &str); 3] = [
+    ("open", "Unclaimed"),
+    ("claimed", "Claimed"),
+    ("all", "All"),
+];
 
 fn choices(all: &[(&'static str, &'static str)], current: &str) -> Vec<Choice> {
     all.iter()
@@ -177,7 +181,15 @@ async fn refused(
         ApiError::Validation(_) => "Choose to continue the session or to start fresh.".into(),
         other => other.to_string(),
     };
-    page(state, user, csrf, Some("scope=mine&status=all"), code, Some(message)).await
+    page(
+        state,
+        user,
+        csrf,
+        Some("scope=mine&status=all"),
+        code,
+        Some(message),
+    )
+    .await
 }
 
 pub async fn claim(
@@ -320,7 +332,8 @@ pub async fn card(
             .into_iter()
             .map(|st| BriefLine {
                 order: st.step_order,
-                asked: inline(&st.asked),
+                // The whole step is on the page below; the briefing says enough to place it.
+                asked: inline(&clip_words(&st.asked, 160)),
                 showed: st.showed,
             })
             .collect(),
@@ -331,7 +344,7 @@ pub async fn card(
             .map(|h| BriefCause {
                 cause: h.cause,
                 likelihood: h.likelihood.as_str(),
-                steps: h.suggested_steps,
+                steps: h.suggested_steps.iter().map(|t| inline(t)).collect(),
             })
             .collect(),
         confidence_tier: b.confidence_tier,
@@ -350,4 +363,13 @@ pub async fn card(
         mine_to_pick_up: e.claimed_by == Some(user.id) && e.picked_up.is_none(),
         metrics,
     }))
+}
+
+/// `text` cut at a word before `max` characters, with an ellipsis.
+fn clip_words(text: &str, max: usize) -> String {
+    let Some((at, _)) = text.char_indices().nth(max) else {
+        return text.to_string();
+    };
+    let cut = text[..at].rfind(' ').unwrap_or(at);
+    format!("{}…", text[..cut].trim_end())
 }
