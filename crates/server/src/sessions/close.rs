@@ -224,6 +224,9 @@ pub async fn resolve(
     Ok(doc)
 }
 
+/// The escalation's target, checked (api.md): a person must be an active engineer or admin
+/// of the caller's account and not the caller; a team must be one of the account's; at most
+/// one of the two; neither is the account's queue.
 async fn check_target(
     state: &AppState,
     user: &User,

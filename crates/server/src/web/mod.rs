@@ -27,8 +27,8 @@ mod page;
 mod pilot;
 mod psa_settings;
 mod session;
-mod session_view;
 mod session_ticket;
+mod session_view;
 mod sign_in;
 mod signup;
 mod ticket_picker;
@@ -66,7 +66,10 @@ pub fn routes() -> Router<AppState> {
         .route("/pilot/{id}/documentation.md", get(documentation::download))
         .route("/pilot/{id}/rate", post(documentation::rate))
         .route("/pilot/{id}/link-ticket", post(session_ticket::link))
-        .route("/pilot/{id}/psa-push/retry", post(session_ticket::retry_push))
+        .route(
+            "/pilot/{id}/psa-push/retry",
+            post(session_ticket::retry_push),
+        )
         .route(
             "/settings/psa",
             get(psa_settings::list).post(psa_settings::create),
@@ -78,7 +81,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/settings/psa/{id}/test", post(psa_settings::test))
         .route("/settings/psa/{id}/delete", post(psa_settings::delete))
-        .route("/settings/psa/{id}/members", get(psa_settings::members_show))
+        .route(
+            "/settings/psa/{id}/members",
+            get(psa_settings::members_show),
+        )
         .route(
             "/settings/psa/{id}/members/{user_id}",
             post(psa_settings::members_map),
