@@ -120,8 +120,6 @@ struct SessionPage {
     past: Vec<PastStep>,
     current: Option<CurrentStep>,
     colleagues: Vec<Colleague>,
-    /// The account's teams, offered beside the colleagues as an escalation's target.
-    teams: Vec<Colleague>,
     limit_reached: bool,
     draft: Draft,
     resolve_summary: String,
@@ -151,37 +149,6 @@ async fn colleagues(state: &AppState, user: &User) -> Result<Vec<Colleague>, Web
             name: u.full_name,
         })
         .collect())
-}
-
-async fn teams(state: &AppState, user: &User) -> Result<Vec<Colleague>, WebError> {
-    Ok(state
-        .store
-        .teams_of_account(user.account_id)
-        .await?
-        .into_iter()
-        .map(|t| Colleague {
-            id: t.id.to_string(),
-            name: t.name,
-        })
-        .collect())
-}
-
-/// The escalate form's target: a colleague's id, `team:` and a team's id, or empty for the
-/// account's queue.
-enum Target {
-    Queue,
-    Person(Uuid),
-    Team(Uuid),
-}
-
-fn escalation_target(chosen: &str) -> Option<Target> {
-    match chosen.trim() {
-        "" => Some(Target::Queue),
-        chosen => match chosen.strip_prefix("team:") {
-            Some(team) => Uuid::parse_str(team).ok().map(Target::Team),
-            None => Uuid::parse_str(chosen).ok().map(Target::Person),
-        },
-    }
 }
 
 /// One request to the session page: who asks, about which session.
@@ -232,10 +199,10 @@ impl<'a> Visit<'a> {
         let limit_reached = view.active
             && steps.last().is_some_and(|st| st.response.is_some())
             && s.step_count >= state.settings.max_steps;
-        let (colleagues, teams) = if view.owned && !view.closed {
-            (colleagues(state, user).await?, teams(state, user).await?)
+        let colleagues = if view.owned && !view.closed {
+            colleagues(state, user).await?
         } else {
-            (Vec::new(), Vec::new())
+            Vec::new()
         };
         let resolve_summary = draft
             .typed_in("resolve")
@@ -261,7 +228,6 @@ impl<'a> Visit<'a> {
             past,
             current,
             colleagues,
-            teams,
             limit_reached,
             draft,
             resolve_summary,
@@ -482,19 +448,20 @@ pub async fn escalate(
         escalate_to: form.escalated_to_id.clone(),
         ..Draft::of(Form::Escalate, reason.clone())
     };
-    let Some(target) = escalation_target(&form.escalated_to_id) else {
-        let draft = draft.with_error("Pick a colleague or a team from the list.");
-        return visit.show(StatusCode::UNPROCESSABLE_ENTITY, draft).await;
-    };
-    let (to, team) = match target {
-        Target::Queue => (None, None),
-        Target::Person(id) => (Some(id), None),
-        Target::Team(id) => (None, Some(id)),
+    let target = match form.escalated_to_id.trim() {
+        "" => None,
+        chosen => match Uuid::parse_str(chosen) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                let draft = draft.with_error("Pick a colleague from the list.");
+                return visit.show(StatusCode::UNPROCESSABLE_ENTITY, draft).await;
+            }
+        },
     };
     let body = Escalation {
         reason,
-        to,
-        team,
+        to: target,
+        team: None,
         psa_note: own_note(&form.psa_note, &form.psa_note_shown),
     };
     let result = sessions::escalate(&state, &user.user, id, body).await;
