@@ -18,7 +18,8 @@ use serde_json::{json, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::http::{
-    api_root, created_id, id_string, numeric_id, secret_header, str_field, web_root, Http,
+    api_root, created_id, find_marked, id_string, numeric_id, secret_header, str_field, web_root,
+    Http,
 };
 use super::text::{markdown_to_plain, title_of, within_with_marker};
 
@@ -627,17 +628,11 @@ impl PsaClient for AutotaskClient {
 
     async fn find_note(&self, ticket_id: &str, marker: &str) -> Result<Option<RemoteId>, PsaError> {
         let id = numeric_id(ticket_id, "ticket")?;
-        Ok(self
-            .notes(id)
-            .await?
-            .iter()
-            .find(|n| {
-                n.get("description")
-                    .and_then(Value::as_str)
-                    .is_some_and(|text| Note::carries_marker(text, marker))
-            })
-            .and_then(|n| id_string(n.get("id")))
-            .map(RemoteId))
+        Ok(find_marked(
+            &self.notes(id).await?,
+            &["description"],
+            marker,
+        ))
     }
 
     async fn post_time_entry(
@@ -683,15 +678,7 @@ impl PsaClient for AutotaskClient {
                 json!({"filter": [{"op": "eq", "field": "ticketID", "value": id}]}),
             )
             .await?;
-        Ok(entries
-            .iter()
-            .find(|e| {
-                e.get("summaryNotes")
-                    .and_then(Value::as_str)
-                    .is_some_and(|text| Note::carries_marker(text, marker))
-            })
-            .and_then(|e| id_string(e.get("id")))
-            .map(RemoteId))
+        Ok(find_marked(&entries, &["summaryNotes"], marker))
     }
 
     async fn set_status(&self, ticket_id: &str, change: &StatusChange) -> Result<(), PsaError> {

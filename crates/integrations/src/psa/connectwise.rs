@@ -16,8 +16,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::http::{
-    api_root, created_id, id_string, numbered_page, numeric_id, secret_header, str_field, web_root,
-    Http,
+    api_root, created_id, find_marked, id_string, numbered_page, numeric_id, secret_header,
+    str_field, web_root, Http,
 };
 use super::text::{plain_with_marker, within_with_marker};
 
@@ -379,17 +379,7 @@ impl PsaClient for ConnectWiseClient {
 
     async fn find_note(&self, ticket_id: &str, marker: &str) -> Result<Option<RemoteId>, PsaError> {
         let id = numeric_id(ticket_id, "ticket")?;
-        Ok(self
-            .notes(id)
-            .await?
-            .iter()
-            .find(|n| {
-                n.get("text")
-                    .and_then(Value::as_str)
-                    .is_some_and(|text| Note::carries_marker(text, marker))
-            })
-            .and_then(|n| id_string(n.get("id")))
-            .map(RemoteId))
+        Ok(find_marked(&self.notes(id).await?, &["text"], marker))
     }
 
     async fn post_time_entry(
@@ -437,15 +427,11 @@ impl PsaClient for ConnectWiseClient {
                 &format!("the time entries of ticket {id}"),
             )
             .await?;
-        Ok(array(entries, "time entries")?
-            .iter()
-            .find(|e| {
-                e.get("notes")
-                    .and_then(Value::as_str)
-                    .is_some_and(|text| Note::carries_marker(text, marker))
-            })
-            .and_then(|e| id_string(e.get("id")))
-            .map(RemoteId))
+        Ok(find_marked(
+            &array(entries, "time entries")?,
+            &["notes"],
+            marker,
+        ))
     }
 
     async fn set_status(&self, ticket_id: &str, change: &StatusChange) -> Result<(), PsaError> {

@@ -224,17 +224,7 @@ impl HaloClient {
     }
 
     fn find_marked(actions: &[Value], marker: &str) -> Option<RemoteId> {
-        actions
-            .iter()
-            .find(|a| {
-                ["note", "note_html"].iter().any(|field| {
-                    a.get(*field)
-                        .and_then(Value::as_str)
-                        .is_some_and(|text| Note::carries_marker(text, marker))
-                })
-            })
-            .and_then(|a| id_string(a.get("id")))
-            .map(RemoteId)
+        super::http::find_marked(actions, &["note", "note_html"], marker)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use domain::psa::{PsaError, PsaKind, TicketQuery};
+use domain::psa::{Note, PsaError, PsaKind, RemoteId, TicketQuery};
 use reqwest::header::{HeaderValue, LOCATION, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
@@ -233,6 +233,22 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
         current = source;
     }
     current.to_string()
+}
+
+/// The id of the first item whose text, in any of `fields`, carries FlowPilot's `marker`:
+/// how an adapter tells whether a write it is unsure of has landed.
+pub fn find_marked(items: &[Value], fields: &[&str], marker: &str) -> Option<RemoteId> {
+    items
+        .iter()
+        .find(|item| {
+            fields.iter().any(|field| {
+                item.get(*field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|text| Note::carries_marker(text, marker))
+            })
+        })
+        .and_then(|item| id_string(item.get("id")))
+        .map(RemoteId)
 }
 
 /// Reads a field that PSAs send as a number or as a string of digits.
