@@ -96,9 +96,22 @@ pub(crate) struct KeywordIndex {
     doc_terms: Vec<Box<[u32]>>,
     docs: u64,
     total_len: u64,
+    /// The corpus size IDF is computed against when the index holds fewer documents.
+    min_docs: u64,
 }
 
 impl KeywordIndex {
+    /// An index whose IDF counts at least `n` documents. In a handful of similar sessions
+    /// every shared term is in every document, and true IDF would call the terms that make
+    /// them alike worthless; a floor keeps them distinctive until the corpus is large enough
+    /// to say otherwise.
+    pub(crate) fn with_min_docs(n: u64) -> Self {
+        Self {
+            min_docs: n,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn insert(&mut self, slot: u32, text: &str) {
         let tokens = tokenize(text);
         let mut counts: HashMap<u32, u32> = HashMap::new();
@@ -156,8 +169,8 @@ impl KeywordIndex {
         if self.docs == 0 {
             return hits;
         }
-        let n = self.docs as f64;
-        let avg_len = (self.total_len as f64 / n).max(1.0);
+        let avg_len = (self.total_len as f64 / self.docs as f64).max(1.0);
+        let n = self.docs.max(self.min_docs) as f64;
         let idf_unique = idf(n, 1.0);
         // Per touched slot: BM25 evidence and the weight of the query terms it contains.
         let mut matched = vec![0.0; self.doc_len.len()];

@@ -22,8 +22,10 @@ pub mod minilm;
 pub mod model_dir;
 pub mod recency;
 pub mod score;
+pub mod similar;
 mod synonyms;
 pub mod text;
+pub mod topics;
 
 pub use embed::{cosine, EmbedError, Embedder};
 pub use index::{FlowEntry, FlowIndex, MatchQuery, MatchResult, MemoryUsage};
@@ -35,3 +37,5 @@ pub use recency::recency;
 pub use score::{
     MatchConfig, Signals, Verdict, Weights, DEFAULT_THRESHOLD, MAX_RECENCY_ADJUSTMENT,
 };
+pub use similar::{SessionCorpus, SessionText, SimilarHit};
+pub use topics::{group_by_topic, Topic};
