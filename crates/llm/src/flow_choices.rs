@@ -188,6 +188,7 @@ mod tests {
             status: Default::default(),
             start: "scope".into(),
             nodes,
+            unreviewed: Default::default(),
         }
     }
 

@@ -18,6 +18,9 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// A write carried the version it edits and the object has moved on since (409).
+    #[error("This was changed meanwhile: it is now at version {current}, not {expected}")]
+    StaleVersion { expected: i64, current: i64 },
     #[error("Request body too large (limit {0} bytes)")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -110,7 +113,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::StaleVersion { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -125,6 +128,12 @@ impl ApiError {
         match self {
             ApiError::Validation(errors) => json!(errors),
             ApiError::TooManyRequests { detail, .. } => detail.clone(),
+            // The version is named so a client can fetch it, merge and retry.
+            ApiError::StaleVersion { current, .. } => json!({
+                "msg": self.to_string(),
+                "type": "stale_version",
+                "current_version": current,
+            }),
             ApiError::Internal(_) => json!("Internal server error"),
             other => json!(other.to_string()),
         }
@@ -156,6 +165,18 @@ impl From<StoreError> for ApiError {
                 ApiError::Unavailable("The database is unavailable; try again shortly".into())
             }
             other => ApiError::fault("the database failed", other),
+        }
+    }
+}
+
+impl From<store::PublishError> for ApiError {
+    fn from(err: store::PublishError) -> Self {
+        match err {
+            store::PublishError::Stale { expected, current } => {
+                ApiError::StaleVersion { expected, current }
+            }
+            store::PublishError::NotFound => ApiError::NotFound,
+            store::PublishError::Store(err) => err.into(),
         }
     }
 }
@@ -200,6 +221,11 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         if let Some(secs) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let ApiError::StaleVersion { current, .. } = &self {
+            if let Ok(tag) = HeaderValue::from_str(&format!("\"{current}\"")) {
+                headers.insert(header::ETAG, tag);
+            }
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -1,7 +1,7 @@
 //! The flow library: built-in flows (no account) and each account's own.
 
 use chrono::{DateTime, Utc};
-use domain::flow::{Flow, FlowDefinition, FlowStatus};
+use domain::flow::{Flow, FlowChange, FlowDefinition, FlowStatus, FlowVersion};
 use uuid::Uuid;
 
 use crate::batch::{Arg, Batch};
@@ -42,6 +42,58 @@ fn definition_text(def: &FlowDefinition) -> Result<String> {
 /// Every flow write bumps the `flows` revision in its own transaction, so every server
 /// instance sees the change and rebuilds its match index.
 const BUMP_REVISION: &str = "UPDATE revisions SET value = value + 1 WHERE name = 'flows'";
+
+/// Keeps the flow `id` as it now stands as one of its versions, with who changed it, when
+/// and why. Run right after the statement that wrote the flow, in its transaction, so the
+/// version row is exactly what the flow row holds.
+fn keep_version_sql(
+    b: &mut Batch,
+    id: &str,
+    change: FlowChange<'_>,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    Ok(format!(
+        "INSERT INTO flow_versions \
+         (flow_id, version, definition, title, changed_by, changed_at, proposal_id, why) \
+         SELECT id, version, definition, title, {}, {}, {}, {} FROM flows WHERE id = {}",
+        b.arg(change.changed_by.map(|u| u.to_string()))?,
+        b.arg(ms(now))?,
+        b.arg(change.proposal_id.map(|p| p.to_string()))?,
+        b.arg(change.why)?,
+        b.arg(id)?,
+    ))
+}
+
+fn version_from_row(row: &OwnedRow) -> Result<FlowVersion> {
+    let definition: FlowDefinition = serde_json::from_str(row.col::<&str>("definition")?)
+        .map_err(|e| StoreError::Corrupt(format!("flow version definition: {e}")))?;
+    Ok(FlowVersion {
+        flow_id: uuid(row.col::<&str>("flow_id")?)?,
+        version: row.col("version")?,
+        definition,
+        changed_by: opt_uuid(row.col("changed_by")?)?,
+        changed_by_name: row.col("changed_by_name")?,
+        changed_at: time(row.col("changed_at")?)?,
+        proposal_id: opt_uuid(row.col("proposal_id")?)?,
+        why: row.col("why")?,
+    })
+}
+
+const VERSION_COLUMNS: &str = "v.flow_id, v.version, v.definition, v.changed_by, \
+    u.full_name AS changed_by_name, v.changed_at, v.proposal_id, v.why";
+
+/// Why [`Store::publish_flow_version`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Someone published another version since the caller read `expected`.
+    #[error("the flow is at version {current}, not {expected}")]
+    Stale { expected: i64, current: i64 },
+    /// No such flow, or a built-in one (only the shipped files change those).
+    #[error("no such account flow")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 fn sort_by_title(flows: &mut [Flow]) {
     flows.sort_by_cached_key(|f| (f.definition.title.to_lowercase(), f.id));
@@ -91,15 +143,22 @@ impl Store {
                         Arg::from(row.col::<String>("id")?),
                     ],
                 );
+                let change = FlowChange {
+                    why: Some("The shipped flow file changed"),
+                    ..FlowChange::default()
+                };
+                let id: &str = row.col("id")?;
+                batch.push(|b| keep_version_sql(b, id, change, now))?;
                 BuiltinLoad::Updated
             }
             None => {
+                let id = Uuid::new_v4().to_string();
                 batch.sql(
                     "INSERT INTO flows (id, account_id, builtin_key, content_hash, title, domain, status, definition, \
                      version, usage_count, resolved_count, created_at, updated_at) \
                      VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, 1, 0, 0, $8, $8)",
                     [
-                        Arg::from(Uuid::new_v4().to_string()),
+                        Arg::from(&id),
                         Arg::from(key),
                         Arg::from(hash),
                         Arg::from(&def.title),
@@ -109,6 +168,7 @@ impl Store {
                         Arg::from(ms(now)),
                     ],
                 );
+                batch.push(|b| keep_version_sql(b, &id, FlowChange::default(), now))?;
                 BuiltinLoad::Inserted
             }
         };
@@ -160,6 +220,12 @@ impl Store {
                     Arg::from(ms(now)),
                 ],
             );
+            let change = FlowChange {
+                changed_by: created_by,
+                ..FlowChange::default()
+            };
+            let flow_id = id.to_string();
+            batch.push(|b| keep_version_sql(b, &flow_id, change, now))?;
             ids.push(id);
         }
         batch.sql(BUMP_REVISION, []);
@@ -167,18 +233,26 @@ impl Store {
         Ok(ids)
     }
 
-    /// Replaces an account flow's definition and bumps its version. Built-in flows are
-    /// never matched (`account_id IS NOT NULL`): only shipped files change them.
-    pub async fn update_flow(
+    /// Publishes `def` as the next version of the account flow `id`, if `expected` is still
+    /// its current version: the flow row and its version row (who, when, which proposal,
+    /// why) in one transaction, so of two writers holding the same version exactly one wins
+    /// and the other gets [`PublishError::Stale`] with the version that beat it. The one
+    /// way an account flow changes: `PUT /flows/{id}` and the approval of a flow proposal.
+    /// Built-in flows are never matched (`account_id IS NOT NULL`): only shipped files
+    /// change them.
+    pub async fn publish_flow_version(
         &self,
         id: Uuid,
+        expected: i64,
         def: &FlowDefinition,
+        change: FlowChange<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Flow> {
+    ) -> std::result::Result<Flow, PublishError> {
         let mut batch = Batch::new();
         batch.sql(
             "UPDATE flows SET title = $1, domain = $2, status = $3, definition = $4, \
-             version = version + 1, updated_at = $5 WHERE id = $6 AND account_id IS NOT NULL",
+             version = version + 1, updated_at = $5 \
+             WHERE id = $6 AND account_id IS NOT NULL AND version = $7",
             [
                 Arg::from(&def.title),
                 Arg::from(&def.domain),
@@ -186,11 +260,55 @@ impl Store {
                 Arg::from(definition_text(def)?),
                 Arg::from(ms(now)),
                 Arg::from(id.to_string()),
+                Arg::from(expected),
             ],
         );
+        let flow_id = id.to_string();
+        batch.push_guarded(|b| keep_version_sql(b, &flow_id, change, now))?;
         batch.push_guarded(|_| Ok(BUMP_REVISION.to_string()))?;
-        self.write_changing_one_flow(batch).await?;
-        self.flow(id).await
+        let done = self.db.write(batch).await?;
+        if done.first().is_some_and(|d| d.changed == 1) {
+            return Ok(self.flow(id).await?);
+        }
+        let current = self
+            .db
+            .optional(
+                Heat::Hot,
+                "SELECT version FROM flows WHERE id = $1 AND account_id IS NOT NULL",
+                [Arg::from(id.to_string())],
+            )
+            .await?;
+        match current {
+            None => Err(PublishError::NotFound),
+            Some(row) => Err(PublishError::Stale {
+                expected,
+                current: row.col("version")?,
+            }),
+        }
+    }
+
+    /// Every kept version of a flow, newest first.
+    pub async fn flow_versions(&self, flow_id: Uuid) -> Result<Vec<FlowVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM flow_versions v LEFT JOIN users u ON u.id = v.changed_by \
+             WHERE v.flow_id = $1 ORDER BY v.version DESC"
+        );
+        let rows = self
+            .db
+            .rows(Heat::Cold, sql, [Arg::from(flow_id.to_string())])
+            .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    /// Version `version` of a flow, if it was kept.
+    pub async fn flow_version(&self, flow_id: Uuid, version: i64) -> Result<Option<FlowVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM flow_versions v LEFT JOIN users u ON u.id = v.changed_by \
+             WHERE v.flow_id = $1 AND v.version = $2"
+        );
+        let args = [Arg::from(flow_id.to_string()), Arg::from(version)];
+        let row = self.db.optional(Heat::Hot, sql, args).await?;
+        row.as_ref().map(version_from_row).transpose()
     }
 
     /// Deletes an account flow. Sessions that matched it keep their copy of its name

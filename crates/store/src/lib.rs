@@ -42,7 +42,7 @@ pub use ai_usage::{AiUsageCounts, AiUsageRecord};
 pub use domain::step::EarlierSteps;
 pub use error::StoreError;
 pub use escalations::{QueueEntry, QueueQuery};
-pub use flows::BuiltinLoad;
+pub use flows::{BuiltinLoad, PublishError};
 pub use gauges::PoolUse;
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStatus, Settle};
 pub use psa_connections::{MappedBy, MemberMapping, PsaConnection, PsaConnectionPatch};

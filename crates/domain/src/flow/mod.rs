@@ -8,6 +8,7 @@ mod format;
 mod label;
 mod model;
 mod validate;
+mod version;
 
 #[cfg(test)]
 mod proptests;
@@ -16,5 +17,6 @@ pub use format::{
     parse_flow_documents, to_json, to_yaml, FlowExportError, FlowFormat, FlowParseError,
 };
 pub use label::domain_label;
-pub use model::{Flow, FlowDefinition, FlowNode, FlowOption, FlowStatus};
+pub use model::{Flow, FlowDefinition, FlowNode, FlowOption, FlowStatus, MarkedNode};
 pub use validate::limits;
+pub use version::{FlowChange, FlowVersion};

@@ -88,6 +88,7 @@ fn random_dag(seed: u64, n: usize) -> FlowDefinition {
         status: FlowStatus::Published,
         start: id(0),
         nodes,
+        unreviewed: Default::default(),
     }
 }
 
@@ -235,6 +236,7 @@ fn arbitrary_graph() -> impl Strategy<Value = FlowDefinition> {
             status: FlowStatus::Draft,
             start,
             nodes,
+            unreviewed: Default::default(),
         },
     )
 }

@@ -262,6 +262,7 @@ mod tests {
                     status: FlowStatus::Published,
                     start: "q_scope".into(),
                     nodes,
+                    unreviewed: Default::default(),
                 },
                 version: 1,
                 usage_count: 0,

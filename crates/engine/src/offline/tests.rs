@@ -23,6 +23,7 @@ fn flow(title: &str, domain: &str, nodes: Vec<(&str, FlowNode)>) -> Flow {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect::<BTreeMap<_, _>>(),
+        unreviewed: Default::default(),
     })
 }
 

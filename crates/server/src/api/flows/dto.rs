@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use domain::flow::limits;
-use domain::flow::{Flow, FlowNode};
+use domain::flow::{Flow, MarkedNode};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
@@ -25,9 +25,10 @@ pub struct FlowOut {
     /// `published` or `draft`.
     pub status: String,
     pub start: String,
-    /// Node id → node: `question`, `action`, `solution` or `escalate`.
+    /// Node id → node: `question`, `action`, `solution` or `escalate`; `unreviewed: true` on a
+    /// node an LLM wrote or changed and no admin has approved yet.
     #[schema(value_type = Object)]
-    pub nodes: BTreeMap<String, FlowNode>,
+    pub nodes: BTreeMap<String, MarkedNode>,
     pub version: i64,
     pub usage_count: i64,
     /// Resolved sessions / sessions that matched the flow; null before the first match.
@@ -40,7 +41,8 @@ pub struct FlowOut {
 
 impl From<Flow> for FlowOut {
     fn from(f: Flow) -> Self {
-        let d = f.definition;
+        let mut d = f.definition;
+        let nodes = d.take_marked_nodes();
         FlowOut {
             id: f.id,
             account_id: f.account_id,
@@ -50,7 +52,7 @@ impl From<Flow> for FlowOut {
             tags: d.tags,
             status: d.status.as_str().into(),
             start: d.start,
-            nodes: d.nodes,
+            nodes,
             version: f.version,
             usage_count: f.usage_count,
             success_rate: f.success_rate,
@@ -83,6 +85,33 @@ pub struct FlowIn {
     /// Node id → node: `question`, `action`, `solution` or `escalate`.
     #[schema(schema_with = nodes_schema)]
     pub nodes: BTreeMap<String, serde_json::Value>,
+}
+
+/// What `PUT /flows/{id}` reads: a flow document, the version it edits, and why.
+#[derive(Debug, Deserialize)]
+pub struct FlowUpdate {
+    #[serde(flatten)]
+    pub definition: domain::flow::FlowDefinition,
+    /// A whole number, or its digits as a string; `If-Match` wins when both are sent.
+    #[serde(default)]
+    pub version: Option<serde_json::Value>,
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+/// The update's body (documentation only: the handler parses [`FlowUpdate`]).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct FlowUpdateIn {
+    #[serde(flatten)]
+    pub flow: FlowIn,
+    /// The version this edit is based on (instead of `If-Match`). Without either, the
+    /// current version is taken.
+    #[schema(required = false, minimum = 1)]
+    pub version: Option<i64>,
+    /// What changed and why, shown in the flow's history.
+    #[schema(required = false, max_length = 2000)]
+    pub why: Option<String>,
 }
 
 /// One flow or a list of them (documentation only: the import reads the body itself).

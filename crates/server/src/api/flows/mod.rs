@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
-use domain::flow::{to_json, to_yaml, Flow, FlowDefinition, FlowStatus};
+use domain::flow::{to_json, to_yaml, Flow, FlowChange, FlowDefinition, FlowStatus};
 use domain::{FieldError, User, ValidationErrors};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -37,6 +37,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 const MAX_MATCH_TEXT: usize = 10_000;
+/// The longest note an edit may carry into the flow's history.
+const MAX_WHY: usize = 2000;
 
 /// The library visible to the caller: the account's flows and the built-in ones, sorted by
 /// title. `q` is a case-insensitive substring of the title, description or a tag (a filter
@@ -153,16 +155,24 @@ async fn writable(state: &AppState, user: &User, id: Uuid) -> ApiResult<Flow> {
     Ok(flow)
 }
 
-/// Replaces a flow's definition; its version goes up by one.
-#[utoipa::path(put, path = "/flows/{id}", tag = "flows", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = FlowIn,
-    responses((status = 200, body = FlowOut),
-    (status = 403, body = ErrorBody, description = "A built-in flow, or neither the flow's creator nor an account admin")))]
+/// Publishes a new version of a flow. The request names the version it edits, in
+/// `If-Match` (`"3"` or `3`) or as `version` in the body; when the flow has moved on since,
+/// nothing is written and the answer is 409 naming the current version. Without either the
+/// current version is taken (clients written before versions keep working). A creator who is
+/// not an admin cannot clear a node's `unreviewed` mark; an admin's document is taken as it is.
+#[utoipa::path(put, path = "/flows/{id}", tag = "flows", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The version this edit is based on, e.g. \"3\"")),
+    request_body = FlowUpdateIn,
+    responses((status = 200, body = FlowOut, headers(("ETag" = String, description = "The new version, quoted"))),
+    (status = 403, body = ErrorBody, description = "A built-in flow, or neither the flow's creator nor an account admin"),
+    (status = 409, body = ErrorBody, description = "The flow changed since the given version; `detail.current_version` names the current one")))]
 pub async fn update_flow(
     State(state): State<AppState>,
     current: CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(def): ApiJson<FlowDefinition>,
-) -> ApiResult<Json<FlowOut>> {
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<FlowUpdate>,
+) -> ApiResult<Response> {
     let user = current.user;
     let flow = writable(&state, &user, id).await?;
     // A creator demoted to viewer no longer writes: viewers never change anything.
@@ -172,9 +182,76 @@ pub async fn update_flow(
             "Only the flow's creator or an account admin can change it".into(),
         ));
     }
+    let expected = edited_version(&headers, body.version.as_ref())?.unwrap_or(flow.version);
+    let mut def = body.definition;
     def.validate()?;
-    let updated = state.store.update_flow(id, &def, Utc::now()).await?;
-    Ok(Json(updated.into()))
+    if !user.is_admin() {
+        def.keep_unreviewed_marks(&flow.definition);
+    }
+    let why = body.why.as_deref().map(str::trim).filter(|w| !w.is_empty());
+    let mut errors = ValidationErrors::new();
+    errors.check_len(&["why"], why.unwrap_or_default(), 0, MAX_WHY);
+    errors.into_result()?;
+    let change = FlowChange {
+        changed_by: Some(user.id),
+        proposal_id: None,
+        why,
+    };
+    let updated = state
+        .store
+        .publish_flow_version(id, expected, &def, change, Utc::now())
+        .await?;
+    let tag = version_tag(updated.version);
+    Ok(([(header::ETAG, tag)], Json(FlowOut::from(updated))).into_response())
+}
+
+/// The version an update says it edits: `If-Match` first, else the body's `version`.
+/// `If-Match: *` means any version, as in HTTP.
+fn edited_version(headers: &HeaderMap, body: Option<&serde_json::Value>) -> ApiResult<Option<i64>> {
+    let bad_header = || {
+        ApiError::Validation(vec![FieldError {
+            loc: vec!["header".into(), "if-match".into()],
+            msg: "If-Match should be the flow's version, such as \"3\"".into(),
+            kind: "value_error".into(),
+        }])
+    };
+    if let Some(value) = headers.get(header::IF_MATCH) {
+        let text = value.to_str().map_err(|_| bad_header())?.trim();
+        if text == "*" {
+            return Ok(None);
+        }
+        let bare = text.strip_prefix("W/").unwrap_or(text);
+        let bare = bare
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(bare);
+        return bare
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 1)
+            .map(Some)
+            .ok_or_else(bad_header);
+    }
+    let Some(value) = body.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let parsed = match value {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    parsed.filter(|v| *v >= 1).map(Some).ok_or_else(|| {
+        ApiError::field(
+            &["version"],
+            "Input should be the flow's version, a whole number from 1",
+            "int_parsing",
+        )
+    })
+}
+
+fn version_tag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 /// Deletes a flow. Sessions that matched it keep its name in their history.
