@@ -12,6 +12,7 @@
 
 mod accounts;
 mod ai_usage;
+mod analytics;
 mod batch;
 mod checkpointer;
 mod codec;
@@ -38,6 +39,7 @@ mod users;
 
 pub use accounts::{AccountPatch, NewAccount};
 pub use ai_usage::{AiUsageCounts, AiUsageRecord};
+pub use analytics::{AnalyticsRows, AnalyticsScope, SessionFact, StepFact, UsageFact};
 /// The summary every step row keeps of the steps before it (the domain's type).
 pub use domain::step::EarlierSteps;
 pub use error::StoreError;
