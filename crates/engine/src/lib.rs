@@ -8,6 +8,7 @@ pub mod library;
 pub mod llm_pilot;
 pub mod offline;
 pub mod pilot;
+pub mod position;
 
 pub use forming::StepTextSink;
 pub use library::{FlowLibrary, MatchedFlow};
