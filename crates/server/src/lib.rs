@@ -1,6 +1,7 @@
 //! FlowPilot's HTTP layer. It never writes SQL (that is `store`) and never speaks a provider's
 //! wire format (that is `llm`); it turns requests into calls on those and answers in JSON.
 
+pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod catalog;

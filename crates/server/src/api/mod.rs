@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: one router per resource, merged here.
 
 pub mod accounts;
+pub mod analytics;
 pub mod auth;
 pub mod dto;
 pub mod escalations;
@@ -25,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(teams::routes())
         .merge(accounts::routes())
+        .merge(analytics::routes())
         .merge(quota::routes())
         .merge(sessions::routes())
         .merge(escalations::routes())

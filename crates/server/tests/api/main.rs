@@ -10,6 +10,7 @@ mod accounts;
 mod ai_providers;
 mod ai_quota;
 mod ai_sessions;
+mod analytics;
 mod auth;
 mod clarification;
 mod errors;
