@@ -149,6 +149,9 @@ pub struct Session {
     pub confidence_score: f64,
     pub matched_flow_id: Option<Uuid>,
     pub matched_flow_name: Option<String>,
+    /// The version of the flow the session follows (set when it matched): the flow may
+    /// change meanwhile, the session keeps guiding by this version.
+    pub matched_flow_version: Option<i64>,
     pub match_score: Option<f64>,
     /// What guides it: `offline`, or `provider:model`.
     pub engine: String,

@@ -69,7 +69,8 @@ const STEP_COLUMNS: &str = "id, session_id, step_order, output, engine_state, re
 const SESSION_COLUMNS: &str =
     "id, account_id, user_id, title, status, intake_type, intake_content, \
     problem_summary, problem_domain, confidence_score, matched_flow_id, \
-    matched_flow_name, match_score, engine, step_count, resolution_summary, escalation_reason, \
+    matched_flow_name, matched_flow_version, match_score, engine, step_count, \
+    resolution_summary, escalation_reason, \
     escalated_to_id, rating, feedback, documentation, total_input_tokens, total_output_tokens, \
     created_at, updated_at, resolved_at, escalated_at";
 
@@ -117,6 +118,7 @@ fn session_from_row(row: &impl Columns) -> Result<Session> {
         confidence_score: row.col("confidence_score")?,
         matched_flow_id: opt_uuid(row.col("matched_flow_id")?)?,
         matched_flow_name: row.col("matched_flow_name")?,
+        matched_flow_version: row.col("matched_flow_version")?,
         match_score: row.col("match_score")?,
         engine: row.col("engine")?,
         step_count: row.col("step_count")?,
@@ -229,6 +231,7 @@ pub(crate) fn insert_session_sql(b: &mut Batch, s: &Session) -> Result<String> {
         b.arg(s.confidence_score)?,
         b.arg(s.matched_flow_id.map(|i| i.to_string()))?,
         b.arg(s.matched_flow_name.clone())?,
+        b.arg(s.matched_flow_version)?,
         b.arg(s.match_score)?,
         b.arg(s.engine.clone())?,
         b.arg(s.step_count)?,
@@ -321,14 +324,18 @@ impl Answering<'_> {
              step_count = step_count + {}, \
              matched_flow_id = COALESCE({}, matched_flow_id), \
              matched_flow_name = COALESCE({}, matched_flow_name), \
+             matched_flow_version = COALESCE((SELECT version FROM flows WHERE id = {}), \
+                                             matched_flow_version), \
              match_score = COALESCE({}, match_score), \
              total_input_tokens = total_input_tokens + {}, \
              total_output_tokens = total_output_tokens + {}, \
              updated_at = {} WHERE id = {} RETURNING {SESSION_COLUMNS}",
             b.arg(a.confidence_score)?,
             b.arg(i64::from(self.next.is_some()))?,
-            b.arg(flow_id)?,
+            b.arg(flow_id.clone())?,
             b.arg(flow_name)?,
+            // A session moved to another flow follows that flow's version as it is now.
+            b.arg(flow_id)?,
             b.arg(flow_score)?,
             b.arg(a.input_tokens)?,
             b.arg(a.output_tokens)?,

@@ -106,6 +106,7 @@ async fn open_session(store: &Store) -> (Uuid, Uuid) {
         confidence_score: 0.2,
         matched_flow_id: None,
         matched_flow_name: None,
+        matched_flow_version: None,
         match_score: None,
         engine: "offline".into(),
         step_count: 0,

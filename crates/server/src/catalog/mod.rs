@@ -176,6 +176,39 @@ impl Catalog {
         self.indexed_flow(account_id, id).await
     }
 
+    /// The flow a session follows: `id` as it was at `version`, the version the session
+    /// matched, even when the flow changed since (memory.md "Versions"); the flow as it is
+    /// when the session predates versions or its version was not kept. `None` when the
+    /// flow is gone or not visible, as for [`Catalog::visible_flow`].
+    pub async fn followed_flow(
+        &self,
+        account_id: Uuid,
+        id: Uuid,
+        version: Option<i64>,
+        revision: Option<i64>,
+    ) -> Option<Flow> {
+        let mut flow = match revision {
+            Some(revision) => self.visible_flow_as_of(account_id, id, revision).await?,
+            None => self.visible_flow(account_id, id).await?,
+        };
+        let Some(version) = version.filter(|v| *v != flow.version) else {
+            return Some(flow);
+        };
+        match self.store.flow_version(id, version).await {
+            Ok(Some(kept)) => {
+                flow.definition = kept.definition;
+                flow.version = kept.version;
+            }
+            Ok(None) => {
+                tracing::warn!(flow = %id, version, "a session's flow version was not kept; using the current one");
+            }
+            Err(err) => {
+                tracing::warn!(%err, flow = %id, version, "could not read a session's flow version; using the current one");
+            }
+        }
+        Some(flow)
+    }
+
     async fn indexed_flow(&self, account_id: Uuid, id: Uuid) -> Option<Flow> {
         let indexed = self.index.read().await;
         indexed

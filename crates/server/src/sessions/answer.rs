@@ -405,7 +405,12 @@ async fn produce_next(
     let matched = match session.matched_flow_id {
         Some(id) => state
             .catalog
-            .visible_flow_as_of(session.account_id, id, window.flows_revision)
+            .followed_flow(
+                session.account_id,
+                id,
+                session.matched_flow_version,
+                Some(window.flows_revision),
+            )
             .await
             .map(|flow| MatchedFlow {
                 flow,

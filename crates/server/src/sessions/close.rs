@@ -125,7 +125,10 @@ fn conflict(s: &Session) -> ApiError {
 
 async fn matched(state: &AppState, s: &Session) -> Option<MatchedFlow> {
     let id = s.matched_flow_id?;
-    let flow = state.catalog.visible_flow(s.account_id, id).await?;
+    let flow = state
+        .catalog
+        .followed_flow(s.account_id, id, s.matched_flow_version, None)
+        .await?;
     Some(MatchedFlow {
         flow,
         score: s.match_score.unwrap_or(0.0),

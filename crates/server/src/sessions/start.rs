@@ -171,6 +171,7 @@ pub async fn start(
         confidence_score: output.confidence,
         matched_flow_id: matched.as_ref().map(|m| m.flow.id),
         matched_flow_name: matched.as_ref().map(|m| m.flow.definition.title.clone()),
+        matched_flow_version: matched.as_ref().map(|m| m.flow.version),
         match_score: matched.as_ref().map(|m| m.score),
         engine: state.pilot.engine(),
         step_count: 1,

@@ -189,7 +189,12 @@ impl<'a> Visit<'a> {
         let state = self.state;
         let user = &self.user.user;
         let flow = match s.matched_flow_id {
-            Some(flow_id) => state.catalog.visible_flow(s.account_id, flow_id).await,
+            Some(flow_id) => {
+                state
+                    .catalog
+                    .followed_flow(s.account_id, flow_id, s.matched_flow_version, None)
+                    .await
+            }
             None => None,
         };
         let intake = s.intake.match_text();

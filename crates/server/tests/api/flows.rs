@@ -16,7 +16,7 @@ stories!(
     export_round_trips_through_import,
     match_ranks_the_library_with_signals_and_domains_count_it,
     a_new_flow_is_matchable_at_once_on_every_server_and_sessions_use_it,
-    a_flow_edited_on_another_server_guides_the_next_step_of_a_running_session,
+    a_flow_edited_on_another_server_guides_the_next_session_and_not_a_running_one,
     match_and_session_start_make_the_same_decision_on_a_fresh_install,
     openapi_describes_the_flow_endpoints,
 );
@@ -531,7 +531,7 @@ async fn match_ranks_the_library_with_signals_and_domains_count_it(backend: Back
     assert!(!theirs.to_string().contains("label_printing"), "{theirs}");
 }
 
-async fn a_flow_edited_on_another_server_guides_the_next_step_of_a_running_session(
+async fn a_flow_edited_on_another_server_guides_the_next_session_and_not_a_running_one(
     backend: Backend,
 ) {
     let (url, dir) = fresh_database(backend).await;
@@ -562,6 +562,30 @@ async fn a_flow_edited_on_another_server_guides_the_next_step_of_a_running_sessi
             &format!("/ai-sessions/{session}/respond"),
             &acme.token,
             json!({"step_id": started["first_step"]["step_id"], "selected_option": "yes"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    let action = answered["next_step"]["content"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    // The running session keeps the version it matched (memory.md "Versions")…
+    assert!(action.contains("ZDesigner"), "{answered}");
+    assert!(!action.contains("isopropyl"), "{answered}");
+
+    // …and the next session, started on the other server, follows the edit.
+    let next = second
+        .start_session(
+            &acme,
+            "Our Zebra thermal label printer feeds the labels but they come out blank",
+        )
+        .await;
+    assert_eq!(next["matched_flow_version"], 2, "{next}");
+    let session = next["session_id"].as_str().unwrap();
+    let (status, answered) = second
+        .post(
+            &format!("/ai-sessions/{session}/respond"),
+            &acme.token,
+            json!({"step_id": next["first_step"]["step_id"], "selected_option": "yes"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{answered}");

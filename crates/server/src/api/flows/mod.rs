@@ -3,6 +3,7 @@
 
 pub mod dto;
 mod import;
+pub mod versions;
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_flows, create_flow))
         .routes(routes!(get_flow, update_flow, delete_flow))
+        .routes(routes!(versions::list_versions))
+        .routes(routes!(versions::get_version))
         .routes(routes!(import_flows))
         .routes(routes!(export_flows))
         .routes(routes!(match_flows))

@@ -248,6 +248,8 @@ pub struct StartOut {
     pub problem_domain: Option<String>,
     pub matched_flow_id: Option<Uuid>,
     pub matched_flow_name: Option<String>,
+    /// The version of the matched flow the session follows.
+    pub matched_flow_version: Option<i64>,
     pub match_score: Option<f64>,
     pub engine: String,
     pub first_step: StepOut,
@@ -372,6 +374,9 @@ pub struct SessionSummary {
     pub confidence_score: f64,
     pub matched_flow_id: Option<Uuid>,
     pub matched_flow_name: Option<String>,
+    /// The version of the flow this session follows (`GET /flows/{id}/versions/{n}`), kept
+    /// when the flow changes later.
+    pub matched_flow_version: Option<i64>,
     pub step_count: i64,
     pub rating: Option<i64>,
     pub created_at: DateTime<Utc>,
@@ -393,6 +398,7 @@ impl From<&Session> for SessionSummary {
             confidence_score: s.confidence_score,
             matched_flow_id: s.matched_flow_id,
             matched_flow_name: s.matched_flow_name.clone(),
+            matched_flow_version: s.matched_flow_version,
             step_count: s.step_count,
             rating: s.rating,
             created_at: s.created_at,

@@ -69,6 +69,7 @@ pub async fn start_session(
             problem_domain: s.problem_domain.clone(),
             matched_flow_id: s.matched_flow_id,
             matched_flow_name: s.matched_flow_name.clone(),
+            matched_flow_version: s.matched_flow_version,
             match_score: s.match_score,
             engine: s.engine.clone(),
             first_step: StepOut::from(&started.first),
