@@ -3,6 +3,7 @@
 //! One trait ([`Pilot`]) with two implementations: the offline pilot walks the matched flow
 //! itself; the LLM pilot asks a provider, grounded in the matched flow.
 
+pub mod flywheel;
 pub mod forming;
 pub mod library;
 pub mod llm_pilot;

@@ -163,7 +163,9 @@ pub async fn launch(
     let housekeeping = tokio::spawn(housekeeping(store.clone()));
     let outbox = crate::outbox::start(
         store.clone(),
-        crate::outbox::Deliverers::standard().with_psa(store.clone(), state.psa.clone()),
+        crate::outbox::Deliverers::standard()
+            .with_psa(store.clone(), state.psa.clone())
+            .with_flow_analysis(store.clone()),
         crate::outbox::WorkerConfig::default(),
     );
     // In the background: a provider that is slow or down must not hold up start-up.

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod outbox;
 pub mod pilots;
+pub mod proposals;
 pub mod provider_probe;
 pub mod psa;
 pub mod quota;

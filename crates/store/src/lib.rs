@@ -19,6 +19,7 @@ mod codec;
 mod db;
 mod error;
 mod escalations;
+mod flow_proposals;
 mod flows;
 mod gauges;
 mod outbox;
@@ -44,6 +45,7 @@ pub use analytics::{AnalyticsRows, AnalyticsScope, SessionFact, StepFact, UsageF
 pub use domain::step::EarlierSteps;
 pub use error::StoreError;
 pub use escalations::{QueueEntry, QueueQuery};
+pub use flow_proposals::{FlowProposal, NewProposal, ProposalDecision, ProposalEvidence};
 pub use flows::{BuiltinLoad, PublishError};
 pub use gauges::PoolUse;
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStatus, Settle};

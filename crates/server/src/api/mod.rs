@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod auth;
 pub mod dto;
 pub mod escalations;
+pub mod flow_proposals;
 pub mod flows;
 pub mod health;
 pub mod psa;
@@ -31,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(sessions::routes())
         .merge(escalations::routes())
         .merge(flows::routes())
+        .merge(flow_proposals::routes())
         .merge(psa::routes());
     // Here and not in `ApiDoc`'s modifiers: those run before any route is added to it.
     StandardResponses.modify(routes.get_openapi_mut());

@@ -200,8 +200,11 @@ pub async fn resolve(
     let now = Utc::now();
     let doc = documentation::resolved(&facts, &summary, written, now);
     // Queued with the close, in its transaction: a close that loses its race posts nothing.
-    let outbox =
+    let mut outbox =
         super::write_back::entries(state, &s, PostOn::Resolve, &doc, own_note, now).await?;
+    // What the session teaches the library is worked out in the background, from the
+    // outbox: it neither slows this request nor is lost when the server stops.
+    outbox.push(crate::proposals::analysis_entry(&s));
     let (input_tokens, output_tokens) = ledger::tokens(&usage);
     let closing = Closing {
         resolution_summary: Some(summary),

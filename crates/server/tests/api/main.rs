@@ -15,6 +15,7 @@ mod auth;
 mod clarification;
 mod errors;
 mod escalation;
+mod flow_proposals;
 mod flow_versions;
 mod flows;
 mod hardening;
