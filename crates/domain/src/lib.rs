@@ -10,6 +10,7 @@ pub mod escalation;
 pub mod flow;
 pub mod ids;
 pub mod llm;
+pub mod notification;
 pub mod proposal;
 pub mod psa;
 pub mod quota;

@@ -19,6 +19,7 @@ pub const KEY_ENV: &str = "FLOWPILOT_SECRET_KEY";
 const KEY_LEN: usize = 32;
 const VERSION: &str = "v1";
 const AAD: &[u8] = b"flowpilot psa credentials v1";
+const TEXT_AAD: &[u8] = b"flowpilot webhook secret v1";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
@@ -80,15 +81,39 @@ impl SecretKey {
 
     /// Encrypts `credentials` under a fresh random nonce.
     pub fn seal(&self, credentials: &Credentials) -> Result<String, SecretError> {
-        let mut plaintext =
+        let plaintext =
             serde_json::to_vec(credentials).map_err(|e| SecretError::Corrupt(e.to_string()))?;
+        self.seal_bytes(AAD, plaintext)
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<Credentials, SecretError> {
+        let plaintext = self.open_bytes(AAD, sealed)?;
+        serde_json::from_slice(&plaintext).map_err(|e| SecretError::Corrupt(e.to_string()))
+    }
+
+    /// Encrypts a webhook's signing secret. Its own associated data: a sealed secret cannot
+    /// be passed off as credentials, nor the other way round.
+    pub fn seal_text(&self, text: &str) -> Result<String, SecretError> {
+        self.seal_bytes(TEXT_AAD, text.as_bytes().to_vec())
+    }
+
+    pub fn open_text(&self, sealed: &str) -> Result<String, SecretError> {
+        String::from_utf8(self.open_bytes(TEXT_AAD, sealed)?)
+            .map_err(|e| SecretError::Corrupt(e.to_string()))
+    }
+
+    fn seal_bytes(
+        &self,
+        aad: &'static [u8],
+        mut plaintext: Vec<u8>,
+    ) -> Result<String, SecretError> {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
             .map_err(|_| SecretError::Random)?;
         let result = self.key.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(AAD),
+            Aad::from(aad),
             &mut plaintext,
         );
         if result.is_err() {
@@ -105,7 +130,7 @@ impl SecretKey {
         ))
     }
 
-    pub fn open(&self, sealed: &str) -> Result<Credentials, SecretError> {
+    fn open_bytes(&self, aad: &'static [u8], sealed: &str) -> Result<Vec<u8>, SecretError> {
         let body = sealed
             .trim()
             .strip_prefix(VERSION)
@@ -123,11 +148,11 @@ impl SecretKey {
             .key
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
+                Aad::from(aad),
                 &mut blob[NONCE_LEN..],
             )
             .map_err(|_| SecretError::Undecryptable)?;
-        serde_json::from_slice(plaintext).map_err(|e| SecretError::Corrupt(e.to_string()))
+        Ok(plaintext.to_vec())
     }
 }
 
@@ -202,6 +227,17 @@ mod tests {
         );
         assert_eq!(key.open("v1.AAAA"), Err(SecretError::Undecryptable));
         assert_eq!(key.open("v1.!!"), Err(SecretError::Undecryptable));
+    }
+
+    #[test]
+    fn a_sealed_text_opens_as_text_only() {
+        let key = SecretKey::from_base64(KEY).unwrap();
+        let sealed = key.seal_text("whsec-123").unwrap();
+        assert!(!sealed.contains("whsec"));
+        assert_eq!(key.open_text(&sealed).unwrap(), "whsec-123");
+        assert_eq!(key.open(&sealed), Err(SecretError::Undecryptable));
+        let credentials = key.seal(&credentials()).unwrap();
+        assert_eq!(key.open_text(&credentials), Err(SecretError::Undecryptable));
     }
 
     #[test]

@@ -161,11 +161,13 @@ pub async fn launch(
     let state = build_state_with(settings, provider.clone()).await?;
     let store = state.store.clone();
     let housekeeping = tokio::spawn(housekeeping(store.clone()));
+    let reminders = tokio::spawn(crate::notifications::reminders::run(state.clone()));
     let outbox = crate::outbox::start(
         store.clone(),
         crate::outbox::Deliverers::standard()
             .with_psa(store.clone(), state.psa.clone())
-            .with_flow_analysis(store.clone()),
+            .with_flow_analysis(store.clone())
+            .with_notifications(&state.settings),
         crate::outbox::WorkerConfig::default(),
     );
     // In the background: a provider that is slow or down must not hold up start-up.
@@ -188,6 +190,7 @@ pub async fn launch(
     .with_graceful_shutdown(shutdown)
     .await?;
     housekeeping.abort();
+    reminders.abort();
     if let Some(metrics) = metrics_listener {
         metrics.abort();
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod launch;
 pub mod metrics;
+pub mod notifications;
 pub mod openapi;
 pub mod outbox;
 pub mod pilots;

@@ -89,6 +89,15 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where `/metrics` is served instead of the main listener; `None`: on the main one.
     pub metrics_bind: Option<String>,
+    /// `FLOWPILOT_SMTP_URL`: where notification emails are sent (outbox/email.rs); `None`
+    /// sends none. A secret: it may carry a password.
+    pub smtp_url: Option<String>,
+    /// The `From:` of notification emails.
+    pub smtp_from: Option<String>,
+    /// The address users reach FlowPilot at, for the links notifications carry.
+    pub public_url: Option<String>,
+    /// How often the notification reminders are looked for.
+    pub reminder_scan_secs: u64,
     pub log: String,
 }
 
@@ -138,6 +147,10 @@ impl Default for Settings {
             psa_timeout_secs: 20,
             trusted_proxies: Vec::new(),
             metrics_bind: None,
+            smtp_url: None,
+            smtp_from: None,
+            public_url: None,
+            reminder_scan_secs: 30,
             log: "info".into(),
         }
     }
@@ -636,6 +649,35 @@ const TABLE: &[Row] = &[
         "FLOWPILOT_METRICS_BIND",
         "serve /metrics on this address instead of the main listener",
         metrics_bind
+    ),
+    Row {
+        name: "FLOWPILOT_SMTP_URL",
+        aliases: &[],
+        doc: "where notification emails go: smtp://[user:pass@]host[:587] (STARTTLS when offered; ?tls=required insists, ?tls=none never), smtps://…[:465] (TLS); unset sends no email",
+        secret: true,
+        read: |s, v| {
+            crate::outbox::email::SmtpTarget::parse(v).map_err(|_| {
+                "smtp://[user:pass@]host[:port][?tls=required|opportunistic|none] or smtps://[user:pass@]host[:port]"
+            })?;
+            s.smtp_url = Some(v.into());
+            Ok(())
+        },
+        show: |s| s.smtp_url.clone().unwrap_or_else(|| UNSET.into()),
+    },
+    row!(
+        "FLOWPILOT_SMTP_FROM",
+        "the From: address of notification emails (default flowpilot@ the SMTP host)",
+        smtp_from
+    ),
+    row!(
+        "FLOWPILOT_PUBLIC_URL",
+        "the address users reach FlowPilot at (https://flowpilot.example.com), for the links in notifications; default http:// and the listen address",
+        public_url
+    ),
+    row!(
+        "FLOWPILOT_REMINDER_SCAN_SECS",
+        "how often the unclaimed-escalation and check-back reminders are looked for",
+        reminder_scan_secs
     ),
     row!("RUST_LOG", "log filter", log),
 ];

@@ -23,6 +23,8 @@ const COLUMNS: &str = "e.id, e.session_id, e.account_id, e.escalated_by, e.escal
     e.escalated_to_team_id, e.reason, e.handoff_author, e.escalated_at, e.claimed_by, \
     e.claimed_at, e.picked_up_mode, e.picked_up_at, e.picked_up_as_id, e.briefing_step_id, \
     e.first_answered_at";
+/// The same, for the reminder scan's own query (`notifications`).
+pub(crate) const ESCALATION_COLUMNS: &str = COLUMNS;
 
 /// One line of the queue: the escalation and what the queue shows of its session.
 #[derive(Debug, Clone)]
@@ -49,7 +51,7 @@ fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
     v.map(time).transpose()
 }
 
-fn escalation_from_row(row: &impl Columns) -> Result<Escalation> {
+pub(crate) fn escalation_from_row(row: &impl Columns) -> Result<Escalation> {
     let person = opt_uuid(row.col("escalated_to_id")?)?;
     let team = opt_uuid(row.col("escalated_to_team_id")?)?;
     let target = EscalationTarget::from_parts(person, team)

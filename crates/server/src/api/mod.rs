@@ -8,6 +8,7 @@ pub mod escalations;
 pub mod flow_proposals;
 pub mod flows;
 pub mod health;
+pub mod notifications;
 pub mod psa;
 pub mod quota;
 pub mod sessions;
@@ -33,7 +34,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(escalations::routes())
         .merge(flows::routes())
         .merge(flow_proposals::routes())
-        .merge(psa::routes());
+        .merge(psa::routes())
+        .merge(notifications::routes());
     // Here and not in `ApiDoc`'s modifiers: those run before any route is added to it.
     StandardResponses.modify(routes.get_openapi_mut());
     routes

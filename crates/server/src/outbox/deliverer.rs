@@ -70,6 +70,26 @@ impl Deliverers {
         deliverers
     }
 
+    /// What escalation notifications need (escalation.md "Notifications"): webhooks that
+    /// can sign with secrets sealed under `FLOWPILOT_SECRET_KEY`, and email when
+    /// `FLOWPILOT_SMTP_URL` is set. A mail setup that fails is logged and sends no email: the
+    /// entries wait for a server that can send them.
+    pub fn with_notifications(mut self, settings: &crate::settings::Settings) -> Deliverers {
+        let key = integrations::SecretKey::from_env_value(settings.secret_key.as_deref())
+            .ok()
+            .map(Arc::new);
+        if let Some(webhook) = super::webhook::WebhookDeliverer::new() {
+            self = self.with(super::webhook::KIND, Arc::new(webhook.with_key(key)));
+        }
+        if let Some(url) = settings.smtp_url.as_deref() {
+            match super::email::EmailDeliverer::new(url, settings.smtp_from.as_deref()) {
+                Ok(email) => self = self.with(super::email::KIND, Arc::new(email)),
+                Err(err) => tracing::error!(%err, "notification emails cannot be sent"),
+            }
+        }
+        self
+    }
+
     pub fn with(mut self, kind: &str, deliverer: Arc<dyn Deliverer>) -> Deliverers {
         self.by_kind.insert(kind.to_string(), deliverer);
         self

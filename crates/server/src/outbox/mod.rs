@@ -11,6 +11,7 @@
 
 pub mod backoff;
 pub mod deliverer;
+pub mod email;
 pub mod flow_analysis;
 pub mod http;
 pub mod psa;

@@ -88,6 +88,11 @@ impl Psa {
         self.key()?.seal(credentials)
     }
 
+    /// The same key, for the other secrets the server keeps (a webhook's signing secret).
+    pub fn sealing_key(&self) -> Result<&SecretKey, SecretError> {
+        self.key()
+    }
+
     fn key(&self) -> Result<&SecretKey, SecretError> {
         self.key.as_ref().map_err(Clone::clone)
     }

@@ -363,13 +363,15 @@ pub async fn escalate(
         briefing_step_id: None,
         first_answered_at: None,
     };
+    let notifications =
+        super::escalation::notifications_on_escalate(state, &s, &escalation).await?;
     let mut closing = Closing {
         escalation_reason: Some(reason),
         escalated_to_id: target.person(),
         documentation: Some(doc.clone()),
         input_tokens,
         output_tokens,
-        outbox: super::escalation::notifications_on_escalate(&escalation),
+        outbox: notifications,
         escalation: Some(escalation),
         ..Default::default()
     };

@@ -9,6 +9,7 @@ use domain::briefing::{self, Briefing};
 use domain::escalation::{
     ClaimRefusal, Escalation, EscalationTarget, PickupMode, QueueScope, QueueStatus,
 };
+use domain::notification::NotifyEvent;
 use domain::session::{Session, SessionStatus, Transition};
 use domain::step::{ActionType, Step, StepOption, StepOutput, StepType};
 use domain::{FieldError, User};
@@ -63,14 +64,42 @@ impl EscalationEvents {
 }
 
 /// What to send out when a session is escalated (escalation.md "Notifications"): queued in
-/// the escalation's own transaction through the outbox. None yet; the notifiers fill this.
-pub(super) fn notifications_on_escalate(_e: &Escalation) -> Vec<NewOutboxEntry> {
-    Vec::new()
+/// the escalation's own transaction through the outbox (`notifications::entries`).
+pub(super) async fn notifications_on_escalate(
+    state: &AppState,
+    s: &Session,
+    e: &Escalation,
+) -> ApiResult<Vec<NewOutboxEntry>> {
+    crate::notifications::entries::for_escalation(
+        state,
+        s,
+        e,
+        NotifyEvent::Escalated,
+        Some(e.escalated_by),
+        None,
+        e.escalated_at,
+    )
+    .await
 }
 
 /// The same, when an escalation is claimed: queued with the claim, only when it wins.
-fn notifications_on_claim(_e: &Escalation, _claimer: &User) -> Vec<NewOutboxEntry> {
-    Vec::new()
+async fn notifications_on_claim(
+    state: &AppState,
+    s: &Session,
+    e: &Escalation,
+    claimer: &User,
+    at: chrono::DateTime<Utc>,
+) -> ApiResult<Vec<NewOutboxEntry>> {
+    crate::notifications::entries::for_escalation(
+        state,
+        s,
+        e,
+        NotifyEvent::Claimed,
+        Some(claimer.id),
+        Some(claimer),
+        at,
+    )
+    .await
 }
 
 /// The names a queue line or a briefing shows, read once per request.
@@ -243,7 +272,7 @@ pub async fn claim(state: &AppState, user: &User, id: Uuid) -> ApiResult<(Escala
         )));
     }
     let now = Utc::now();
-    let outbox = notifications_on_claim(&e, user);
+    let outbox = notifications_on_claim(state, &s, &e, user, now).await?;
     if !state
         .store
         .claim_escalation(e.id, user.id, now, &outbox)

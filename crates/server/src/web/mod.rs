@@ -23,6 +23,7 @@ mod markdown;
 pub mod missing;
 mod next;
 mod notice;
+mod notification_settings;
 mod page;
 mod pilot;
 mod psa_settings;
@@ -69,6 +70,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/pilot/{id}/psa-push/retry",
             post(session_ticket::retry_push),
+        )
+        .route(
+            "/settings/notifications",
+            get(notification_settings::show).post(notification_settings::save),
         )
         .route(
             "/settings/psa",

@@ -5,6 +5,7 @@
 mod fake_llm;
 mod fake_psa;
 mod helpers;
+mod sinks;
 
 mod accounts;
 mod ai_providers;
@@ -21,6 +22,7 @@ mod flows;
 mod hardening;
 mod local_models;
 mod metrics;
+mod notifications;
 mod offline_handoff;
 mod openapi;
 mod operations;
