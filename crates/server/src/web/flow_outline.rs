@@ -40,6 +40,8 @@ pub struct NodeView {
     pub help: Option<String>,
     pub expected_outcome: Option<String>,
     pub follow_up: Vec<String>,
+    /// Written or changed by an LLM and not yet approved by an admin.
+    pub unreviewed: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -179,6 +181,7 @@ fn view(def: &FlowDefinition, id: &str, node: &FlowNode) -> NodeView {
             .map(String::from),
         expected_outcome: expected_outcome.filter(|o| !o.trim().is_empty()),
         follow_up,
+        unreviewed: def.is_unreviewed(id),
     }
 }
 

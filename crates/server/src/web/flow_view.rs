@@ -30,14 +30,44 @@ struct Stats {
     tags: Vec<String>,
 }
 
+/// The version the page shows when it is not the current one.
+struct PastVersion {
+    version: i64,
+    changed_by: Option<String>,
+    changed_at: String,
+    changed_at_iso: String,
+}
+
+/// One line of the flow's history.
+struct HistoryLine {
+    version: i64,
+    changed_by: Option<String>,
+    changed_at: String,
+    changed_at_iso: String,
+    why: Option<String>,
+    from_proposal: bool,
+    unreviewed: usize,
+    /// The flow's version now (its page is the flow's own).
+    current: bool,
+    /// The version this page shows.
+    shown: bool,
+}
+
 #[derive(Template)]
 #[template(path = "flow.html")]
 struct FlowPage {
     layout: Layout,
+    flow_id: Uuid,
     title: String,
+    /// The current version's title, for the way back from a past one.
+    current_title: String,
     description: String,
     stats: Stats,
     outline: Outline,
+    /// Steps of the shown version still unreviewed.
+    unreviewed: usize,
+    past: Option<PastVersion>,
+    history: Vec<HistoryLine>,
 }
 
 pub async fn show(
@@ -46,23 +76,87 @@ pub async fn show(
     csrf: CsrfToken,
     Path(raw): Path<String>,
 ) -> Result<Response, WebError> {
-    let id = Uuid::parse_str(&raw).map_err(|_| ApiError::NotFound)?;
+    page(&state, &user, &csrf, &raw, None).await
+}
+
+/// `/flows/{id}/versions/{n}`: a past version of the flow, read-only, with the history.
+pub async fn show_version(
+    State(state): State<AppState>,
+    user: WebUser,
+    csrf: CsrfToken,
+    Path((raw, n)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let n: i64 = n.trim().parse().map_err(|_| ApiError::NotFound)?;
+    page(&state, &user, &csrf, &raw, Some(n)).await
+}
+
+async fn page(
+    state: &AppState,
+    user: &WebUser,
+    csrf: &CsrfToken,
+    raw: &str,
+    version: Option<i64>,
+) -> Result<Response, WebError> {
+    let id = Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)?;
     let flow = state
         .store
         .visible_flow(user.user.account_id, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let def = &flow.definition;
+    let versions = state.store.flow_versions(id).await?;
+    let shown_version = version.unwrap_or(flow.version);
+    let past = match version.filter(|v| *v != flow.version) {
+        None => None,
+        Some(n) => Some(
+            versions
+                .iter()
+                .find(|v| v.version == n)
+                .ok_or(ApiError::NotFound)?,
+        ),
+    };
+    let def = past.map_or(&flow.definition, |v| &v.definition);
+    let history = versions
+        .iter()
+        .map(|v| HistoryLine {
+            version: v.version,
+            changed_by: v.changed_by_name.clone(),
+            changed_at: when(v.changed_at),
+            changed_at_iso: v.changed_at.to_rfc3339(),
+            why: v.why.clone().filter(|w| !w.trim().is_empty()),
+            from_proposal: v.proposal_id.is_some(),
+            unreviewed: v.definition.unreviewed.len(),
+            current: v.version == flow.version,
+            shown: v.version == shown_version,
+        })
+        .collect();
+    let heading = match past {
+        Some(v) => format!("{} (version {})", def.title, v.version),
+        None => def.title.clone(),
+    };
     Ok(render(
         StatusCode::OK,
         &FlowPage {
-            layout: Layout::new(&def.title, &csrf, Some(&user.user)).current("flows"),
+            layout: Layout::new(&heading, csrf, Some(&user.user)).current("flows"),
+            flow_id: flow.id,
             title: def.title.clone(),
+            current_title: flow.definition.title.clone(),
             description: def.description.trim().to_string(),
             outline: flow_outline::outline(def),
+            unreviewed: def.unreviewed.len(),
             stats: stats(&flow),
+            past: past.map(|v| PastVersion {
+                version: v.version,
+                changed_by: v.changed_by_name.clone(),
+                changed_at: when(v.changed_at),
+                changed_at_iso: v.changed_at.to_rfc3339(),
+            }),
+            history,
         },
     ))
+}
+
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn stats(flow: &Flow) -> Stats {

@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/escalations/{id}/pickup", post(escalations::pickup))
         .route("/flows", get(library::list))
         .route("/flows/{id}", get(flow_view::show))
+        .route("/flows/{id}/versions/{n}", get(flow_view::show_version))
         .route("/pilot/{id}", get(session::show))
         .route("/pilot/{id}/respond", post(session::respond))
         .route("/pilot/{id}/respond/stream", post(answer_stream::respond))

@@ -13,6 +13,7 @@ mod fake_psa;
 
 mod answer_stream;
 mod browser;
+mod flow_history;
 mod library;
 mod pilot;
 mod psa_push;
