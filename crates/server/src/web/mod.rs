@@ -2,10 +2,13 @@
 //! Pages sign in with an `HttpOnly` cookie holding an ordinary access token; every form is
 //! CSRF-protected (see `csrf`). Layout and design notes: docs/web-ui.md.
 
+mod analytics;
 mod answer_stream;
 mod assets;
+mod charts;
 mod cookies;
 mod csrf;
+mod csv;
 mod documentation;
 mod error;
 mod escalations;
@@ -51,6 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/pilot", get(pilot::show).post(pilot::submit))
         .route("/sessions", get(history::show))
         .route("/escalations", get(escalations::show))
+        .route("/analytics", get(analytics::show))
+        .route("/analytics/{file}", get(analytics::download))
         .route("/escalations/events", get(escalations::events))
         .route("/escalations/{id}/claim", post(escalations::claim))
         .route("/escalations/{id}/pickup", post(escalations::pickup))

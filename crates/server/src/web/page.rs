@@ -15,6 +15,8 @@ pub struct Layout {
     pub user_name: Option<String>,
     /// Whether the signed-in user is an account admin (the settings link).
     pub admin: bool,
+    /// Whether they are an engineer or an admin (the analytics link).
+    pub works: bool,
     pub csrf: String,
     /// The nav entry to mark `aria-current="page"`.
     pub current: &'static str,
@@ -30,6 +32,7 @@ impl Layout {
             title: title.to_string(),
             user_name: user.map(|u| u.full_name.clone()),
             admin: user.is_some_and(User::is_admin),
+            works: user.is_some_and(User::can_work),
             csrf: csrf.as_ref().to_string(),
             current: "",
             css: assets::url("app.css"),

@@ -11,6 +11,7 @@ mod helpers;
 #[path = "../api/fake_psa.rs"]
 mod fake_psa;
 
+mod analytics;
 mod answer_stream;
 mod browser;
 mod flow_history;
