@@ -82,6 +82,8 @@ pub struct WebhookRow {
     pub events: Vec<EventBox>,
     pub secret_set: bool,
     pub errors: Vec<String>,
+    /// The empty fieldset that adds one.
+    pub fresh: bool,
 }
 
 #[derive(Template)]
@@ -117,6 +119,7 @@ fn blank_row(n: usize) -> WebhookRow {
         events: boxes(&NotifyEvent::ALL),
         secret_set: false,
         errors: Vec::new(),
+        fresh: true,
     }
 }
 
@@ -135,6 +138,7 @@ impl Shown {
                     events: boxes(&w.events),
                     secret_set: w.sealed_secret.is_some(),
                     errors: Vec::new(),
+                    fresh: false,
                 })
                 .collect(),
             email_events: s.email_events.clone(),
@@ -177,7 +181,8 @@ fn page(
                     _ => "Webhooks",
                 };
                 if let Some(row) = shown.webhooks.get_mut(n) {
-                    row.errors.push(format!("{label}: {}", e.msg));
+                    row.errors
+                        .push(format!("{label}: {}.", e.msg.trim_end_matches('.')));
                 }
             }
             Some("escalation_contacts") => {
@@ -292,8 +297,9 @@ fn read(fields: &Fields) -> (SettingsInput, Shown) {
             url: url.clone(),
             formats: formats(WebhookFormat::parse(&format)),
             events: boxes(&chosen),
-            secret_set: id.is_some() && !fields.has(&name("clear_secret")),
+            secret_set: false,
             errors: Vec::new(),
+            fresh: false,
         });
         webhooks.push(WebhookInput {
             id,
@@ -339,7 +345,18 @@ pub async fn save(
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let admin = admin_only(&user)?;
-    let (input, shown) = read(&Fields(form));
+    let fields = Fields(form);
+    let (input, mut shown) = read(&fields);
+    // Shown again after a refusal, a row says what is stored: nothing was saved.
+    let stored = settings::current(&state, admin.account_id).await?;
+    for row in &mut shown.webhooks {
+        let kept = stored
+            .webhooks
+            .iter()
+            .find(|w| w.id.to_string() == row.id)
+            .is_some_and(|w| w.sealed_secret.is_some());
+        row.secret_set = kept;
+    }
     match settings::replace(&state, admin, input).await {
         Ok(_) => Ok(see_other("/settings/notifications?saved=1")),
         Err(ApiError::Validation(errors)) => Ok(page(
