@@ -160,7 +160,10 @@ pub fn url_problem(url: &str) -> Option<&'static str> {
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or("");
-    if host.is_empty() || host.starts_with(':') || url.chars().any(char::is_whitespace) {
+    if host.is_empty()
+        || host.starts_with(':')
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Some("The URL needs a host, and no spaces");
     }
     None
@@ -178,7 +181,7 @@ pub fn is_email(address: &str) -> bool {
         && address.len() <= 254
         && !address
             .chars()
-            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',' || c == ';')
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
 }
 
 #[cfg(test)]

@@ -122,6 +122,9 @@ pub async fn replace(
         let url = w.url.trim().to_string();
         if let Some(problem) = url_problem(&url) {
             errors.push(at(&here("url"), problem, "url_parsing"));
+        } else if reqwest::Url::parse(&url).is_err() {
+            // What the deliverer would refuse at every attempt is refused now.
+            errors.push(at(&here("url"), "Not a valid URL", "url_parsing"));
         }
         let format = WebhookFormat::parse(w.format.trim());
         if format.is_none() {

@@ -247,6 +247,14 @@ async fn bad_settings_are_refused_with_422_and_change_nothing(backend: Backend) 
             json!(["body", "webhooks", 0, "url"]),
         ),
         (
+            json!({"webhooks": [{"url": "https://[::1/hook", "format": "generic"}]}),
+            json!(["body", "webhooks", 0, "url"]),
+        ),
+        (
+            json!({"webhooks": [{"url": "https://h.acme.test/\u{7}", "format": "generic"}]}),
+            json!(["body", "webhooks", 0, "url"]),
+        ),
+        (
             json!({"webhooks": [{"url": "https://h.acme.test", "format": "discord"}]}),
             json!(["body", "webhooks", 0, "format"]),
         ),
