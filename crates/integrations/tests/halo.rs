@@ -162,7 +162,7 @@ async fn records_time_on_the_notes_action_or_on_its_own() {
     let posts = fake.requests_to(Method::POST, "/api/Actions");
     assert_eq!(
         posts[1].body,
-        json!([{"id": note.0.parse::<u64>().unwrap(), "ticket_id": 301, "timetaken": 0.75}])
+        json!([{"id": note.0.parse::<u64>().unwrap(), "ticket_id": 301, "timetaken": 0.75, "who_agentid": 4}])
     );
     let stored = fake.world().all_actions(301);
     assert_eq!(stored.len(), 2, "updated, not added");

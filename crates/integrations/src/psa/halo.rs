@@ -428,10 +428,13 @@ impl PsaClient for HaloClient {
         let id = numeric_id(ticket_id, "ticket")?;
         let agent = numeric_id(&entry.member_id, "agent")?;
         let action = match entry.on_note.as_deref() {
+            // The agent too: Halo books an action's time to its agent, and the note was
+            // posted by the API's own user.
             Some(note) => json!({
                 "id": numeric_id(note, "action")?,
                 "ticket_id": id,
                 "timetaken": entry.hours(),
+                "who_agentid": agent,
             }),
             None => json!({
                 "ticket_id": id,

@@ -87,8 +87,22 @@ pub enum Failure {
 
 struct Planned {
     path_contains: String,
+    /// When set, only requests with this method whose path below the API root is exactly
+    /// `path_contains` (Halo posts notes and time to the same path, Autotask's ticket paths
+    /// all contain `/Tickets`).
+    method: Option<Method>,
     failure: Failure,
     times: usize,
+}
+
+impl Planned {
+    fn matches(&self, method: &Method, path: &str, full_path: &str) -> bool {
+        self.times > 0
+            && match &self.method {
+                Some(m) => m == method && path == self.path_contains,
+                None => full_path.contains(&self.path_contains),
+            }
+    }
 }
 
 pub type Handler<W> = fn(&mut W, &Seen) -> Reply;
@@ -139,6 +153,18 @@ impl<W: Send + 'static> Fake<W> {
     pub fn fail(&self, path_contains: &str, failure: Failure, times: usize) {
         lock(&self.core.planned).push(Planned {
             path_contains: path_contains.to_string(),
+            method: None,
+            failure,
+            times,
+        });
+    }
+
+    /// The next `times` requests `method path` (the path below the API root, exactly) fail
+    /// with `failure`.
+    pub fn fail_request(&self, method: Method, path: &str, failure: Failure, times: usize) {
+        lock(&self.core.planned).push(Planned {
+            path_contains: path.to_string(),
+            method: Some(method),
             failure,
             times,
         });
@@ -239,7 +265,7 @@ async fn handle<W: Send + 'static>(
         let mut planned = lock(&core.planned);
         let at = planned
             .iter()
-            .position(|p| p.times > 0 && full_path.contains(&p.path_contains));
+            .position(|p| p.matches(&seen.method, &path, &full_path));
         at.map(|at| {
             planned[at].times -= 1;
             planned[at].failure

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::psa::{Note, PsaError, StatusChange, TimeEntry};
+use domain::psa::{Note, PsaError, PsaKind, StatusChange, TimeEntry};
 use serde::{Deserialize, Serialize};
-use store::{OutboxEntry, PsaConnection, Store, StoreError};
+use store::{OutboxEntry, OutboxStatus, PsaConnection, Store, StoreError};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -96,6 +96,41 @@ impl PsaDeliverer {
             }),
         }
     }
+
+    /// HaloPSA records time on an action (psa.md: `timetaken` on the note's action), so a Halo
+    /// time entry goes on the note its close posted: it waits (with the outbox's backoff) while
+    /// that note is still to be posted, and takes an action of its own only when there is no
+    /// such note or it failed for good, so the time is never lost behind a refused note.
+    async fn note_of(&self, entry: &OutboxEntry) -> Result<Option<String>, Outcome> {
+        let Some(session_id) = entry.session_id else {
+            return Ok(None);
+        };
+        let Some(close) = entry.idempotency_key.strip_prefix(TIME_ENTRY_KIND) else {
+            return Ok(None);
+        };
+        let note_key = format!("{NOTE_KIND}{close}");
+        let entries =
+            self.store
+                .session_outbox(session_id)
+                .await
+                .map_err(|err| Outcome::Retry {
+                    after: None,
+                    uncertain: entry.uncertain,
+                    error: format!("could not read the session's note: {err}"),
+                })?;
+        let Some(note) = entries.iter().find(|e| e.idempotency_key == note_key) else {
+            return Ok(None);
+        };
+        match note.status {
+            OutboxStatus::Delivered => Ok(note.remote_id.clone()),
+            OutboxStatus::Failed => Ok(None),
+            OutboxStatus::Pending | OutboxStatus::InFlight => Err(Outcome::Retry {
+                after: None,
+                uncertain: entry.uncertain,
+                error: "waiting for the note to be posted: HaloPSA records the time on it".into(),
+            }),
+        }
+    }
 }
 
 /// The outcome of a PSA error, by psa.md's rules: what may succeed later is retried (after
@@ -116,9 +151,9 @@ fn outcome_of(problem: PsaProblem) -> Outcome {
 
 #[async_trait]
 impl Deliverer for PsaDeliverer {
-    #[instrument(skip_all, fields(entry = %entry.id, kind = %entry.kind))]
-    async fn deliver(&self, entry: &OutboxEntry) -> Outcome {
-        let (payload, connection) = match self.open(entry).await {
+    #[instrument(skip_all, fields(entry = %outbox_entry.id, kind = %outbox_entry.kind))]
+    async fn deliver(&self, outbox_entry: &OutboxEntry) -> Outcome {
+        let (payload, connection) = match self.open(outbox_entry).await {
             Ok(opened) => opened,
             Err(outcome) => return outcome,
         };
@@ -131,7 +166,13 @@ impl Deliverer for PsaDeliverer {
                     })
                     .await
             }
-            PsaWrite::TimeEntry { entry } => {
+            PsaWrite::TimeEntry { mut entry } => {
+                if connection.kind == PsaKind::Halo && entry.on_note.is_none() {
+                    entry.on_note = match self.note_of(outbox_entry).await {
+                        Ok(note) => note,
+                        Err(outcome) => return outcome,
+                    };
+                }
                 self.psa
                     .call(&connection, |client| async move {
                         client.post_time_entry(&ticket, &entry).await.map(Some)
