@@ -2,10 +2,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
+// The PSA fakes of the adapters' own tests name the adapters' crate by its package name.
+extern crate integrations as flowpilot_integrations;
+
 mod fake_llm;
 mod fake_psa;
 mod helpers;
 mod sinks;
+#[path = "../../../integrations/tests/support/mod.rs"]
+mod psa_fakes;
 
 mod accounts;
 mod ai_providers;
@@ -29,6 +34,7 @@ mod operations;
 mod provider_probe;
 mod psa;
 mod psa_push;
+mod psa_push_kinds;
 mod redaction;
 mod sessions;
 mod step_writes;
