@@ -15,6 +15,9 @@ pub enum Action {
     SessionCreate,
     SessionWrite,
     SessionRead,
+    /// A request that calls a PSA for a user (the ticket picker, a connection test, the
+    /// member list): FlowPilot must not become a way to hammer the PSA.
+    PsaCall,
 }
 
 impl Action {
@@ -25,6 +28,7 @@ impl Action {
             Action::SessionCreate => "session_create",
             Action::SessionWrite => "session_write",
             Action::SessionRead => "session_read",
+            Action::PsaCall => "psa_call",
         }
     }
 
@@ -35,6 +39,7 @@ impl Action {
             Action::SessionCreate => 5,
             Action::SessionWrite => 15,
             Action::SessionRead => 30,
+            Action::PsaCall => 20,
         }
     }
 }

@@ -296,7 +296,8 @@ pub async fn delete_connection(
 /// Calls the PSA with the stored credentials: `ok: false` says what to check.
 #[utoipa::path(post, path = "/integrations/psa/{id}/test", tag = "integrations", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Connection id")), responses(
-    (status = 200, body = TestOut), (status = 403, body = ErrorBody, description = "Not an account admin")))]
+    (status = 200, body = TestOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
+    (status = 429, body = ErrorBody, description = "Over the PSA call limit (see Retry-After)")))]
 pub async fn test_connection(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -313,6 +314,7 @@ pub async fn test_connection(
 #[utoipa::path(get, path = "/integrations/psa/{id}/tickets", tag = "integrations", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Connection id"), TicketsQuery), responses(
     (status = 200, body = Vec<TicketOut>), (status = 403, body = ErrorBody, description = "Viewers cannot use PSA connections"),
+    (status = 429, body = ErrorBody, description = "Over the PSA call limit (see Retry-After)"),
     (status = 502, body = ErrorBody, description = "The PSA failed, refused the credentials or did not answer in time"),
     (status = 503, body = ErrorBody, description = "The server's FLOWPILOT_SECRET_KEY cannot open the connection's credentials")))]
 pub async fn list_tickets(
@@ -360,6 +362,7 @@ pub async fn list_tickets(
 #[utoipa::path(get, path = "/integrations/psa/{id}/members", tag = "integrations", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Connection id")), responses(
     (status = 200, body = MembersOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
+    (status = 429, body = ErrorBody, description = "Over the PSA call limit (see Retry-After)"),
     (status = 502, body = ErrorBody, description = "The PSA failed, refused the credentials or did not answer in time"),
     (status = 503, body = ErrorBody, description = "The server's FLOWPILOT_SECRET_KEY cannot open the connection's credentials")))]
 pub async fn list_members(
@@ -387,6 +390,7 @@ pub async fn list_members(
     params(("id" = Uuid, Path, description = "Connection id"), ("user_id" = Uuid, Path, description = "A user of the account")), responses(
     (status = 200, body = UserMemberOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
     (status = 422, body = ErrorBody, description = "The PSA has no active member with this id"),
+    (status = 429, body = ErrorBody, description = "Over the PSA call limit (see Retry-After)"),
     (status = 502, body = ErrorBody, description = "The PSA failed, refused the credentials or did not answer in time"),
     (status = 503, body = ErrorBody, description = "The server's FLOWPILOT_SECRET_KEY cannot open the connection's credentials")))]
 pub async fn map_member(

@@ -264,6 +264,7 @@ pub async fn delete(state: &AppState, admin: &User, id: Uuid) -> ApiResult<()> {
 /// an answer too (`ok: false`, saying what to check), not an error of this request.
 pub async fn test(state: &AppState, admin: &User, id: Uuid) -> ApiResult<ConnectionTest> {
     let connection = find(state, admin, id).await?;
+    super::limit(state, admin).await?;
     let result = state
         .psa
         .call(&connection, |client| async move {

@@ -39,6 +39,7 @@ async fn psa_members(state: &AppState, connection: &PsaConnection) -> ApiResult<
 /// Reads the PSA's members and maps by email every user nobody mapped by hand.
 pub async fn mappings(state: &AppState, admin: &User, id: Uuid) -> ApiResult<Mappings> {
     let connection = super::connections::find(state, admin, id).await?;
+    super::limit(state, admin).await?;
     let members = psa_members(state, &connection).await?;
     let mut stored = state.store.member_mappings(connection.id).await?;
     let mut users = Vec::new();
@@ -103,6 +104,7 @@ pub async fn map(
         .filter(|m| !m.is_empty());
     let member = match &member_id {
         Some(wanted) => {
+            super::limit(state, admin).await?;
             let members = psa_members(state, &connection).await?;
             match members.into_iter().find(|m| &m.id == wanted) {
                 Some(member) => Some(member),

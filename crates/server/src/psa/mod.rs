@@ -14,11 +14,26 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use domain::psa::{Credentials, PsaClient, PsaError, PsaKind};
+use domain::User;
 use integrations::{PsaConnector, SecretError, SecretKey};
 use store::PsaConnection;
 
+use crate::error::ApiResult;
+use crate::rate_limit::Action;
 use crate::settings::Settings;
+
+/// Counts one PSA call made for `user` (the API's PSA routes and the web's ticket picker and
+/// settings pages alike), one allowance per user across the account's connections: a 429
+/// with `Retry-After` past it, before the PSA is asked anything.
+pub async fn limit(state: &crate::state::AppState, user: &User) -> ApiResult<()> {
+    state
+        .limiter
+        .check(Action::PsaCall, &format!("{}:psa", user.id), Utc::now())
+        .await
+        .map(|_| ())
+}
 
 /// What a PSA operation can fail on, with the cause kept: the PSA itself, or the key its
 /// credentials are sealed with. Mapped to HTTP in `error.rs`.

@@ -17,6 +17,7 @@ pub async fn open_tickets(
     query: TicketQuery,
 ) -> ApiResult<Vec<TicketSummary>> {
     let connection = super::connections::find(state, user, id).await?;
+    super::limit(state, user).await?;
     Ok(list(state, &connection, query).await?)
 }
 

@@ -91,6 +91,13 @@ pub async fn build(
         skip: 0,
         limit: SHOWN,
     };
+    // Searching is limited like the API's ticket list; past it the picker says so and the
+    // intake still works from typed text.
+    if let Err(err) = crate::psa::limit(state, user).await {
+        let (_, message) = psa_notice(err)?;
+        picker.problem = Some(format!("{message} You can still start from a description."));
+        return Ok(Some(picker));
+    }
     match tickets::list(state, chosen, query).await {
         Ok(list) => {
             picker.tickets = list

@@ -23,6 +23,7 @@ stories!(
     a_psa_that_is_down_never_blocks_the_start,
     a_ticket_linked_mid_session_joins_the_next_prompt,
     users_are_mapped_to_psa_members_by_email_and_by_hand,
+    a_user_cannot_hammer_the_psa_through_flowpilot,
 );
 
 async fn app_with_key(backend: Backend) -> TestApp {
@@ -638,4 +639,64 @@ async fn users_are_mapped_to_psa_members_by_email_and_by_hand(backend: Backend) 
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn a_user_cannot_hammer_the_psa_through_flowpilot(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.secret_key = Some(KEY.into());
+        s.psa_timeout_secs = 1;
+        s.rate_limits = true;
+    })
+    .await;
+    let psa = FakePsa::start().await;
+    let admin = app.register("admin.hammer@example.com", "Hammer").await;
+    let eng = app
+        .add_user(&admin, "eng.hammer@example.com", "engineer")
+        .await;
+    let connection = connect(&app, &admin, &psa).await;
+    let tickets = format!("/integrations/psa/{connection}/tickets?q=printer");
+    let listed = |psa: &FakePsa| {
+        psa.requests()
+            .iter()
+            .filter(|r| r.starts_with("/v4_6_release/apis/3.0/service/tickets?"))
+            .count()
+    };
+
+    for _ in 0..20 {
+        let (status, body) = app.get(&tickets, &eng.token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let resp = app
+        .client
+        .get(app.url(&tickets))
+        .bearer_auth(&eng.token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("seconds");
+    assert!((1..=120).contains(&retry), "Retry-After {retry}");
+    let (_, body) = TestApp::read(resp).await;
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("at most 20 a minute"),
+        "{body}"
+    );
+    assert_eq!(listed(&psa), 20, "the refused request never reached the PSA");
+
+    // The allowance is the user's: the admin still searches, tests and maps.
+    let (status, _) = app.get(&tickets, &admin.token).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, test) = app
+        .post(
+            &format!("/integrations/psa/{connection}/test"),
+            &admin.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(listed(&psa), 22);
 }
