@@ -23,6 +23,7 @@ pub mod rate_limit;
 pub mod sessions;
 pub mod settings;
 pub mod state;
+pub mod team_memory;
 pub mod web;
 
 pub use launch::{build_state, launch, router, LaunchError};

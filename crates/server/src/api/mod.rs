@@ -7,6 +7,7 @@ pub mod dto;
 pub mod escalations;
 pub mod flow_proposals;
 pub mod flows;
+pub mod gaps;
 pub mod health;
 pub mod notifications;
 pub mod psa;
@@ -29,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(teams::routes())
         .merge(accounts::routes())
         .merge(analytics::routes())
+        .merge(gaps::routes())
         .merge(quota::routes())
         .merge(sessions::routes())
         .merge(escalations::routes())

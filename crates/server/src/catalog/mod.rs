@@ -156,6 +156,12 @@ impl Catalog {
             .collect()
     }
 
+    /// The sentence embedder flows are indexed with, when one is loaded: similar sessions
+    /// embed with the same model, so one model is loaded per process.
+    pub async fn embedder(&self) -> Option<Arc<dyn matching::Embedder>> {
+        self.index.read().await.index.embedder().cloned()
+    }
+
     /// A visible flow by id.
     pub async fn visible_flow(&self, account_id: Uuid, id: Uuid) -> Option<Flow> {
         self.refreshed().await;

@@ -24,6 +24,7 @@ use crate::state::AppState;
 use dto::*;
 
 mod psa_push;
+mod similar;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,6 +40,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(abandon))
         .routes(routes!(link_ticket))
         .routes(routes!(psa_push::retry_push))
+        .routes(routes!(similar::similar_to_session))
+        .routes(routes!(similar::similar_to_text))
 }
 
 /// Starts a session: matches the intake to a flow and produces the first step.
