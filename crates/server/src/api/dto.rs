@@ -46,7 +46,8 @@ pub struct ErrorBody {
 }
 
 /// What an error's `detail` holds: a message; for 422 the fields that failed; for a used-up
-/// AI quota (429) the limit and when it resets. Documentation only: handlers build the value.
+/// AI quota (429) the limit and when it resets; for an edit of an old version (409) the
+/// current version. Documentation only: handlers build the value.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
@@ -54,6 +55,19 @@ pub enum ErrorDetail {
     Message(String),
     Fields(Vec<FieldErrorOut>),
     Quota(QuotaExceeded),
+    StaleVersion(StaleVersionOut),
+}
+
+/// The `detail` of a 409 for an edit based on an old version (memory.md "Versions").
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StaleVersionOut {
+    pub msg: String,
+    /// `stale_version`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The version to fetch, merge onto and send again.
+    pub current_version: i64,
 }
 
 /// One failed field, located FastAPI-style: `["body", "email"]`, `["query", "limit"]`.
