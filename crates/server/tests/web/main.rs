@@ -16,6 +16,7 @@ mod answer_stream;
 mod browser;
 mod flow_history;
 mod library;
+mod notification_settings;
 mod pilot;
 mod psa_push;
 
