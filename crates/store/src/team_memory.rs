@@ -151,7 +151,10 @@ fn remembered_from_row(row: &OwnedRow) -> Result<RememberedSession> {
     let status: String = row.col("status")?;
     let intake: Intake = serde_json::from_str(row.col::<&str>("intake_content")?)
         .map_err(|e| StoreError::Corrupt(format!("intake: {e}")))?;
-    let resolved_at = row.col::<Option<i64>>("resolved_at")?.map(time).transpose()?;
+    let resolved_at = row
+        .col::<Option<i64>>("resolved_at")?
+        .map(time)
+        .transpose()?;
     let escalated_at = row
         .col::<Option<i64>>("escalated_at")?
         .map(time)

@@ -91,12 +91,7 @@ pub fn build(
         .iter()
         .rev()
         .take(3)
-        .map(|s| {
-            clip(
-                s.problem_summary.as_deref().unwrap_or(&s.title),
-                300,
-            )
-        })
+        .map(|s| clip(s.problem_summary.as_deref().unwrap_or(&s.title), 300))
         .collect();
     let description = clip(
         &format!(

@@ -235,6 +235,11 @@ mod tests {
         assert_eq!((to - from).num_hours(), 24);
         assert!(range(Some("yesterday"), None, now).is_err());
         assert!(range(Some("2026-03-05"), Some("2026-03-01"), now).is_err());
-        assert!(range(Some("2026-03-01T00:00:00Z"), Some("2026-03-02T00:00:00+01:00"), now).is_ok());
+        assert!(range(
+            Some("2026-03-01T00:00:00Z"),
+            Some("2026-03-02T00:00:00+01:00"),
+            now
+        )
+        .is_ok());
     }
 }

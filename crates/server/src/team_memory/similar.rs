@@ -85,7 +85,10 @@ impl SeenBefore {
         let mut counts: Vec<(String, usize)> = Vec::new();
         for fix in items.iter().filter_map(|s| s.fix.as_deref()) {
             let key = fix.trim().to_string();
-            match counts.iter_mut().find(|(f, _)| f.eq_ignore_ascii_case(&key)) {
+            match counts
+                .iter_mut()
+                .find(|(f, _)| f.eq_ignore_ascii_case(&key))
+            {
                 Some((_, n)) => *n += 1,
                 None => counts.push((key, 1)),
             }
