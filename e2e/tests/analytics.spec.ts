@@ -3,7 +3,7 @@
 // light and the dark theme, and screenshots of both for the docs.
 import AxeBuilder from '@axe-core/playwright';
 import type { APIRequestContext, Page } from '@playwright/test';
-import { OUTLOOK_PROBLEM, apiToken, expect, newPerson, signUp, test } from './fixtures';
+import { OUTLOOK_PROBLEM, apiToken, createColleague, expect, newPerson, signUp, test } from './fixtures';
 
 const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
@@ -76,14 +76,27 @@ test('the Analytics page draws its charts and tables in both themes and download
   await signUp(page, admin);
   const token = await apiToken(request, admin);
   for (const end of ['resolve', 'resolve', 'escalate', 'abandon', 'open'] as const) await session(request, token, end);
+  // One no flow covers, resolved by a colleague in their own words (five starts a minute each).
+  const colleague = newPerson('Colleague');
+  await createColleague(request, token, colleague);
+  const auth = { Authorization: `Bearer ${await apiToken(request, colleague)}` };
+  const unmatched = await request.post('/api/v1/ai-sessions', {
+    headers: auth,
+    data: { intake_type: 'free_text', intake_content: { text: 'The coffee machine on the third floor beeps and shows E42' } },
+  });
+  expect(unmatched.status()).toBe(201);
+  const { session_id, matched_flow_id } = await unmatched.json();
+  expect(matched_flow_id).toBeNull();
+  const resolved = await request.post(`/api/v1/ai-sessions/${session_id}/resolve`, { headers: auth, data: { resolution_summary: 'Descaled the machine' } });
+  expect(resolved.status(), await resolved.text()).toBe(200);
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Analytics' }).click();
   await expect(page).toHaveURL(/\/analytics$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Analytics' })).toBeVisible();
   const totals = page.getByLabel('Totals');
   await expect(totals).toContainText('Sessions started');
-  await expect(totals.locator('div').filter({ hasText: 'Sessions started' }).locator('dd')).toHaveText('5');
-  await expect(totals.locator('div').filter({ hasText: /^Resolved/ }).locator('dd')).toHaveText('2 (40%)');
+  await expect(totals.locator('div').filter({ hasText: 'Sessions started' }).locator('dd')).toHaveText('6');
+  await expect(totals.locator('div').filter({ hasText: /^Resolved/ }).locator('dd')).toHaveText('3 (50%)');
 
   for (const name of [
     'Outcomes by problem domain',
