@@ -664,11 +664,20 @@ const TABLE: &[Row] = &[
         },
         show: |s| s.smtp_url.clone().unwrap_or_else(|| UNSET.into()),
     },
-    row!(
-        "FLOWPILOT_SMTP_FROM",
-        "the From: address of notification emails (default flowpilot@ the SMTP host)",
-        smtp_from
-    ),
+    Row {
+        name: "FLOWPILOT_SMTP_FROM",
+        aliases: &[],
+        doc: "the From: address of notification emails (default flowpilot@ the SMTP host)",
+        secret: false,
+        read: |s, v| {
+            // Refused here rather than at start, where it would leave every email waiting.
+            v.parse::<lettre::message::Mailbox>()
+                .map_err(|_| "an email address, optionally with a name: FlowPilot <flowpilot@example.com>")?;
+            s.smtp_from = Some(v.into());
+            Ok(())
+        },
+        show: |s| s.smtp_from.clone().unwrap_or_else(|| UNSET.into()),
+    },
     row!(
         "FLOWPILOT_PUBLIC_URL",
         "the address users reach FlowPilot at (https://flowpilot.example.com), for the links in notifications; default http:// and the listen address",
@@ -893,6 +902,32 @@ mod tests {
             text.contains("FLOWPILOT_SECRET_KEY") && !text.contains("c2hvcnQ"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_smtp_settings_are_checked_and_the_url_never_shown() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("FLOWPILOT_SMTP_URL", "smtps://fp:mail-pw@mail.example.com"),
+                ("FLOWPILOT_SMTP_FROM", "FlowPilot <fp@example.com>"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.smtp_from.as_deref(), Some("FlowPilot <fp@example.com>"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("mail-pw"), "{shown}");
+        for (name, value) in [
+            ("FLOWPILOT_SMTP_URL", "https://mail.example.com"),
+            (
+                "FLOWPILOT_SMTP_URL",
+                "smtp://mail.example.com?tls=sometimes",
+            ),
+            ("FLOWPILOT_SMTP_FROM", "not an address"),
+        ] {
+            let err = Settings::load(None, &env(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub struct WebhookIn {
     /// An http or https URL.
     #[schema(
         max_length = 2000,
+        format = "uri",
         example = "https://hooks.slack.com/services/T000/B000/XXXX"
     )]
     pub url: String,
