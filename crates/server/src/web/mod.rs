@@ -30,6 +30,7 @@ mod notification_settings;
 mod page;
 mod pilot;
 mod psa_settings;
+mod review_queue;
 mod session;
 mod session_ticket;
 mod session_view;
@@ -59,6 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/escalations/events", get(escalations::events))
         .route("/escalations/{id}/claim", post(escalations::claim))
         .route("/escalations/{id}/pickup", post(escalations::pickup))
+        .route("/review", get(review_queue::show))
+        .route("/review/{id}", get(review_queue::show_one))
+        .route("/review/{id}/approve", post(review_queue::approve))
+        .route("/review/{id}/reject", post(review_queue::reject))
         .route("/flows", get(library::list))
         .route("/flows/{id}", get(flow_view::show))
         .route("/flows/{id}/versions/{n}", get(flow_view::show_version))
