@@ -55,6 +55,9 @@ struct Draft {
     /// The text of the form's field as sent; `None` when nothing was sent yet.
     typed: Option<String>,
     escalate_to: String,
+    /// The note for the ticket as sent, and the preview it was filled with: after an error
+    /// the engineer's edit is shown again, still compared with the first preview.
+    psa_note: Option<NotePreview>,
     /// A problem with what was sent, shown at the form's field.
     error: Option<String>,
     /// A failure of the request itself (provider, conflict, limit), shown at the top.
@@ -93,8 +96,33 @@ impl Draft {
 /// The editable note of the resolve and escalate dialogs (psa.md `preview_before_post`).
 #[derive(Default)]
 pub struct PsaPreview {
-    pub resolve: Option<String>,
-    pub escalate: Option<String>,
+    pub resolve: Option<NotePreview>,
+    pub escalate: Option<NotePreview>,
+}
+
+/// A dialog's note: the text in the box, and the preview FlowPilot filled it with (sent back
+/// hidden, so that an unchanged box posts the final documentation).
+#[derive(Debug, Clone)]
+pub struct NotePreview {
+    pub text: String,
+    pub shown: String,
+}
+
+impl NotePreview {
+    fn generated(text: String) -> NotePreview {
+        NotePreview {
+            shown: text.clone(),
+            text,
+        }
+    }
+
+    /// What a submitted dialog sent, when it had a note box.
+    fn sent(text: &str, shown: &str) -> Option<NotePreview> {
+        (!text.is_empty() || !shown.is_empty()).then(|| NotePreview {
+            text: text.to_string(),
+            shown: shown.to_string(),
+        })
+    }
 }
 
 /// The engineer's note, when they changed the preview: sent back as shown, the final
@@ -120,6 +148,8 @@ struct SessionPage {
     past: Vec<PastStep>,
     current: Option<CurrentStep>,
     colleagues: Vec<Colleague>,
+    /// The account's teams, offered beside the colleagues as an escalation's target.
+    teams: Vec<Colleague>,
     limit_reached: bool,
     draft: Draft,
     resolve_summary: String,
@@ -149,6 +179,37 @@ async fn colleagues(state: &AppState, user: &User) -> Result<Vec<Colleague>, Web
             name: u.full_name,
         })
         .collect())
+}
+
+async fn teams(state: &AppState, user: &User) -> Result<Vec<Colleague>, WebError> {
+    Ok(state
+        .store
+        .teams_of_account(user.account_id)
+        .await?
+        .into_iter()
+        .map(|t| Colleague {
+            id: t.id.to_string(),
+            name: t.name,
+        })
+        .collect())
+}
+
+/// The escalate form's target: a colleague's id, `team:` and a team's id, or empty for the
+/// account's queue.
+enum Target {
+    Queue,
+    Person(Uuid),
+    Team(Uuid),
+}
+
+fn escalation_target(chosen: &str) -> Option<Target> {
+    match chosen.trim() {
+        "" => Some(Target::Queue),
+        chosen => match chosen.strip_prefix("team:") {
+            Some(team) => Uuid::parse_str(team).ok().map(Target::Team),
+            None => Uuid::parse_str(chosen).ok().map(Target::Person),
+        },
+    }
 }
 
 /// One request to the session page: who asks, about which session.
@@ -204,10 +265,10 @@ impl<'a> Visit<'a> {
         let limit_reached = view.active
             && steps.last().is_some_and(|st| st.response.is_some())
             && s.step_count >= state.settings.max_steps;
-        let colleagues = if view.owned && !view.closed {
-            colleagues(state, user).await?
+        let (colleagues, teams) = if view.owned && !view.closed {
+            (colleagues(state, user).await?, teams(state, user).await?)
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let resolve_summary = draft
             .typed_in("resolve")
@@ -218,9 +279,23 @@ impl<'a> Visit<'a> {
         let (ticket, link_ticket) =
             crate::web::session_ticket::sidebar(state, &s, user, may_link).await?;
         let psa_preview = if may_link {
+            let preview = |form: &str, generated: Option<String>| {
+                let generated = generated.map(NotePreview::generated)?;
+                // A dialog that comes back with an error keeps what the engineer wrote.
+                match draft.psa_note.as_ref().filter(|_| draft.form.name() == form) {
+                    Some(sent) => Some(sent.clone()),
+                    None => Some(generated),
+                }
+            };
             PsaPreview {
-                resolve: sessions::psa_preview(state, &s, &steps, PostOn::Resolve).await?,
-                escalate: sessions::psa_preview(state, &s, &steps, PostOn::Escalate).await?,
+                resolve: preview(
+                    "resolve",
+                    sessions::psa_preview(state, &s, &steps, PostOn::Resolve).await?,
+                ),
+                escalate: preview(
+                    "escalate",
+                    sessions::psa_preview(state, &s, &steps, PostOn::Escalate).await?,
+                ),
             }
         } else {
             PsaPreview::default()
@@ -233,6 +308,7 @@ impl<'a> Visit<'a> {
             past,
             current,
             colleagues,
+            teams,
             limit_reached,
             draft,
             resolve_summary,
@@ -418,7 +494,10 @@ pub async fn resolve(
         psa_note: own_note(&form.psa_note, &form.psa_note_shown),
     };
     let result = sessions::resolve(&state, &user.user, id, body).await;
-    let draft = Draft::of(Form::Resolve, typed);
+    let draft = Draft {
+        psa_note: NotePreview::sent(&form.psa_note, &form.psa_note_shown),
+        ..Draft::of(Form::Resolve, typed)
+    };
     let next = format!("/pilot/{id}/documentation");
     visit
         .finish(
@@ -451,22 +530,22 @@ pub async fn escalate(
     let reason = text_field(&form.escalation_reason);
     let draft = Draft {
         escalate_to: form.escalated_to_id.clone(),
+        psa_note: NotePreview::sent(&form.psa_note, &form.psa_note_shown),
         ..Draft::of(Form::Escalate, reason.clone())
     };
-    let target = match form.escalated_to_id.trim() {
-        "" => None,
-        chosen => match Uuid::parse_str(chosen) {
-            Ok(t) => Some(t),
-            Err(_) => {
-                let draft = draft.with_error("Pick a colleague from the list.");
-                return visit.show(StatusCode::UNPROCESSABLE_ENTITY, draft).await;
-            }
-        },
+    let Some(target) = escalation_target(&form.escalated_to_id) else {
+        let draft = draft.with_error("Pick a colleague or a team from the list.");
+        return visit.show(StatusCode::UNPROCESSABLE_ENTITY, draft).await;
+    };
+    let (to, team) = match target {
+        Target::Queue => (None, None),
+        Target::Person(id) => (Some(id), None),
+        Target::Team(id) => (None, Some(id)),
     };
     let body = Escalation {
         reason,
-        to: target,
-        team: None,
+        to,
+        team,
         psa_note: own_note(&form.psa_note, &form.psa_note_shown),
     };
     let result = sessions::escalate(&state, &user.user, id, body).await;

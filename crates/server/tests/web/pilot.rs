@@ -499,3 +499,58 @@ async fn a_provider_failure_keeps_what_the_engineer_typed() {
     );
     assert!(!page.body.contains("Typed answer that must survive"));
 }
+
+#[tokio::test]
+async fn escalating_to_a_team_from_the_page_puts_the_session_in_that_teams_queue() {
+    let b = Browser::open().await;
+    b.sign_up("Ada", "ada@example.com").await;
+    let admin = b.app.login("ada@example.com").await;
+    let (status, team) = b
+        .app
+        .post(
+            "/teams",
+            &admin.token,
+            serde_json::json!({"name": "Tier 2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    let id = start(&b, OUTLOOK).await;
+
+    let page = b.get(&format!("/pilot/{id}")).await;
+    let option = format!("<option value=\"team:{team_id}\">Tier 2</option>");
+    assert!(page.body.contains(&option), "{}", page.body);
+
+    let escalate = format!("/pilot/{id}/escalate");
+    let bad = b
+        .submit(
+            &escalate,
+            &[
+                ("escalation_reason", "Needs Exchange admin rights"),
+                ("escalated_to_id", "team:not-a-team"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad
+        .body
+        .contains("Pick a colleague or a team from the list."));
+
+    let done = b
+        .submit(
+            &escalate,
+            &[
+                ("escalation_reason", "Needs Exchange admin rights"),
+                ("escalated_to_id", &format!("team:{team_id}")),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (status, detail) = b.app.get(&format!("/ai-sessions/{id}"), &admin.token).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["status"], "escalated");
+    assert_eq!(
+        detail["escalation"]["escalated_to_team_id"], team_id,
+        "{detail}"
+    );
+}

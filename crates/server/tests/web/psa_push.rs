@@ -77,10 +77,33 @@ fn shown_note(page: &Page) -> String {
     let rest = &page.body[start..];
     let open = rest.find(">\n").expect("textarea") + 2;
     let end = rest.find("</textarea>").expect("end of textarea");
-    rest[open..end]
+    unescape(&rest[open..end])
+}
+
+/// Text as the page escaped it, back as typed.
+fn unescape(html: &str) -> String {
+    html.replace("&#60;", "<")
+        .replace("&lt;", "<")
+        .replace("&#62;", ">")
+        .replace("&gt;", ">")
         .replace("&#39;", "'")
+        .replace("&#34;", "\"")
         .replace("&quot;", "\"")
+        .replace("&#38;", "&")
         .replace("&amp;", "&")
+}
+
+/// The preview the resolve dialog's note was filled with (its hidden field).
+fn shown_preview(page: &Page) -> String {
+    let start = page
+        .body
+        .find("id=\"psa_note_resolve\"")
+        .expect("the resolve dialog has the note for the ticket");
+    let rest = &page.body[start..];
+    let marker = "name=\"psa_note_shown\" value=\"";
+    let open = rest.find(marker).expect("the hidden preview") + marker.len();
+    let end = open + rest[open..].find('"').expect("end of the value");
+    unescape(&rest[open..end])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,5 +185,58 @@ async fn an_unchanged_preview_posts_the_documentation_and_a_failed_push_is_retri
     assert!(
         text.contains("Re-added the IP port"),
         "unchanged, the final documentation (with the summary) is posted: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dialog_sent_back_with_an_error_keeps_the_engineers_note() {
+    let psa = FakePsa::start().await;
+    let (b, id) = ticket_session(&psa).await;
+    let page = b.get(&format!("/pilot/{id}")).await;
+    let generated = shown_note(&page);
+    let mine = "Swapped the printer's IP port; the queue prints again.";
+
+    // No summary: the dialog comes back open with the error, and the note as edited.
+    let refused = b
+        .submit(
+            &format!("/pilot/{id}/resolve"),
+            &[
+                ("resolution_summary", ""),
+                ("psa_note", mine),
+                ("psa_note_shown", &generated),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("Describe what fixed the problem."));
+    assert_eq!(shown_note(&refused), mine, "not the generated text again");
+    assert_eq!(
+        shown_preview(&refused),
+        generated,
+        "the first preview is still what an unchanged note is compared with"
+    );
+    assert!(
+        psa.posted_notes().is_empty(),
+        "nothing closed, nothing posted"
+    );
+
+    let sent = b
+        .submit(
+            &format!("/pilot/{id}/resolve"),
+            &[
+                ("resolution_summary", "Swapped the IP port"),
+                ("psa_note", &shown_note(&refused)),
+                ("psa_note_shown", &generated),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    page_when(&b, &id, "posted").await;
+    let notes = psa.posted_notes();
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0].body["text"].as_str().unwrap().starts_with(mine),
+        "{:?}",
+        notes[0].body
     );
 }
