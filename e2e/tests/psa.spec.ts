@@ -1,10 +1,12 @@
 // PSA intake in the browser: an admin connects a (fake) ConnectWise PSA on the settings page
 // and tests it, then picks an open ticket on the intake page without typing a description;
 // the session's sidebar shows the ticket card with a link to the ticket. The fake is a tiny
-// Node HTTP server speaking ConnectWise's REST API 3.0, started by this spec on a free port.
+// Node HTTP server speaking ConnectWise's REST API 3.0, started by this spec on a free port;
+// it keeps the notes FlowPilot posts, so the write-back tests read what reached the ticket.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect, newPerson, sidebar, signUp, test } from './fixtures';
+import type { APIRequestContext, Page } from '@playwright/test';
+import { apiToken, currentStep, expect, newPerson, sidebar, signUp, test } from './fixtures';
 
 const CREDENTIALS = { company_id: 'acme', public_key: 'pubE2E', private_key: 'PrivE2E-Secret', client_id: 'client-e2e' };
 const BASIC = `Basic ${Buffer.from(`${CREDENTIALS.company_id}+${CREDENTIALS.public_key}:${CREDENTIALS.private_key}`).toString('base64')}`;
@@ -16,12 +18,32 @@ const TICKETS = [
     description: 'Outlook prompts for credentials every few minutes since the mailbox move.' },
 ];
 
+interface PostedNote {
+  id: number;
+  ticket: number;
+  text: string;
+  internalAnalysisFlag: boolean;
+  detailDescriptionFlag: boolean;
+  resolutionFlag: boolean;
+}
+
+const posted: PostedNote[] = [];
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    req.on('data', (chunk) => { data += chunk; });
+    req.on('end', () => resolve(data));
+  });
+}
+
 function fakeConnectWise(): http.Server {
-  return http.createServer((req, res) => {
+  return http.createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    const raw = await readBody(req);
     if (req.headers.authorization !== BASIC || req.headers.clientid !== CREDENTIALS.client_id) {
       return send(401, { message: 'bad credentials' });
     }
@@ -39,9 +61,20 @@ function fakeConnectWise(): http.Server {
       const t = byId(m[1])!;
       return send(200, { id: t.id, summary: t.summary, company: { name: t.company }, contact: { name: 'Dana Reyes' }, status: { name: 'New' } });
     }
+    if (req.method === 'POST' && (m = path.match(/^\/service\/tickets\/(\d+)\/notes$/)) && byId(m[1])) {
+      const body = JSON.parse(raw || '{}');
+      if (typeof body.text !== 'string' || typeof body.internalAnalysisFlag !== 'boolean') {
+        return send(400, { message: 'text and internalAnalysisFlag are required' });
+      }
+      const note = { id: 9000 + posted.length + 1, ticket: Number(m[1]), ...body } as PostedNote;
+      posted.push(note);
+      return send(201, note);
+    }
     if ((m = path.match(/^\/service\/tickets\/(\d+)\/notes$/)) && byId(m[1])) {
       const t = byId(m[1])!;
+      const ours = posted.filter((n) => n.ticket === t.id);
       return send(200, [
+        ...ours,
         { id: 2, text: 'Power-cycled it, no change.', internalAnalysisFlag: true, member: { name: 'Sam Tech' } },
         { id: 1, text: t.description, detailDescriptionFlag: true, contact: { name: 'Dana Reyes' } },
       ]);
@@ -148,4 +181,92 @@ test('link a ticket to a running session', async ({ page, shots, request }) => {
   await expect(card).toContainText('Fabrikam Legal');
   await expect(sidebar(page).getByRole('button', { name: 'Link ticket' })).toHaveCount(0);
   await shots.take(page, 'session-ticket-linked');
+});
+
+// The write-back: an engineer picks a ticket, answers a step, opens Resolve and finds the note
+// for the ticket filled in; what they post is what the ticket gets.
+async function connect(request: APIRequestContext, token: string, settings: Record<string, unknown>): Promise<string> {
+  const created = await request.post('/api/v1/integrations/psa', {
+    headers: { authorization: `Bearer ${token}` },
+    data: { kind: 'connectwise', name: 'Write-back CW', base_url: fakeUrl, credentials: CREDENTIALS, settings },
+  });
+  expect(created.status(), await created.text()).toBe(201);
+  return (await created.json()).id as string;
+}
+
+async function sessionFromTicket(page: Page, search: string, label: RegExp): Promise<string> {
+  await page.goto('/pilot');
+  await page.getByLabel(/Start from a ticket/).fill(search);
+  await page.getByRole('button', { name: 'Find open tickets' }).click();
+  await page.getByLabel(label).check();
+  await page.getByRole('button', { name: 'Start session', exact: true }).click();
+  await expect(page).toHaveURL(/\/pilot\/[0-9a-f-]{36}$/);
+  const id = new URL(page.url()).pathname.split('/').pop()!;
+  // Run the session: answer its first step with the first option offered.
+  const step = currentStep(page);
+  const heading = await step.getByRole('heading').first().textContent();
+  await step.locator('button[name=selected_option]').first().click();
+  await expect(step.getByRole('heading').first()).not.toHaveText(heading ?? '');
+  return id;
+}
+
+async function notesOf(ticket: number, count: number): Promise<PostedNote[]> {
+  await expect.poll(() => posted.filter((n) => n.ticket === ticket).length, { timeout: 20_000 }).toBe(count);
+  return posted.filter((n) => n.ticket === ticket);
+}
+
+test('preview the note for the ticket, edit it and post it on resolve', async ({ page, shots, request }) => {
+  const engineer = newPerson('PSA Writer');
+  await signUp(page, engineer);
+  await connect(request, await apiToken(request, engineer), {});
+  const id = await sessionFromTicket(page, 'printer', /#5101 Printer on 2nd floor shows offline/);
+
+  await sidebar(page).getByRole('button', { name: 'Resolve', exact: true }).click();
+  await page.getByLabel('Resolution summary', { exact: true }).fill('Re-added the printer\'s IP port on the print server.');
+  const note = page.locator('#resolve-dialog').getByLabel('Note for the ticket', { exact: true });
+  await expect(note).toBeVisible();
+  await expect(note).toHaveValue(/Printer on 2nd floor shows offline/);
+  await shots.take(page, 'resolve-note-preview');
+
+  const mine = [
+    'The print server had lost the printer\'s IP port after the driver update.',
+    'Re-added the port and printed a test page from the front desk.',
+  ].join('\n');
+  await note.fill(mine);
+  await page.getByRole('button', { name: 'Confirm resolve', exact: true }).click();
+  await expect(page).toHaveURL(/\/documentation/);
+
+  const notes = await notesOf(5101, 1);
+  expect(notes[0].text).toBe(`${mine}\n\nFlowPilot ref: psa_note:${id}:resolved`);
+  expect(notes[0].internalAnalysisFlag).toBe(true);
+  expect(notes[0].detailDescriptionFlag).toBe(false);
+  expect(notes[0].resolutionFlag).toBe(true);
+
+  await page.goto(`/pilot/${id}`);
+  const card = sidebar(page).locator('[data-ticket-card]');
+  await expect(card).toContainText(`Posted to the ticket as note ${notes[0].id}`);
+  await shots.take(page, 'session-note-posted');
+  // Nothing more arrives later: one note per resolve.
+  await page.waitForTimeout(1500);
+  expect(posted.filter((n) => n.ticket === 5101)).toHaveLength(1);
+});
+
+test('a customer-visible note when the account chose it', async ({ page, request }) => {
+  const engineer = newPerson('PSA Customer');
+  await signUp(page, engineer);
+  await connect(request, await apiToken(request, engineer), { note_visibility: 'customer' });
+  const id = await sessionFromTicket(page, 'outlook', /#5102 Outlook keeps asking for a password/);
+
+  await sidebar(page).getByRole('button', { name: 'Resolve', exact: true }).click();
+  await page.getByLabel('Resolution summary', { exact: true }).fill('Re-created the Outlook profile.');
+  const note = page.locator('#resolve-dialog').getByLabel('Note for the ticket', { exact: true });
+  const mine = 'We re-created your Outlook profile; the password prompts have stopped.';
+  await note.fill(mine);
+  await page.getByRole('button', { name: 'Confirm resolve', exact: true }).click();
+  await expect(page).toHaveURL(/\/documentation/);
+
+  const notes = await notesOf(5102, 1);
+  expect(notes[0].text).toBe(`${mine}\n\nFlowPilot ref: psa_note:${id}:resolved`);
+  expect(notes[0].internalAnalysisFlag).toBe(false);
+  expect(notes[0].detailDescriptionFlag).toBe(true);
 });
