@@ -39,7 +39,7 @@ enum ProposalStatusParam {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `open` (the default), `approved` or `rejected`.
-    #[param(value_type = Option<ProposalStatusParam>)]
+    #[param(value_type = Option<ProposalStatusParam>, inline)]
     pub status: Option<String>,
 }
 

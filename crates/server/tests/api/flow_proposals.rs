@@ -280,9 +280,26 @@ async fn three_sessions_leaving_at_one_node_with_one_fix_are_one_proposal_and_ap
 
 async fn a_rejected_proposal_keeps_its_reason_and_leaves_the_flow_alone(backend: Backend) {
     let d = desk(backend).await;
-    leave_at_q1_and_resolve(&d, "only the barcodes from the WMS come out empty", FIX).await;
+    let session =
+        leave_at_q1_and_resolve(&d, "only the barcodes from the WMS come out empty", FIX).await;
     let open = open_with_evidence(&d.app, &d.admin, 1).await;
     let id = open[0]["id"].as_str().unwrap().to_string();
+
+    // Analysing the session again (a retried entry) records nothing more.
+    let again = flowpilot_server::proposals::analyse_session(
+        &d.app.store,
+        uuid::Uuid::parse_str(&session).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again,
+        flowpilot_server::proposals::analysis::Analysed::AlreadyRecorded
+    );
+    assert_eq!(
+        open_with_evidence(&d.app, &d.admin, 1).await[0]["id"],
+        id.as_str()
+    );
     let path = format!("/flow-proposals/{id}/reject");
 
     let (status, body) = d
