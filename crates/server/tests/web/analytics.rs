@@ -120,3 +120,34 @@ async fn the_page_draws_its_charts_and_says_what_a_bad_date_is() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_have_no_analytics_page_nor_its_link() {
+    let b = Browser::open().await;
+    let admin = b.app.register("admin@acme.test", "Acme").await;
+    b.app.add_user(&admin, "vera@acme.test", "viewer").await;
+    b.get("/login").await;
+    let signed_in = b
+        .submit(
+            "/login",
+            &[
+                ("email", "vera@acme.test"),
+                ("password", super::browser::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let sessions = b.get("/sessions").await;
+    assert!(sessions.body.contains("href=\"/sessions\""));
+    assert!(!sessions.body.contains("href=\"/analytics\""));
+    assert_eq!(b.get("/analytics").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        b.get("/analytics/summary.csv").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
