@@ -190,6 +190,15 @@ fn node_schema() -> ObjectBuilder {
         .property("next", node_ref("Actions (required): the node after it"))
         .property("on_failure", node_ref("Actions: the node when it fails"))
         .property("follow_up", follow_up)
+        .property(
+            "unreviewed",
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .description(Some(
+                    "Written or changed by an LLM and not yet approved by an admin; \
+                     only an admin's write clears it (default false)",
+                )),
+        )
 }
 
 /// A flow's status as the API spells it (documentation only: handlers parse it).
