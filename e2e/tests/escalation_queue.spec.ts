@@ -83,3 +83,35 @@ test('the queue updates live and the claimer reads the briefing', async ({ page,
     await dark.context.close();
   }
 });
+
+// The escalate form offers the account's teams beside the colleagues and the queue, as the
+// API does: the session lands in the queue with the team as its target.
+test('escalate to a team from the page', async ({ page, shots, request }) => {
+  const engineer = newPerson('Team Engineer');
+  await signUp(page, engineer);
+  const token = await apiToken(request, engineer);
+  const created = await request.post('/api/v1/teams', {
+    headers: { authorization: `Bearer ${token}` },
+    data: { name: 'Tier 2 Messaging' },
+  });
+  expect(created.status(), await created.text()).toBe(201);
+  const team = (await created.json()) as { id: string };
+
+  const id = await startSession(page, OUTLOOK_PROBLEM);
+  await currentStep(page).getByRole('button', { name: 'One user', exact: true }).click();
+  await expect(currentStep(page).getByRole('button', { name: /no change/i })).toBeVisible();
+  await sidebar(page).getByRole('button', { name: 'Escalate', exact: true }).click();
+  await page.getByLabel('Reason', { exact: true }).fill('Mailbox permissions need the messaging team.');
+  const to = page.getByLabel('Escalate to', { exact: true });
+  await expect(to.locator('optgroup[label="Teams"] option')).toHaveText(['Tier 2 Messaging']);
+  await to.selectOption({ label: 'Tier 2 Messaging' });
+  await shots.take(page, 'escalate-to-team');
+  await page.getByRole('button', { name: 'Confirm escalate', exact: true }).click();
+  await expect(page).toHaveURL(/\/documentation/);
+
+  const detail = await request.get(`/api/v1/ai-sessions/${id}`, { headers: { authorization: `Bearer ${token}` } });
+  expect(detail.status()).toBe(200);
+  expect((await detail.json()).escalation.escalated_to_team_id).toBe(team.id);
+  await page.goto('/escalations?scope=account&status=open');
+  await expect(page.locator(`[data-session="${id}"]`)).toContainText('Tier 2 Messaging');
+});
