@@ -369,6 +369,21 @@ async fn a_resolved_session_no_flow_matched_proposes_a_new_flow(backend: Backend
         "Clear the stuck batch lock in Sage 200 System Administration, then rerun the posting once";
     resolve(&d.app, &d.eng, &id, fix).await;
 
+    // The analysis was queued with the resolve, as a durable outbox entry of the session
+    // (what a server that stops before running it leaves for the next one).
+    let queued = d
+        .app
+        .store
+        .session_outbox(uuid::Uuid::parse_str(&id).unwrap())
+        .await
+        .unwrap();
+    let analysis: Vec<_> = queued
+        .iter()
+        .filter(|e| e.kind == "flow_analysis")
+        .collect();
+    assert_eq!(analysis.len(), 1, "{queued:?}");
+    assert_eq!(analysis[0].idempotency_key, format!("flow_analysis:{id}"));
+
     let open = open_with_evidence(&d.app, &d.admin, 1).await;
     let p = &open[0];
     assert_eq!(p["kind"], "new_flow");
