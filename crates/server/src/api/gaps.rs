@@ -39,9 +39,9 @@ pub struct DraftParams {
     /// The range the gap was listed for.
     pub from: Option<String>,
     pub to: Option<String>,
-    /// The gap's `topic`, as `GET /analytics/gaps` gave it.
+    /// The gap's `topic`, as `GET /analytics/gaps` gave it (needed).
     #[param(min_length = 1, max_length = 300)]
-    pub topic: String,
+    pub topic: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -147,7 +147,19 @@ pub async fn draft_from_gap(
     ApiQuery(q): ApiQuery<DraftParams>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let (from, to) = gaps::range(q.from.as_deref(), q.to.as_deref(), Utc::now())?;
-    let (_, flow) = gaps::draft_flow(&state, &user, from, to, q.topic.trim()).await?;
+    let topic = q
+        .topic
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.chars().count() <= 300)
+        .ok_or_else(|| {
+            ApiError::Validation(vec![domain::FieldError::query(
+                "topic",
+                "Input should be a gap's topic (1 to 300 characters)",
+                "missing",
+            )])
+        })?;
+    let (_, flow) = gaps::draft_flow(&state, &user, from, to, topic).await?;
     let body = serde_json::to_value(flow)
         .map_err(|e| ApiError::fault("the drafted flow could not be encoded", e))?;
     Ok(Json(body))

@@ -1,9 +1,9 @@
 //! "Draft a flow from these": a draft flow document (flows.md) from a knowledge gap's
 //! sessions, for an author to finish and save through the ordinary flow creation path.
 //!
-//! The steps are those of one representative session (a resolved one with the most answered
-//! steps, else the one with the most steps): its questions with the options they offered,
-//! its actions in order. The end is what the gap's sessions ended with: each distinct fix a
+//! The steps are those of one representative session (a resolved one with the most typed
+//! answers, else the first): the questions it answered with the options they offered and the
+//! actions it did, in order. The end is what the gap's sessions ended with: each distinct fix a
 //! solution, and an escalation when some were escalated; with more than one ending, a last
 //! question asks which applies. Always a valid DAG: every node leads to the next, the last
 //! to the endings.
@@ -47,6 +47,8 @@ pub fn build(
         .iter()
         .filter(|s| s.output.step_type != StepType::ResolutionSuggestion)
         .filter(|s| !s.output.content.trim().is_empty())
+        // Only the steps the session went through: answered, not skipped.
+        .filter(|s| s.response.as_ref().is_some_and(|r| !r.answer.skipped))
         .take(MAX_STEPS)
         .collect();
     let ending_start = "end";
@@ -140,7 +142,7 @@ fn endings(members: &[&RememberedSession], id: &str) -> Vec<(String, Value)> {
             _ => {}
         }
     }
-    fixes.sort_by(|a, b| b.1.cmp(&a.1));
+    fixes.sort_by_key(|f| std::cmp::Reverse(f.1));
     fixes.truncate(MAX_ENDINGS);
     let mut ends: Vec<(String, String, Value)> = fixes
         .iter()
@@ -186,7 +188,8 @@ fn domain_of(members: &[&RememberedSession]) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for d in members.iter().filter_map(|s| s.problem_domain.as_deref()) {
         let d = slug(d).replace('-', "_");
-        if !d.is_empty() && d.len() <= 64 {
+        // "unknown" is what a session says when nothing told it the domain.
+        if !d.is_empty() && d != "unknown" && d.len() <= 64 {
             *counts.entry(d).or_default() += 1;
         }
     }

@@ -15,6 +15,7 @@ mod escalations;
 mod fields;
 mod flow_outline;
 mod flow_view;
+mod gaps;
 mod headers;
 mod history;
 mod home;
@@ -36,6 +37,7 @@ mod session_ticket;
 mod session_view;
 mod sign_in;
 mod signup;
+mod similar;
 mod ticket_picker;
 mod user;
 mod why_matched;
@@ -53,10 +55,13 @@ pub fn routes() -> Router<AppState> {
         .route("/signup", get(signup::show).post(signup::submit))
         .route("/logout", post(logout::submit))
         .route("/pilot", get(pilot::show).post(pilot::submit))
+        .route("/pilot/similar", post(similar::check))
         .route("/sessions", get(history::show))
         .route("/escalations", get(escalations::show))
         .route("/analytics", get(analytics::show))
         .route("/analytics/{file}", get(analytics::download))
+        .route("/analytics/gaps", get(gaps::show))
+        .route("/analytics/gaps/draft", get(gaps::draft).post(gaps::save))
         .route("/escalations/events", get(escalations::events))
         .route("/escalations/{id}/claim", post(escalations::claim))
         .route("/escalations/{id}/pickup", post(escalations::pickup))

@@ -144,6 +144,8 @@ pub struct Colleague {
 #[template(path = "session.html")]
 struct SessionPage {
     layout: Layout,
+    /// The account's closed sessions like this one (team memory), when there are any.
+    similar: Option<crate::web::similar::SimilarPanel>,
     s: SessionView,
     past: Vec<PastStep>,
     current: Option<CurrentStep>,
@@ -249,6 +251,7 @@ impl<'a> Visit<'a> {
     ) -> Result<SessionPage, WebError> {
         let state = self.state;
         let user = &self.user.user;
+        let similar = crate::web::similar::sidebar(state, user, &s, &steps).await;
         let flow = match s.matched_flow_id {
             Some(flow_id) => {
                 state
@@ -304,6 +307,7 @@ impl<'a> Visit<'a> {
         Ok(SessionPage {
             briefing,
             layout: Layout::new(&s.title, self.csrf, Some(user)).current("pilot"),
+            similar,
             s: view,
             past,
             current,
