@@ -24,6 +24,7 @@ pub struct SessionView {
     pub tier: &'static str,
     pub score: f64,
     pub score_percent: i64,
+    /// The link to the flow the session follows, and its name.
     pub matched_flow: Option<(String, String)>,
     pub why_matched: Option<String>,
     pub step_count: i64,
@@ -123,11 +124,13 @@ pub fn session(
         tier: s.confidence_tier().as_str(),
         score: s.confidence_score,
         score_percent: (s.confidence_score * 100.0).round() as i64,
+        // The link opens the version the session follows, which may no longer be the current.
         matched_flow: s.matched_flow_id.map(|id| {
-            (
-                id.to_string(),
-                s.matched_flow_name.clone().unwrap_or_default(),
-            )
+            let href = match s.matched_flow_version {
+                Some(version) => format!("/flows/{id}/versions/{version}"),
+                None => format!("/flows/{id}"),
+            };
+            (href, s.matched_flow_name.clone().unwrap_or_default())
         }),
         why_matched: why,
         step_count: s.step_count,

@@ -113,3 +113,71 @@ async fn a_past_version_reads_as_it_was_with_the_way_back() {
     let page = other.get(&format!("/flows/{id}/versions/1")).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_session_page_links_the_version_its_session_follows() {
+    let b = Browser::open().await;
+    b.sign_up("Ada Lovelace", "ada@example.com").await;
+    let token = token(&b);
+    let label_flow = |action: &str| {
+        json!({
+            "title": "Zebra label printer prints blank labels",
+            "description": "The Zebra thermal label printer feeds labels but prints nothing on them.",
+            "domain": "label_printing", "tags": ["zebra", "thermal", "labels"], "start": "q1",
+            "nodes": {
+                "q1": {"type": "question", "text": "Does the printer's own test label print?",
+                       "options": [{"label": "Yes", "value": "yes", "next": "a1"},
+                                   {"label": "No", "value": "no", "next": "e1"}]},
+                "a1": {"type": "action", "text": action, "next": "s1", "on_failure": "e1"},
+                "s1": {"type": "solution", "text": "Wrong media type in the driver."},
+                "e1": {"type": "escalate", "text": "Printhead fault: send to the vendor."}}
+        })
+    };
+    let (status, flow) = b
+        .app
+        .post(
+            "/flows",
+            &token,
+            label_flow("Set the media type to thermal transfer."),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{flow}");
+    let id = flow["id"].as_str().expect("id").to_string();
+    let (status, started) = b
+        .app
+        .post(
+            "/ai-sessions",
+            &token,
+            json!({"intake_type": "free_text", "intake_content": {"text":
+                "Our Zebra thermal label printer feeds the labels but they come out blank"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["matched_flow_id"], id.as_str(), "{started}");
+    let mut edit = label_flow("Clean the printhead, then print a test label.");
+    edit["version"] = json!(1);
+    let (status, body) = b
+        .app
+        .call(
+            Method::PUT,
+            &format!("/flows/{id}"),
+            Some(&token),
+            Some(edit),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let session = started["session_id"].as_str().expect("session id");
+    let page = b.get(&format!("/pilot/{session}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(&format!("href=\"/flows/{id}/versions/1\"")),
+        "{}",
+        page.body
+    );
+    let followed = b.get(&format!("/flows/{id}/versions/1")).await;
+    assert!(followed
+        .body
+        .contains("Set the media type to thermal transfer."));
+}
