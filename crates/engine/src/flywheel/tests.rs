@@ -396,3 +396,91 @@ fn the_analysis_is_deterministic() {
     let s = session(SessionStatus::Resolved, Some(fix), &steps);
     assert_eq!(analyse(&s, Some(&flow())), analyse(&s, Some(&flow())));
 }
+
+#[test]
+fn leaving_at_an_action_that_already_goes_on_when_it_fails_asks_which_it_was() {
+    let mut with_failure = flow();
+    if let Some(FlowNode::Action { on_failure, .. }) =
+        with_failure.definition.nodes.get_mut("a_router")
+    {
+        *on_failure = Some("s_client".into());
+    }
+    let mut restart = step(
+        at("a_router"),
+        StepType::Action,
+        "Restart the home router",
+        None,
+    );
+    restart.observations = vec!["the router is the ISP's, I can't reach it".into()];
+    let steps = [
+        step(at("q_where"), StepType::Question, "Where?", picked("home")),
+        restart,
+    ];
+    let p = proposal(analyse(
+        &session(
+            SessionStatus::Resolved,
+            Some("Use the phone's hotspot instead"),
+            &steps,
+        ),
+        Some(&with_failure),
+    ));
+    let def = &p.definition;
+    let FlowNode::Action { on_failure, .. } = &def.nodes["a_router"] else {
+        panic!("an action")
+    };
+    let ask = on_failure.as_deref().unwrap();
+    let FlowNode::Question { options, .. } = &def.nodes[ask] else {
+        panic!("a question after the action")
+    };
+    // The way the flow already went, and the session's way to its fix.
+    assert_eq!(options[0].label, "It still fails");
+    assert_eq!(options[0].next, "s_client");
+    assert_eq!(
+        options[1].label,
+        "the router is the ISP's, I can't reach it"
+    );
+    assert_eq!(
+        def.nodes[&options[1].next].text(),
+        "Use the phone's hotspot instead"
+    );
+    let change = diff(Some(&with_failure.definition), def);
+    assert_eq!(change.changed_nodes.len(), 1);
+    assert_eq!(change.changed_nodes[0].id, "a_router");
+    assert_eq!(change.changed_nodes[0].fields, ["on_failure"]);
+    assert_eq!(change.added_nodes.len(), 2);
+}
+
+#[test]
+fn a_new_flow_keeps_its_questions_with_a_way_out_for_other_answers() {
+    let mut which = step(
+        Value::Null,
+        StepType::Question,
+        "Which ledger posts twice?",
+        picked("nominal"),
+    );
+    which.options = vec![
+        ("Nominal".into(), "nominal".into()),
+        ("Purchase".into(), "purchase".into()),
+    ];
+    let steps = [which];
+    let p = proposal(analyse(
+        &session(
+            SessionStatus::Resolved,
+            Some("Clear the batch lock"),
+            &steps,
+        ),
+        None,
+    ));
+    let def = &p.definition;
+    let FlowNode::Question { text, options, .. } = &def.nodes[&def.start] else {
+        panic!("the flow starts with the question")
+    };
+    assert_eq!(text, "Which ledger posts twice?");
+    assert_eq!(options[0].label, "Nominal");
+    assert_eq!(def.nodes[&options[0].next].text(), "Clear the batch lock");
+    assert!(matches!(
+        def.nodes[&options[1].next],
+        FlowNode::Escalate { .. }
+    ));
+    def.validate().expect("valid");
+}
