@@ -192,6 +192,22 @@ impl Store {
         self.flow(id).await
     }
 
+    /// Adds a flow to `account_id`'s library whose first version says who made it and why
+    /// (`change.changed_by` is its creator): a flow proposal approved as a new flow.
+    pub async fn create_flow_with(
+        &self,
+        account_id: Uuid,
+        def: &FlowDefinition,
+        change: FlowChange<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Flow> {
+        let ids = self
+            .insert_flows(account_id, change, std::slice::from_ref(def), now)
+            .await?;
+        let id = ids.into_iter().next().ok_or(StoreError::NotFound)?;
+        self.flow(id).await
+    }
+
     /// Adds every flow of `defs` to `account_id`'s library in one transaction: all or none.
     /// Returns their ids in the order given. `created_by` is `None` for the command line.
     pub async fn import_flows(
@@ -201,6 +217,22 @@ impl Store {
         defs: &[FlowDefinition],
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>> {
+        let change = FlowChange {
+            changed_by: created_by,
+            ..FlowChange::default()
+        };
+        self.insert_flows(account_id, change, defs, now).await
+    }
+
+    /// The flows of `defs`, each with its first version recorded as `change` made it.
+    async fn insert_flows(
+        &self,
+        account_id: Uuid,
+        change: FlowChange<'_>,
+        defs: &[FlowDefinition],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        let created_by = change.changed_by;
         let mut batch = Batch::new();
         let mut ids = Vec::with_capacity(defs.len());
         for def in defs {
@@ -220,10 +252,6 @@ impl Store {
                     Arg::from(ms(now)),
                 ],
             );
-            let change = FlowChange {
-                changed_by: created_by,
-                ..FlowChange::default()
-            };
             let flow_id = id.to_string();
             batch.push(|b| keep_version_sql(b, &flow_id, change, now))?;
             ids.push(id);

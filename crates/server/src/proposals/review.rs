@@ -215,7 +215,16 @@ pub async fn approve(
             .map_err(ApiError::from),
         _ => state
             .store
-            .create_flow(user.account_id, user.id, &document, now)
+            .create_flow_with(
+                user.account_id,
+                &document,
+                FlowChange {
+                    changed_by: Some(user.id),
+                    proposal_id: Some(id),
+                    why: Some(&why),
+                },
+                now,
+            )
             .await
             .map_err(ApiError::from),
     };

@@ -412,6 +412,12 @@ async fn a_resolved_session_no_flow_matched_proposes_a_new_flow(backend: Backend
     assert_eq!(flow["title"], proposed["title"]);
     assert_eq!(flow["account_id"], d.admin.account_id.as_str());
     assert_eq!(flow["version"], 1);
+    let (status, first) = d
+        .app
+        .get(&format!("/flows/{flow_id}/versions/1"), &d.admin.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["proposal_id"], p["id"]);
 }
 
 async fn only_account_admins_review_proposals(backend: Backend) {
