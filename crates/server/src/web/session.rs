@@ -285,7 +285,11 @@ impl<'a> Visit<'a> {
             let preview = |form: &str, generated: Option<String>| {
                 let generated = generated.map(NotePreview::generated)?;
                 // A dialog that comes back with an error keeps what the engineer wrote.
-                match draft.psa_note.as_ref().filter(|_| draft.form.name() == form) {
+                match draft
+                    .psa_note
+                    .as_ref()
+                    .filter(|_| draft.form.name() == form)
+                {
                     Some(sent) => Some(sent.clone()),
                     None => Some(generated),
                 }
