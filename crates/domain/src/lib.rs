@@ -11,6 +11,7 @@ pub mod flow;
 pub mod ids;
 pub mod llm;
 pub mod notification;
+pub mod outcome;
 pub mod proposal;
 pub mod psa;
 pub mod quota;

@@ -182,6 +182,8 @@ impl Session {
 pub enum SessionStatus {
     Active,
     Paused,
+    /// A suggested fix was applied and is waiting to be confirmed (escalation.md).
+    AwaitingVerification,
     Resolved,
     Escalated,
     Abandoned,
@@ -199,6 +201,8 @@ pub enum Transition {
     Rate,
     /// The claimer of an escalated session continues it (escalation.md "Pick up").
     PickUp,
+    /// A suggested fix is applied and waits to be confirmed (escalation.md "Fix outcomes").
+    AwaitVerification,
 }
 
 impl Transition {
@@ -212,9 +216,10 @@ impl Transition {
 }
 
 impl SessionStatus {
-    pub const ALL: [SessionStatus; 5] = [
+    pub const ALL: [SessionStatus; 6] = [
         SessionStatus::Active,
         SessionStatus::Paused,
+        SessionStatus::AwaitingVerification,
         SessionStatus::Resolved,
         SessionStatus::Escalated,
         SessionStatus::Abandoned,
@@ -224,6 +229,7 @@ impl SessionStatus {
         match self {
             SessionStatus::Active => "active",
             SessionStatus::Paused => "paused",
+            SessionStatus::AwaitingVerification => "awaiting_verification",
             SessionStatus::Resolved => "resolved",
             SessionStatus::Escalated => "escalated",
             SessionStatus::Abandoned => "abandoned",
@@ -240,11 +246,17 @@ impl SessionStatus {
         use SessionStatus::*;
         match (t, self) {
             (Transition::Respond, Active) => Some(Active),
-            (Transition::Resolve, Active | Paused) => Some(Resolved),
-            (Transition::Escalate, Active | Paused) => Some(Escalated),
+            // A fix awaiting verification may be confirmed, handed on, or given up on.
+            (Transition::Resolve, Active | Paused | AwaitingVerification) => Some(Resolved),
+            (Transition::Escalate, Active | Paused | AwaitingVerification) => Some(Escalated),
             (Transition::Pause, Active) => Some(Paused),
-            (Transition::Resume, Paused) => Some(Active),
-            (Transition::Abandon, Active | Paused) => Some(Abandoned),
+            // Continuing a session whose fix did not hold puts it back to work.
+            (Transition::Resume, Paused | AwaitingVerification) => Some(Active),
+            (Transition::Abandon, Active | Paused | AwaitingVerification) => Some(Abandoned),
+            // Recording "waiting to verify" again only moves the check-back.
+            (Transition::AwaitVerification, Active | AwaitingVerification) => {
+                Some(AwaitingVerification)
+            }
             (Transition::Rate, Resolved | Escalated | Abandoned) => Some(self),
             (Transition::PickUp, Escalated) => Some(Active),
             _ => None,
@@ -273,8 +285,14 @@ mod tests {
 
     #[test]
     fn transitions_know_where_they_may_start() {
-        assert_eq!(Transition::Resolve.allowed_from(), [Active, Paused]);
-        assert_eq!(Transition::Resume.allowed_from(), [Paused]);
+        assert_eq!(
+            Transition::Resolve.allowed_from(),
+            [Active, Paused, AwaitingVerification]
+        );
+        assert_eq!(
+            Transition::Resume.allowed_from(),
+            [Paused, AwaitingVerification]
+        );
         assert_eq!(Transition::PickUp.allowed_from(), [Escalated]);
         assert_eq!(
             Transition::Rate.allowed_from(),
@@ -312,6 +330,26 @@ mod tests {
             Some("Outlook asks for the password\n\nLinked ticket:\nTicket 9: Outlook prompts")
         );
         assert_eq!(linked.log, typed.log);
+    }
+
+    #[test]
+    fn a_fix_awaiting_verification_is_confirmed_handed_on_or_continued() {
+        assert_eq!(
+            Active.apply(Transition::AwaitVerification),
+            Some(AwaitingVerification)
+        );
+        assert_eq!(
+            AwaitingVerification.apply(Transition::Resolve),
+            Some(Resolved)
+        );
+        assert_eq!(
+            AwaitingVerification.apply(Transition::Escalate),
+            Some(Escalated)
+        );
+        assert_eq!(AwaitingVerification.apply(Transition::Resume), Some(Active));
+        assert_eq!(AwaitingVerification.apply(Transition::Respond), None);
+        assert_eq!(Paused.apply(Transition::AwaitVerification), None);
+        assert_eq!(AwaitingVerification.apply(Transition::Rate), None);
     }
 
     #[test]

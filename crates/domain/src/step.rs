@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::confidence::{clamp_confidence, ConfidenceTier};
+pub use crate::outcome::StepMarks;
 
 /// The engineer's answer to a step: an option, free text, both, or a skip.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +41,8 @@ pub struct Step {
     pub clarification: Option<String>,
     /// Why the step has its confidence, in plain sentences.
     pub confidence_reasons: Vec<String>,
+    /// How a suggested fix turned out, or why the step was not relevant.
+    pub marks: StepMarks,
     pub created_at: DateTime<Utc>,
 }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use domain::documentation::Hypothesis;
-use domain::step::{EarlierSteps, StepOutput};
+use domain::step::{EarlierSteps, StepMarks, StepOutput};
 use uuid::Uuid;
 
 use crate::forming::StepTextSink;
@@ -20,6 +20,9 @@ pub struct PastStep {
     pub answer: Option<StepAnswer>,
     /// Free text the engineer gave that did not answer the step (api.md `observations`).
     pub observations: Vec<String>,
+    /// How a suggested fix turned out, or why the engineer found the step not relevant
+    /// (escalation.md "Fix outcomes"): the next step takes both into account.
+    pub marks: StepMarks,
 }
 
 /// The session so far, as a pilot is told it: the newest steps in full (as many as

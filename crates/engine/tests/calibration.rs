@@ -501,6 +501,7 @@ async fn session(
             state: step.state.clone(),
             answer: None,
             observations: Vec::new(),
+            marks: Default::default(),
         });
         let (mut given, meant) = answer(engineer, &node_id, node);
         loop {

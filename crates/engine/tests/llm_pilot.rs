@@ -166,6 +166,7 @@ fn past_step(i: usize, answer: StepAnswer) -> PastStep {
         state: serde_json::Value::Null,
         answer: Some(answer),
         observations: Vec::new(),
+        marks: Default::default(),
     }
 }
 

@@ -159,6 +159,7 @@ async fn a_long_session_is_sent_for_the_prefix_cache() {
             state: produced.state,
             answer: Some(answer(n)),
             observations: Vec::new(),
+            marks: Default::default(),
         });
     }
     let calls = provider.calls.lock().unwrap().clone();

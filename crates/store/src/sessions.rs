@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::documentation::Documentation;
+use domain::outcome::{FixOutcome, StepMarks};
 use domain::session::{IntakeType, Session, SessionStatus};
 use domain::step::{Answer, Response, Step, StepOutput};
 use domain::{SessionId, StepId};
@@ -64,7 +65,8 @@ pub struct Closing {
 }
 
 const STEP_COLUMNS: &str = "id, session_id, step_order, output, engine_state, response, \
-    responded_at, earlier, observations, clarification, confidence_reasons, created_at";
+    responded_at, earlier, observations, clarification, confidence_reasons, created_at, \
+    outcome, outcome_note, not_relevant_reason";
 
 const SESSION_COLUMNS: &str =
     "id, account_id, user_id, title, status, intake_type, intake_content, \
@@ -172,7 +174,20 @@ fn step_from_row(row: &impl Columns) -> Result<Step> {
         observations: strings_col(row, "observations")?,
         clarification: row.col("clarification")?,
         confidence_reasons: strings_col(row, "confidence_reasons")?,
+        marks: marks_from_row(row)?,
         created_at: time(row.col("created_at")?)?,
+    })
+}
+
+fn marks_from_row(row: &impl Columns) -> Result<StepMarks> {
+    let outcome = row
+        .col::<Option<&str>>("outcome")?
+        .map(|o| FixOutcome::parse(o).ok_or_else(|| StoreError::Corrupt(format!("outcome {o:?}"))))
+        .transpose()?;
+    Ok(StepMarks {
+        outcome,
+        outcome_note: row.col("outcome_note")?,
+        not_relevant: row.col("not_relevant_reason")?,
     })
 }
 
@@ -295,6 +310,7 @@ struct Answering<'a> {
     next: Option<&'a Step>,
     advance: &'a StepAdvance,
     usage: &'a [AiUsageRecord],
+    marks: &'a StepMarks,
 }
 
 impl Answering<'_> {
@@ -302,11 +318,19 @@ impl Answering<'_> {
     fn answer_sql(&self, b: &mut Batch) -> Result<String> {
         let r = self.response;
         let answer = &r.answer;
+        let m = self.marks;
+        // COALESCE: an answer without marks keeps what was said of the step before (a fix
+        // "waiting to verify" that is then answered another way).
         Ok(format!(
-            "UPDATE ai_steps SET response = {}, responded_at = {}, claimed_until = NULL \
+            "UPDATE ai_steps SET response = {}, responded_at = {}, claimed_until = NULL, \
+             outcome = COALESCE({}, outcome), outcome_note = COALESCE({}, outcome_note), \
+             not_relevant_reason = COALESCE({}, not_relevant_reason) \
              WHERE id = {} AND session_id = {} AND response IS NULL",
             b.arg(to_text(&answer)?)?,
             b.arg(ms(r.responded_at))?,
+            b.arg(m.outcome.map(FixOutcome::as_str))?,
+            b.arg(m.outcome_note.clone())?,
+            b.arg(m.not_relevant.clone())?,
             b.arg(self.step_id.to_string())?,
             b.arg(self.session_id.to_string())?,
         ))
@@ -477,6 +501,21 @@ impl Store {
         until: DateTime<Utc>,
         quota: Option<&QuotaAsk>,
     ) -> Result<StepClaim> {
+        self.claim_step_in(session, step, now, until, quota, &[SessionStatus::Active])
+            .await
+    }
+
+    /// [`Store::claim_step`] on a session in one of `from` (a fix awaiting verification is
+    /// confirmed from its own status).
+    pub async fn claim_step_in(
+        &self,
+        session: SessionId,
+        step: StepId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        quota: Option<&QuotaAsk>,
+        from: &[SessionStatus],
+    ) -> Result<StepClaim> {
         if let Some(refused) = quota.and_then(QuotaAsk::refused_outright) {
             return Ok(StepClaim::OverQuota(refused));
         }
@@ -487,11 +526,12 @@ impl Store {
                  WHERE id = {} AND session_id = {session} AND response IS NULL \
                    AND (claimed_until IS NULL OR claimed_until < {}) \
                    AND step_order = (SELECT step_count FROM ai_sessions \
-                                     WHERE id = {session} AND status = 'active') \
+                                     WHERE id = {session} AND status IN ({})) \
                  RETURNING id",
                 b.arg(ms(until))?,
                 b.arg(step.to_string())?,
                 b.arg(ms(now))?,
+                status_list(from),
                 session = b.arg(session.to_string())?,
             ))
         })?;
@@ -540,6 +580,31 @@ impl Store {
         advance: &StepAdvance,
         usage: &[AiUsageRecord],
     ) -> Result<Option<Session>> {
+        self.answer_step_marked(
+            session,
+            step,
+            response,
+            next,
+            advance,
+            usage,
+            &StepMarks::default(),
+        )
+        .await
+    }
+
+    /// [`Store::answer_step`], recording with the answer what was said of the step (a fix's
+    /// outcome, "not relevant" and why).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn answer_step_marked(
+        &self,
+        session: SessionId,
+        step: StepId,
+        response: &Response,
+        next: Option<&Step>,
+        advance: &StepAdvance,
+        usage: &[AiUsageRecord],
+        marks: &StepMarks,
+    ) -> Result<Option<Session>> {
         let a = Answering {
             session_id: session.0,
             step_id: step.0,
@@ -547,6 +612,7 @@ impl Store {
             next,
             advance,
             usage,
+            marks,
         };
         let mut batch = Batch::new();
         batch.push(|b| a.answer_sql(b))?;
@@ -703,5 +769,132 @@ impl Store {
             )
             .await?;
         Ok(done.changed == 1)
+    }
+
+    /// Records what was said of an answered step of `session` (an earlier step marked not
+    /// relevant, or a late outcome of a fix): only the marks given, the rest kept. `false`
+    /// when the step is not one of the session's.
+    pub async fn mark_step(
+        &self,
+        session: SessionId,
+        step: StepId,
+        marks: &StepMarks,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut batch = Batch::new();
+        batch.push(|b| {
+            Ok(format!(
+                "UPDATE ai_steps SET outcome = COALESCE({}, outcome), \
+                 outcome_note = COALESCE({}, outcome_note), \
+                 not_relevant_reason = COALESCE({}, not_relevant_reason) \
+                 WHERE id = {} AND session_id = {} RETURNING id",
+                b.arg(marks.outcome.map(FixOutcome::as_str))?,
+                b.arg(marks.outcome_note.clone())?,
+                b.arg(marks.not_relevant.clone())?,
+                b.arg(step.to_string())?,
+                b.arg(session.to_string())?,
+            ))
+        })?;
+        batch.push_guarded(|b| {
+            Ok(format!(
+                "UPDATE ai_sessions SET updated_at = {} WHERE id = {}",
+                b.arg(ms(now))?,
+                b.arg(session.to_string())?,
+            ))
+        })?;
+        let done = self.db.write(batch).await?;
+        Ok(done.first().is_some_and(|d| !d.rows.is_empty()))
+    }
+
+    /// Sets `session` to wait for its fix to be verified: the open `step` (the latest,
+    /// unanswered and not being answered) takes the outcome and note, the session the status
+    /// and the check-back time, with no reminder sent yet. Conditional on the session being
+    /// in one of `from`, so two requests cannot both move it; `false` when nothing changed.
+    pub async fn await_verification(
+        &self,
+        session: SessionId,
+        step: StepId,
+        note: Option<&str>,
+        check_back_at: DateTime<Utc>,
+        from: &[SessionStatus],
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut batch = Batch::new();
+        batch.push(|b| {
+            Ok(format!(
+                "UPDATE ai_sessions SET status = {}, check_back_at = {}, \
+                 check_back_reminded_at = NULL, updated_at = {} \
+                 WHERE id = {session} AND status IN ({}) \
+                   AND step_count = (SELECT step_order FROM ai_steps \
+                                     WHERE id = {} AND session_id = {session} \
+                                       AND response IS NULL \
+                                       AND (claimed_until IS NULL OR claimed_until < {})) \
+                 RETURNING id",
+                b.arg(SessionStatus::AwaitingVerification.as_str())?,
+                b.arg(ms(check_back_at))?,
+                b.arg(ms(now))?,
+                status_list(from),
+                b.arg(step.to_string())?,
+                b.arg(ms(now))?,
+                session = b.arg(session.to_string())?,
+            ))
+        })?;
+        batch.push_guarded(|b| {
+            Ok(format!(
+                "UPDATE ai_steps SET outcome = {}, outcome_note = {} WHERE id = {}",
+                b.arg(FixOutcome::AwaitingVerification.as_str())?,
+                b.arg(note.map(str::to_string))?,
+                b.arg(step.to_string())?,
+            ))
+        })?;
+        let done = self.db.write(batch).await?;
+        Ok(done.first().is_some_and(|d| !d.rows.is_empty()))
+    }
+
+    /// The sessions of `user` waiting for a fix to be verified, with when to check back,
+    /// soonest first: what their home page lists.
+    pub async fn awaiting_verification(
+        &self,
+        user: Uuid,
+    ) -> Result<Vec<(Session, Option<DateTime<Utc>>)>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS}, check_back_at FROM ai_sessions \
+             WHERE user_id = $1 AND status = $2 ORDER BY check_back_at, id LIMIT 50"
+        );
+        let rows = self
+            .db
+            .rows(
+                Heat::Cold,
+                sql,
+                [
+                    Arg::from(user.to_string()),
+                    Arg::from(SessionStatus::AwaitingVerification.as_str()),
+                ],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let at = row
+                    .col::<Option<i64>>("check_back_at")?
+                    .map(time)
+                    .transpose()?;
+                Ok((session_from_row(row)?, at))
+            })
+            .collect()
+    }
+
+    /// When the engineer is to be reminded to record the outcome of `session`'s fix.
+    pub async fn check_back_at(&self, session: Uuid) -> Result<Option<DateTime<Utc>>> {
+        let row = self
+            .db
+            .one(
+                Heat::Cold,
+                "SELECT check_back_at FROM ai_sessions WHERE id = $1",
+                [Arg::from(session.to_string())],
+            )
+            .await?;
+        row.col::<Option<i64>>("check_back_at")?
+            .map(time)
+            .transpose()
     }
 }

@@ -111,6 +111,7 @@ async fn legacy_session(store: &Store) -> (Uuid, Vec<EarlierSteps>) {
             observations: Vec::new(),
             clarification: None,
             confidence_reasons: Vec::new(),
+            marks: Default::default(),
             created_at: now + Duration::milliseconds(order as i64),
         }
     };

@@ -138,6 +138,7 @@ async fn open_session(store: &Store) -> (Uuid, Uuid) {
         observations: Vec::new(),
         clarification: None,
         confidence_reasons: Vec::new(),
+        marks: Default::default(),
         created_at: now,
     };
     store.create_session(&session, &first).await.unwrap();

@@ -303,6 +303,7 @@ mod tests {
             state: serde_json::Value::Null,
             answer,
             observations: Vec::new(),
+            marks: Default::default(),
         }
     }
 

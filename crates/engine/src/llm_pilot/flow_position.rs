@@ -95,6 +95,7 @@ mod tests {
                 skipped: false,
             }),
             observations: vec![],
+            marks: Default::default(),
         }
     }
 

@@ -350,6 +350,7 @@ mod tests {
                 skipped: false,
             }),
             observations: Vec::new(),
+            marks: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use super::context::{render_answer, CONTENT_CHARS, DETAIL_CHARS, LABEL_CHARS, PROBLEM_CHARS};
 use super::text::{clip, clip_line};
 use crate::pilot::PastStep;
+use domain::outcome::{FixOutcome, StepMarks};
 
 /// Below this many remaining steps the model is told to converge.
 const FEW_STEPS_LEFT: i64 = 3;
@@ -78,10 +79,14 @@ fn problem(text: Option<&str>) -> Option<String> {
 
 /// The engineer's answer to step `number`, then the task of the step after it.
 pub(super) fn user_turn(number: usize, step: &PastStep, next: &Task<'_>) -> String {
-    let mut out = format!(
-        "Engineer's answer to step {number}: {}\n",
-        render_answer(&step.output, step.answer.as_ref())
-    );
+    let answer = match step.answer.as_ref() {
+        // An outcome or "not relevant" with nothing typed: the marks below are the answer.
+        Some(a) if !step.marks.is_empty() && *a == crate::pilot::StepAnswer::default() => {
+            "(given below)".to_string()
+        }
+        answer => render_answer(&step.output, answer),
+    };
+    let mut out = format!("Engineer's answer to step {number}: {answer}\n");
     let observations: Vec<&str> = step
         .observations
         .iter()
@@ -94,8 +99,53 @@ pub(super) fn user_turn(number: usize, step: &PastStep, next: &Task<'_>) -> Stri
             clip_line(&observations.join("; "), OBSERVATIONS_CHARS)
         ));
     }
+    out.push_str(&marks_said(&step.marks));
     out.push('\n');
     out.push_str(&next.render());
+    out
+}
+
+/// What the engineer said of the step besides answering it: how the suggested fix turned
+/// out, and that the step was not relevant and why. Said plainly, with what the next step
+/// must do about it, so the model neither suggests the same fix again nor keeps to a line
+/// the engineer ruled out.
+fn marks_said(marks: &StepMarks) -> String {
+    let mut out = String::new();
+    if let Some(outcome) = marks.outcome {
+        let said = match outcome {
+            FixOutcome::Worked => "the suggested fix worked",
+            FixOutcome::Failed => {
+                "the suggested fix did NOT work; do not suggest it again, try the next most \
+                 likely cause"
+            }
+            FixOutcome::Partial => {
+                "the suggested fix only partly worked; the problem is not fully solved, find \
+                 what remains"
+            }
+            FixOutcome::AwaitingVerification => {
+                "the suggested fix is applied and waiting to be verified"
+            }
+        };
+        out.push_str(&format!("Outcome of that fix: {said}\n"));
+        if let Some(note) = marks
+            .outcome_note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            out.push_str(&format!(
+                "Engineer's note on the outcome: {}\n",
+                clip_line(note, OBSERVATIONS_CHARS)
+            ));
+        }
+    }
+    if let Some(reason) = marks.not_relevant.as_deref().map(str::trim) {
+        out.push_str(&format!(
+            "The engineer marked that step not relevant: \"{}\". Do not pursue it; take the \
+             reason into account.\n",
+            clip_line(reason, OBSERVATIONS_CHARS)
+        ));
+    }
     out
 }
 
@@ -201,6 +251,7 @@ mod tests {
                 skipped: false,
             }),
             observations: vec!["the laptop is on Wi-Fi".into()],
+            marks: Default::default(),
         }
     }
 
@@ -219,6 +270,38 @@ mod tests {
         assert!(parsed.get("reasoning").is_none() && parsed.get("context_message").is_none());
         // What a model imitating it would answer still parses as a step.
         assert!(llm::parse_step(&turn, true).is_ok(), "{turn}");
+    }
+
+    #[test]
+    fn a_fix_that_did_not_work_and_a_step_not_relevant_are_told_to_the_model() {
+        let mut fix = step();
+        fix.answer = None;
+        fix.observations.clear();
+        fix.marks = StepMarks {
+            outcome: Some(FixOutcome::Failed),
+            outcome_note: Some("still prompts after the reset".into()),
+            not_relevant: None,
+        };
+        let task = Task {
+            number: 2,
+            remaining_after: 10,
+            due: None,
+        };
+        let turn = user_turn(1, &fix, &task);
+        assert!(
+            turn.contains("Outcome of that fix: the suggested fix did NOT work")
+                && turn.contains("Engineer's note on the outcome: still prompts after the reset"),
+            "{turn}"
+        );
+        fix.marks = StepMarks {
+            not_relevant: Some("the user has no VPN".into()),
+            ..StepMarks::default()
+        };
+        let turn = user_turn(1, &fix, &task);
+        assert!(
+            turn.contains("marked that step not relevant: \"the user has no VPN\""),
+            "{turn}"
+        );
     }
 
     #[test]

@@ -190,7 +190,7 @@ fn untried_branches(
 }
 
 /// The other ways an answered step could have gone: (where to, as a next step).
-fn alternatives<'a>(def: &'a FlowDefinition, visit: &Visit) -> Vec<(&'a str, String)> {
+pub(super) fn alternatives<'a>(def: &'a FlowDefinition, visit: &Visit) -> Vec<(&'a str, String)> {
     let n = visit.step;
     match def.nodes.get(&visit.node) {
         Some(FlowNode::Question { options, .. }) => {

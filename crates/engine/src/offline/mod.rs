@@ -17,6 +17,7 @@ mod clarify;
 mod confidence;
 mod evidence;
 mod handoff;
+mod marks;
 mod outcomes;
 mod people;
 mod state;
@@ -101,6 +102,9 @@ impl Pilot for OfflinePilot {
         };
         let answer = last.answer.clone().unwrap_or_default();
         let Stored { at, evidence } = Stored::from_value(&last.state);
+        if let Some(next) = self.after_marks(&input, last, &at, &evidence).await {
+            return Ok(Reply::Next(next));
+        }
         let current = input.matched.cloned();
         let next = match at {
             OfflineState::Triage => self.after_triage(&input, &answer, &evidence).await,

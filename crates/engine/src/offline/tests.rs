@@ -4,7 +4,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use domain::flow::{Flow, FlowDefinition, FlowNode, FlowOption, FlowStatus};
-use domain::step::StepType;
+use domain::outcome::FixOutcome;
+use domain::step::{StepMarks, StepType};
 use domain::ConfidenceTier;
 use uuid::Uuid;
 
@@ -291,6 +292,7 @@ impl Walk {
             state: step.state,
             answer: None,
             observations: Vec::new(),
+            marks: Default::default(),
         });
     }
 
@@ -318,6 +320,22 @@ impl Walk {
 
     fn current(&self) -> &PastStep {
         self.history.last().unwrap()
+    }
+
+    /// Answers the current step with what was said of it (a fix's outcome, not relevant).
+    async fn mark(&mut self, marks: StepMarks) -> &PastStep {
+        let last = self.history.last_mut().unwrap();
+        last.answer = Some(StepAnswer::default());
+        last.marks = marks;
+        self.step().await;
+        self.history.last().unwrap()
+    }
+}
+
+fn not_relevant(reason: &str) -> StepMarks {
+    StepMarks {
+        not_relevant: Some(reason.into()),
+        ..StepMarks::default()
     }
 }
 
@@ -683,4 +701,43 @@ async fn without_a_flow_the_offline_hand_off_adds_nothing() {
         escalation_reason: Some("stuck"),
     };
     assert!(walk.pilot.write_escalation(&recap).await.0.is_none());
+}
+
+#[tokio::test]
+async fn a_fix_that_did_not_work_goes_to_an_untried_branch_or_offers_escalation() {
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.choose("one").await;
+    walk.choose("done_worked").await;
+    let failed = StepMarks {
+        outcome: Some(FixOutcome::Failed),
+        outcome_note: Some("still prompts".into()),
+        not_relevant: None,
+    };
+    let next = walk.mark(failed).await.output.clone();
+    // Every other branch of this flow ends in escalation: nothing left to try.
+    assert!(next.content.contains("Escalate"), "{}", next.content);
+    assert!(
+        next.context_message
+            .as_deref()
+            .unwrap()
+            .contains("did not solve it"),
+        "{next:?}"
+    );
+}
+
+#[tokio::test]
+async fn not_relevant_steps_are_stepped_over_with_their_reason_read() {
+    // An action that does not apply goes on as one that could not be done.
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    walk.choose("one").await;
+    let next = walk
+        .mark(not_relevant("no saved credentials on this laptop"))
+        .await;
+    assert!(next.output.content.contains("tenant admin"));
+
+    // A question whose reason says which option holds follows it.
+    let mut walk = Walk::start("outlook", strong(outlook())).await;
+    let next = walk.mark(not_relevant("just one user, obviously")).await;
+    assert_eq!(next.output.step_type, StepType::Action);
+    assert!(next.output.content.contains("Credential Manager"));
 }

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use domain::session::Session;
 use domain::session::Transition;
 use domain::step::{Answer, Response, Step};
-use domain::step::{EarlierSteps, StepType};
+use domain::step::{EarlierSteps, StepMarks, StepType};
 use domain::{FieldError, SessionId, StepId, User, ValidationErrors};
 use engine::{History, MatchedFlow, PilotInput, Reply, StepTextSink};
 use store::{SessionWindow, StepAdvance, StepClaim};
@@ -92,6 +92,26 @@ pub async fn respond(
     body: Respond,
     sink: Option<&dyn StepTextSink>,
 ) -> Result<Answered, ApiError> {
+    // Only the newest steps are read in full; older ones, when the pilot needs them, from the
+    // summary the oldest of them carries (history.rs), so a step's cost does not grow with the
+    // session.
+    let current = open_step(&window, body.step_id)?;
+    let answer = check_answer(&body, current)?;
+    answer_open(
+        state,
+        user,
+        &window,
+        current,
+        answer,
+        StepMarks::default(),
+        sink,
+    )
+    .await
+}
+
+/// The latest step of `window.session` when it is `step_id`, unanswered, and the session
+/// takes answers; 409 otherwise.
+pub(super) fn open_step(window: &SessionWindow, step_id: Uuid) -> Result<&Step, ApiError> {
     let session = &window.session;
     if session.status.apply(Transition::Respond).is_none() {
         return Err(ApiError::Conflict(format!(
@@ -99,17 +119,30 @@ pub async fn respond(
             session.status.as_str()
         )));
     }
-    // Only the newest steps are read in full; older ones, when the pilot needs them, from the
-    // summary the oldest of them carries (history.rs), so a step's cost does not grow with the
-    // session.
-    let Some(current) = window.steps.last().filter(|s| {
-        s.id == body.step_id && s.response.is_none() && s.step_order == session.step_count
-    }) else {
-        return Err(ApiError::Conflict(
-            "This step is not the latest unanswered step of the session (or the step limit is reached)".into(),
-        ));
-    };
-    let answer = check_answer(&body, current)?;
+    window
+        .steps
+        .last()
+        .filter(|s| s.id == step_id && s.response.is_none() && s.step_order == session.step_count)
+        .ok_or_else(|| {
+            ApiError::Conflict(
+                "This step is not the latest unanswered step of the session (or the step limit is reached)".into(),
+            )
+        })
+}
+
+/// Answers `current`, the open step of `window.session`, with `answer` and what was said of
+/// the step (`marks`: a fix's outcome, "not relevant"): claimed so that one answer wins,
+/// the next step produced knowing both.
+pub(super) async fn answer_open(
+    state: &AppState,
+    user: &User,
+    window: &SessionWindow,
+    current: &Step,
+    answer: Answer,
+    marks: StepMarks,
+    sink: Option<&dyn StepTextSink>,
+) -> Result<Answered, ApiError> {
+    let session = &window.session;
     let now = Utc::now();
     let claim_for = Duration::seconds(state.settings.llm_timeout_secs as i64 * 3 + 30);
     // The provider call for the next step, when there will be one, is reserved together with
@@ -148,7 +181,18 @@ pub async fn respond(
     // same request can be sent again at once (api.md: a failed call changes nothing).
     let step_id = StepId(current.id);
     let claim = HeldClaim::new(state, step_id);
-    match answer_claimed(state, user, &window, step_id, answer, reservation, sink).await {
+    match answer_claimed(
+        state,
+        user,
+        window,
+        step_id,
+        answer,
+        marks,
+        reservation,
+        sink,
+    )
+    .await
+    {
         Ok(answered) => {
             claim.answered();
             Ok(answered)
@@ -162,18 +206,21 @@ pub async fn respond(
 
 /// Produces the next step after the answer to the claimed step and stores both; or, when
 /// the pilot could not tell what the answer means, keeps it on the step as an observation.
+#[allow(clippy::too_many_arguments)]
 async fn answer_claimed(
     state: &AppState,
     user: &User,
     window: &SessionWindow,
     step_id: StepId,
     answer: Answer,
+    marks: StepMarks,
     reservation: quota::Reservation,
     sink: Option<&dyn StepTextSink>,
 ) -> Result<Answered, ApiError> {
     let session = &window.session;
+    let told = (answer.clone(), marks.clone());
     let (next, advance, usage, reservation) =
-        match produce_next(state, user, window, answer.clone(), reservation, sink).await? {
+        match produce_next(state, user, window, told, reservation, sink).await? {
             Produced::Next {
                 next,
                 advance,
@@ -185,6 +232,13 @@ async fn answer_claimed(
                 usage,
                 reservation,
             } => {
+                if !marks.is_empty() {
+                    // What was said of the step is kept even while its answer is unclear.
+                    state
+                        .store
+                        .mark_step(SessionId(session.id), step_id, &marks, Utc::now())
+                        .await?;
+                }
                 return observe(
                     state,
                     user,
@@ -194,7 +248,7 @@ async fn answer_claimed(
                     usage,
                     reservation,
                 )
-                .await
+                .await;
             }
         };
     let response = Response {
@@ -204,13 +258,14 @@ async fn answer_claimed(
     let records = ledger::records(user, Some(session.id), &usage);
     let Some(session) = state
         .store
-        .answer_step(
+        .answer_step_marked(
             SessionId(session.id),
             step_id,
             &response,
             next.as_ref(),
             &advance,
             &records,
+            &marks,
         )
         .await?
     else {
@@ -343,7 +398,7 @@ async fn produce_next(
     state: &AppState,
     user: &User,
     window: &SessionWindow,
-    answer: Answer,
+    (answer, marks): (Answer, StepMarks),
     reservation: quota::Reservation,
     sink: Option<&dyn StepTextSink>,
 ) -> Result<Produced, ApiError> {
@@ -389,6 +444,7 @@ async fn produce_next(
     let skipped = answer.skipped;
     if let Some(last) = recent.last_mut() {
         last.answer = Some(answer);
+        last.marks = marks;
     }
     let told = History {
         earlier: &earlier,
@@ -471,6 +527,7 @@ async fn produce_next(
         observations: Vec::new(),
         clarification: None,
         confidence_reasons: step.confidence_reasons,
+        marks: Default::default(),
         created_at: Utc::now(),
     };
     Ok(Produced::Next {

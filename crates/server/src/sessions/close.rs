@@ -10,7 +10,7 @@ use domain::documentation::{self, Documentation, SessionFacts, StepFacts, Writte
 use domain::escalation::{Escalation as DomainEscalation, EscalationTarget, HandoffAuthor};
 use domain::psa::PostOn;
 use domain::session::{SessionStatus, Transition};
-use domain::step::StepType;
+use domain::step::{StepMarks, StepType};
 use domain::{FieldError, Role, User, ValidationErrors};
 use engine::{History, MatchedFlow, SessionRecap, Usage};
 use store::Closing;
@@ -22,8 +22,20 @@ use crate::error::ApiError;
 use crate::quota;
 use crate::state::AppState;
 
-/// The answer given to a step, in words (`None` while unanswered).
+/// The answer given to a step, in words, with how a fix turned out and why the step was
+/// not relevant (`None` while unanswered and unmarked).
 pub fn answer_text(step: &Step) -> Option<String> {
+    let marks = step.marks.describe();
+    let Some(answered) = answered_text(step).filter(|t| !t.is_empty()) else {
+        return marks.or_else(|| step.response.as_ref().map(|_| String::new()));
+    };
+    Some(match marks {
+        Some(marks) => format!("{answered} ({marks})"),
+        None => answered,
+    })
+}
+
+fn answered_text(step: &Step) -> Option<String> {
     let r = step.response.as_ref()?;
     if r.answer.skipped {
         return Some("skipped".into());
@@ -141,11 +153,28 @@ pub async fn resolve(
     s: Session,
     body: Resolution,
 ) -> Result<Documentation, ApiError> {
+    resolve_marked(state, user, s, body, None).await
+}
+
+/// [`resolve`], the documentation written as if `marked` (a step and what was said of it:
+/// the fix that worked) were already stored, as it is once the close is done.
+pub async fn resolve_marked(
+    state: &AppState,
+    user: &User,
+    s: Session,
+    body: Resolution,
+    marked: Option<(Uuid, &StepMarks)>,
+) -> Result<Documentation, ApiError> {
     if s.status.apply(Transition::Resolve).is_none() {
         return Err(conflict(&s));
     }
     let own_note = super::write_back::checked_note(body.psa_note.as_deref())?;
-    let steps = state.store.steps(s.id).await?;
+    let mut steps = state.store.steps(s.id).await?;
+    if let Some((id, marks)) = marked {
+        if let Some(step) = steps.iter_mut().find(|st| st.id == id) {
+            step.marks = marks.clone();
+        }
+    }
     let suggested = suggested_resolution(&steps);
     let summary = match body
         .summary

@@ -469,6 +469,7 @@ fn briefing_step(s: &Session, open: &Step, brief: &Briefing, from: &str) -> Step
         observations: Vec::new(),
         clarification: None,
         confidence_reasons: vec!["The confidence the session had when it was handed over.".into()],
+        marks: Default::default(),
         created_at: Utc::now(),
     }
 }
@@ -496,6 +497,7 @@ pub(super) fn resumed_after(session: &Session, answered: &Step) -> Option<Step> 
         observations: Vec::new(),
         clarification: None,
         confidence_reasons: reasons,
+        marks: Default::default(),
         created_at: Utc::now(),
     })
 }

@@ -11,6 +11,7 @@ pub fn history(steps: &[Step]) -> Vec<PastStep> {
             state: s.engine_state.clone(),
             answer: s.response.as_ref().map(|r| r.answer.clone()),
             observations: s.observations.clone(),
+            marks: s.marks.clone(),
         })
         .collect()
 }
@@ -110,6 +111,7 @@ mod tests {
             observations: Vec::new(),
             clarification: None,
             confidence_reasons: Vec::new(),
+            marks: Default::default(),
             created_at: Utc::now(),
         }
     }

@@ -60,3 +60,21 @@ pub struct Rating {
     pub rating: i64,
     pub feedback: Option<String>,
 }
+
+/// How a suggested fix turned out (escalation.md "Fix outcomes").
+#[derive(Debug, Clone)]
+pub struct FixReport {
+    pub step_id: Uuid,
+    /// `worked`, `failed`, `partial` or `awaiting_verification` (checked by the use case).
+    pub outcome: String,
+    pub note: Option<String>,
+    /// `awaiting_verification`: when to remind the engineer; a day from now when absent.
+    pub check_back_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A step the engineer found not relevant, and why.
+#[derive(Debug, Clone)]
+pub struct NotRelevant {
+    pub step_id: Uuid,
+    pub reason: String,
+}

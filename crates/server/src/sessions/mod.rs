@@ -7,7 +7,8 @@
 //! step), `close` (resolve, escalate and their documentation), `history` (what the pilot is
 //! told of the steps so far), `ledger` (provider calls counted and recorded), `access` (who
 //! may see and change a session), `ticket` (the PSA ticket a session starts from or is linked
-//! to), `escalation` (the queue, claim, pick-up and briefing after an escalation).
+//! to), `escalation` (the queue, claim, pick-up and briefing after an escalation),
+//! `outcome` (how a suggested fix turned out, and steps marked not relevant).
 
 mod access;
 mod answer;
@@ -16,6 +17,7 @@ pub mod escalation;
 mod history;
 pub mod input;
 mod ledger;
+mod outcome;
 mod start;
 pub mod ticket;
 pub mod write_back;
@@ -36,6 +38,7 @@ use crate::state::AppState;
 pub use answer::{is_resolution, Answered};
 pub use close::{answer_text, psa_preview, suggested_resolution};
 pub use escalation::{EscalationEvent, EscalationEvents};
+pub use outcome::{not_relevant, record_outcome};
 use input::{Escalation, NewSession, Rating, Resolution, Respond};
 pub use start::Started;
 

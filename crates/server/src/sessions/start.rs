@@ -199,6 +199,7 @@ pub async fn start(
         observations: Vec::new(),
         clarification: None,
         confidence_reasons: step.confidence_reasons,
+        marks: Default::default(),
         created_at: now,
     };
     let ticket = ticket.map(|t| t.link(session_id, now));

@@ -120,6 +120,7 @@ fn label(status: SessionStatus) -> &'static str {
     match status {
         SessionStatus::Active => "Active",
         SessionStatus::Paused => "Paused",
+        SessionStatus::AwaitingVerification => "Waiting to verify",
         SessionStatus::Resolved => "Resolved",
         SessionStatus::Escalated => "Escalated",
         SessionStatus::Abandoned => "Abandoned",

@@ -13,6 +13,7 @@ mod documentation;
 mod error;
 mod escalations;
 mod fields;
+mod fix_outcome;
 mod flow_outline;
 mod flow_view;
 mod gaps;
@@ -79,6 +80,14 @@ pub fn routes() -> Router<AppState> {
         .route("/pilot/{id}/escalate", post(session::escalate))
         .route("/pilot/{id}/pause", post(session::pause))
         .route("/pilot/{id}/resume", post(session::resume))
+        .route(
+            "/pilot/{id}/steps/{step_id}/outcome",
+            post(fix_outcome::outcome),
+        )
+        .route(
+            "/pilot/{id}/steps/{step_id}/not-relevant",
+            post(fix_outcome::not_relevant),
+        )
         .route("/pilot/{id}/documentation", get(documentation::show))
         .route("/pilot/{id}/documentation.md", get(documentation::download))
         .route("/pilot/{id}/rate", post(documentation::rate))

@@ -73,6 +73,8 @@ struct PilotPage {
     errors: FieldErrors,
     notice: Option<String>,
     picker: Option<Picker>,
+    /// The engineer's sessions whose fix waits to be verified (escalation.md).
+    waiting: Vec<crate::web::fix_outcome::WaitingRow>,
 }
 
 impl PilotPage {
@@ -82,6 +84,9 @@ impl PilotPage {
     }
 }
 
+// Each argument is a part of the page the handlers fill differently; a struct would only
+// rename them.
+#[allow(clippy::too_many_arguments)]
 fn page(
     status: StatusCode,
     csrf: &CsrfToken,
@@ -90,6 +95,7 @@ fn page(
     errors: FieldErrors,
     notice: Option<String>,
     picker: Option<Picker>,
+    waiting: Vec<crate::web::fix_outcome::WaitingRow>,
 ) -> Response {
     render(
         status,
@@ -100,6 +106,7 @@ fn page(
             errors,
             notice,
             picker,
+            waiting,
         },
     )
 }
@@ -134,6 +141,7 @@ pub async fn show(
     } else {
         None
     };
+    let waiting = crate::web::fix_outcome::waiting_rows(&state, &user).await?;
     Ok(page(
         StatusCode::OK,
         &csrf,
@@ -142,6 +150,7 @@ pub async fn show(
         FieldErrors::default(),
         None,
         picker,
+        waiting,
     ))
 }
 
@@ -163,6 +172,7 @@ pub async fn submit(
             errors,
             None,
             picker,
+            Vec::new(),
         ));
     }
     if !user.user.can_work() {
@@ -176,6 +186,7 @@ pub async fn submit(
             errors,
             Some(notice.into()),
             None,
+            Vec::new(),
         ));
     }
     let text = Some(form.text.trim().to_string()).filter(|t| !t.is_empty());
@@ -217,6 +228,7 @@ pub async fn submit(
                 errors,
                 None,
                 picker,
+                Vec::new(),
             ))
         }
         Err(err) => {
@@ -242,6 +254,7 @@ pub async fn submit(
                 FieldErrors::default(),
                 Some(notice),
                 picker,
+                Vec::new(),
             );
             let Some(trouble) = retry else {
                 return Ok(response);

@@ -162,6 +162,8 @@ struct SessionPage {
     psa_preview: PsaPreview,
     /// While escalated: the briefing, on top.
     briefing: Option<crate::web::escalations::BriefingCard>,
+    /// While awaiting verification: the fix it waits on, with its outcome buttons.
+    waiting: Option<crate::web::fix_outcome::Waiting>,
 }
 
 /// `id` as written in the path; anything that is not a UUID is simply not found.
@@ -308,8 +310,10 @@ impl<'a> Visit<'a> {
             PsaPreview::default()
         };
         let briefing = crate::web::escalations::card(state, user, &s, &steps).await?;
+        let waiting = crate::web::fix_outcome::waiting(state, &s, &steps).await?;
         Ok(SessionPage {
             briefing,
+            waiting,
             layout: Layout::new(&s.title, self.csrf, Some(user)).current("pilot"),
             similar,
             s: view,

@@ -33,6 +33,8 @@ pub struct SessionView {
     pub owned: bool,
     pub active: bool,
     pub paused: bool,
+    /// A fix is applied and waits to be verified: resolve, escalate or continue from here.
+    pub awaiting: bool,
     pub closed: bool,
     pub has_documentation: bool,
 }
@@ -48,6 +50,9 @@ pub struct PastStep {
     pub answer: String,
     /// What the engineer wrote that did not answer the step, before the answer that did.
     pub observations: Vec<String>,
+    pub id: String,
+    /// Marked not relevant already (the form is not offered again).
+    pub not_relevant: bool,
 }
 
 pub struct OptionView {
@@ -140,7 +145,11 @@ pub fn session(
         owned: s.user_id == viewer,
         active: s.status == SessionStatus::Active,
         paused: s.status == SessionStatus::Paused,
-        closed: !matches!(s.status, SessionStatus::Active | SessionStatus::Paused),
+        awaiting: s.status == SessionStatus::AwaitingVerification,
+        closed: !matches!(
+            s.status,
+            SessionStatus::Active | SessionStatus::Paused | SessionStatus::AwaitingVerification
+        ),
         has_documentation: s.documentation.is_some(),
     }
 }
@@ -168,6 +177,8 @@ pub fn steps(steps: &[Step], active: bool) -> (Vec<PastStep>, Option<CurrentStep
             expected_outcome: s.output.expected_outcome.clone(),
             answer: answer_shown(s),
             observations: s.observations.clone(),
+            id: s.id.to_string(),
+            not_relevant: s.marks.not_relevant.is_some(),
         })
         .collect();
     (past, waiting.map(current))
@@ -263,6 +274,7 @@ mod tests {
             observations: Vec::new(),
             clarification: None,
             confidence_reasons: Vec::new(),
+            marks: Default::default(),
             created_at: Utc::now(),
         }
     }

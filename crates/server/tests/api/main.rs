@@ -21,6 +21,7 @@ mod auth;
 mod clarification;
 mod errors;
 mod escalation;
+mod fix_outcomes;
 mod flow_proposals;
 mod flow_versions;
 mod flows;

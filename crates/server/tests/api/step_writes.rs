@@ -130,6 +130,7 @@ async fn a_step_answered_meanwhile_is_not_answered_again(backend: Backend) {
         observations: Vec::new(),
         clarification: None,
         confidence_reasons: Vec::new(),
+        marks: Default::default(),
         created_at: Utc::now(),
     };
     let advance = StepAdvance {

@@ -202,6 +202,12 @@ pub struct StepOut {
     pub observations: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub response: Option<ResponseOut>,
+    /// How the suggested fix turned out (escalation.md "Fix outcomes"): `worked`, `failed`,
+    /// `partial` or `awaiting_verification`; null until said.
+    pub outcome: Option<String>,
+    pub outcome_note: Option<String>,
+    /// Why the engineer marked the step not relevant; null unless marked.
+    pub not_relevant_reason: Option<String>,
 }
 
 impl From<&Step> for StepOut {
@@ -234,6 +240,9 @@ impl From<&Step> for StepOut {
                 skipped: r.answer.skipped,
                 responded_at: r.responded_at,
             }),
+            outcome: s.marks.outcome.map(|o| o.as_str().to_string()),
+            outcome_note: s.marks.outcome_note.clone(),
+            not_relevant_reason: s.marks.not_relevant.clone(),
         }
     }
 }

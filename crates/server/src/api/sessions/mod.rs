@@ -23,6 +23,7 @@ use crate::sessions as actions;
 use crate::state::AppState;
 use dto::*;
 
+mod outcome;
 mod psa_push;
 mod similar;
 
@@ -42,6 +43,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(psa_push::retry_push))
         .routes(routes!(similar::similar_to_session))
         .routes(routes!(similar::similar_to_text))
+        .routes(routes!(outcome::record_outcome))
+        .routes(routes!(outcome::mark_not_relevant))
 }
 
 /// Starts a session: matches the intake to a flow and produces the first step.
@@ -178,6 +181,7 @@ pub struct ListQuery {
 pub enum SessionStatusName {
     Active,
     Paused,
+    AwaitingVerification,
     Resolved,
     Escalated,
     Abandoned,
@@ -201,7 +205,7 @@ pub async fn list_sessions(
             None => {
                 errors.push(FieldError::query(
                     "status",
-                    "Input should be one of active, paused, resolved, escalated, abandoned",
+                    "Input should be one of active, paused, awaiting_verification, resolved, escalated, abandoned",
                     "enum",
                 ));
                 None
