@@ -106,12 +106,11 @@ async fn detail(app: &TestApp, who: &Member, id: &str) -> Value {
 
 /// The script (letters as in the comments of the story):
 /// - A, B (admin): to the fix, resolved with it, in 600 s and 1800 s; rated 5 and 4.
-/// - C (admin): `one` typed as free text, the credentials changed nothing, escalated at the
-///   broker reset; its credentials step later marked not relevant.
+/// - C (admin): `one` typed as free text, the credentials changed nothing, that step then
+///   marked not relevant, escalated at the broker reset.
 /// - D (admin): abandoned at the first question.
 /// - F (engineer): answered the first question, left open.
-/// - G (engineer): to the fix, resolved with a fix of their own in 3600 s, but the fix's
-///   outcome is `worked`; rated 2.
+/// - G (engineer): to the fix, its outcome `worked` (which resolves it) in 3600 s; rated 2.
 /// - E (second engineer): matched no flow, resolved in its own words in 300 s.
 /// - I (second engineer): to the fix, abandoned there.
 /// - H (second engineer): like A but started in October, outside the range.
@@ -152,6 +151,15 @@ async fn script(app: &TestApp, admin: &Member, eng: &Member, eng2: &Member) -> S
         "the typed answer took the one-user branch: {clear}"
     );
     choose(app, admin, &c, &clear, "done_no_change").await;
+    // Looking back, the credentials step did not apply to this machine.
+    act(
+        app,
+        admin,
+        &c,
+        &format!("steps/{}/not-relevant", clear["step_id"].as_str().unwrap()),
+        json!({"reason": "No Credential Manager on this kiosk"}),
+    )
+    .await;
     act(
         app,
         admin,
@@ -159,11 +167,6 @@ async fn script(app: &TestApp, admin: &Member, eng: &Member, eng2: &Member) -> S
         "escalate",
         json!({"escalation_reason": "Needs tenant admin rights"}),
     )
-    .await;
-    app.run_sql(&format!(
-        "UPDATE ai_steps SET not_relevant_reason = 'No Credential Manager on this kiosk' \
-         WHERE session_id = '{c}' AND step_order = 2"
-    ))
     .await;
     set_times(app, &c, BASE_MS + 2 * 3_600_000, None).await;
     ids.push(('C', c));
@@ -180,20 +183,18 @@ async fn script(app: &TestApp, admin: &Member, eng: &Member, eng2: &Member) -> S
     set_times(app, &f, BASE_MS + 4 * 3_600_000, None).await;
     ids.push(('F', f));
 
-    let (g, _) = to_the_fix(app, eng).await;
+    let (g, fix) = to_the_fix(app, eng).await;
+    // The fix's outcome: it worked, which resolves the session with it.
     act(
         app,
         eng,
         &g,
-        "resolve",
-        json!({"resolution_summary": "Signed the user out of every Office app and back in"}),
+        &format!("steps/{}/outcome", fix["step_id"].as_str().unwrap()),
+        json!({"outcome": "worked"}),
     )
     .await;
+    assert_eq!(detail(app, eng, &g).await["status"], "resolved");
     rate(app, eng, &g, 2).await;
-    app.run_sql(&format!(
-        "UPDATE ai_steps SET outcome = 'worked' WHERE session_id = '{g}' AND step_order = 3"
-    ))
-    .await;
     set_times(app, &g, BASE_MS + 5 * 3_600_000, Some(3600)).await;
     ids.push(('G', g));
 
