@@ -19,6 +19,7 @@ mod library;
 mod notification_settings;
 mod pilot;
 mod psa_push;
+mod similar;
 
 use browser::{attribute_after, Browser, PASSWORD};
 use reqwest::header::{
