@@ -312,10 +312,7 @@ async fn a_fix_waiting_to_verify_is_listed_until_it_is_resolved_later(backend: B
         .unwrap()
         .expect("a check-back time");
     assert!((stored - check_back).num_seconds().abs() <= 1, "{stored}");
-    assert_eq!(
-        listed(&app, &eng, "awaiting_verification").await,
-        [id.clone()]
-    );
+    assert_eq!(listed(&app, &eng, "awaiting_verification").await, [id.as_str()]);
     assert!(listed(&app, &eng, "active").await.is_empty());
 
     // While it waits, nothing is answered through respond; pause is not for it either.
@@ -337,7 +334,7 @@ async fn a_fix_waiting_to_verify_is_listed_until_it_is_resolved_later(backend: B
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["session_status"], "resolved");
     assert!(listed(&app, &eng, "awaiting_verification").await.is_empty());
-    assert_eq!(listed(&app, &eng, "resolved").await, [id.clone()]);
+    assert_eq!(listed(&app, &eng, "resolved").await, [id.as_str()]);
     let session = detail(&app, &eng, &id).await;
     assert_eq!(step_of(&session, &fix)["outcome"], "worked");
 
