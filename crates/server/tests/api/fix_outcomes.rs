@@ -312,7 +312,10 @@ async fn a_fix_waiting_to_verify_is_listed_until_it_is_resolved_later(backend: B
         .unwrap()
         .expect("a check-back time");
     assert!((stored - check_back).num_seconds().abs() <= 1, "{stored}");
-    assert_eq!(listed(&app, &eng, "awaiting_verification").await, [id.as_str()]);
+    assert_eq!(
+        listed(&app, &eng, "awaiting_verification").await,
+        [id.as_str()]
+    );
     assert!(listed(&app, &eng, "active").await.is_empty());
 
     // While it waits, nothing is answered through respond; pause is not for it either.
