@@ -38,8 +38,8 @@ use crate::state::AppState;
 pub use answer::{is_resolution, Answered};
 pub use close::{answer_text, psa_preview, suggested_resolution};
 pub use escalation::{EscalationEvent, EscalationEvents};
-pub use outcome::{not_relevant, record_outcome};
 use input::{Escalation, NewSession, Rating, Resolution, Respond};
+pub use outcome::{not_relevant, record_outcome};
 pub use start::Started;
 
 /// Counts a request against the caller's per-endpoint limit.

@@ -8,9 +8,9 @@ extern crate integrations as flowpilot_integrations;
 mod fake_llm;
 mod fake_psa;
 mod helpers;
-mod sinks;
 #[path = "../../../integrations/tests/support/mod.rs"]
 mod psa_fakes;
+mod sinks;
 
 mod accounts;
 mod ai_providers;

@@ -682,10 +682,17 @@ async fn a_user_cannot_hammer_the_psa_through_flowpilot(backend: Backend) {
     assert!((1..=120).contains(&retry), "Retry-After {retry}");
     let (_, body) = TestApp::read(resp).await;
     assert!(
-        body["detail"].as_str().unwrap_or("").contains("at most 20 a minute"),
+        body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("at most 20 a minute"),
         "{body}"
     );
-    assert_eq!(listed(&psa), 20, "the refused request never reached the PSA");
+    assert_eq!(
+        listed(&psa),
+        20,
+        "the refused request never reached the PSA"
+    );
 
     // The allowance is the user's: the admin still searches, tests and maps.
     let (status, _) = app.get(&tickets, &admin.token).await;
