@@ -285,50 +285,84 @@ impl Store {
 
     /// `fresh`, first half: marks the escalation picked up, so a second pick-up is refused
     /// while the new session is being made; `false` when it was picked up already.
+    ///
+    /// `retrying` is the `picked_up_at` of an earlier fresh pick-up that never linked its
+    /// session (a crash, or a failed undo): the row is taken over only if it still holds
+    /// exactly that value, so two retries cannot both win.
     pub async fn begin_fresh_pickup(
         &self,
         escalation: Uuid,
         user: Uuid,
         now: DateTime<Utc>,
+        retrying: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let done = match retrying {
+            None => {
+                self.db
+                    .write_one(
+                        "UPDATE escalations SET picked_up_mode = 'fresh', picked_up_at = $1 \
+                         WHERE id = $2 AND claimed_by = $3 AND picked_up_at IS NULL",
+                        [
+                            Arg::from(ms(now)),
+                            Arg::from(escalation.to_string()),
+                            Arg::from(user.to_string()),
+                        ],
+                    )
+                    .await?
+            }
+            Some(earlier) => {
+                self.db
+                    .write_one(
+                        "UPDATE escalations SET picked_up_at = $1 \
+                         WHERE id = $2 AND claimed_by = $3 AND picked_up_mode = 'fresh' \
+                           AND picked_up_as_id IS NULL AND picked_up_at = $4",
+                        [
+                            Arg::from(ms(now)),
+                            Arg::from(escalation.to_string()),
+                            Arg::from(user.to_string()),
+                            Arg::from(ms(earlier)),
+                        ],
+                    )
+                    .await?
+            }
+        };
+        Ok(done.changed == 1)
+    }
+
+    /// `fresh`, second half: links the new session (both ways: this row is the new
+    /// session's `escalated_from_id`). `begun` is the `picked_up_at` this pick-up wrote, so
+    /// a pick-up that was taken over as unfinished cannot link over the one that took it;
+    /// `false` when that happened.
+    pub async fn finish_fresh_pickup(
+        &self,
+        escalation: Uuid,
+        new_session: &Session,
+        begun: DateTime<Utc>,
     ) -> Result<bool> {
         let done = self
             .db
             .write_one(
-                "UPDATE escalations SET picked_up_mode = 'fresh', picked_up_at = $1 \
-                 WHERE id = $2 AND claimed_by = $3 AND picked_up_at IS NULL",
+                "UPDATE escalations SET picked_up_as_id = $1 \
+                 WHERE id = $2 AND picked_up_at = $3 AND picked_up_as_id IS NULL",
                 [
-                    Arg::from(ms(now)),
+                    Arg::from(new_session.id.to_string()),
                     Arg::from(escalation.to_string()),
-                    Arg::from(user.to_string()),
+                    Arg::from(ms(begun)),
                 ],
             )
             .await?;
         Ok(done.changed == 1)
     }
 
-    /// `fresh`, second half: links the new session (both ways: this row is the new
-    /// session's `escalated_from_id`).
-    pub async fn finish_fresh_pickup(&self, escalation: Uuid, new_session: &Session) -> Result<()> {
-        self.db
-            .write_one(
-                "UPDATE escalations SET picked_up_as_id = $1 WHERE id = $2",
-                [
-                    Arg::from(new_session.id.to_string()),
-                    Arg::from(escalation.to_string()),
-                ],
-            )
-            .await?;
-        Ok(())
-    }
-
     /// Undoes [`Store::begin_fresh_pickup`] when the new session could not be made (the
-    /// provider failed), so the claimer can try again.
-    pub async fn abandon_fresh_pickup(&self, escalation: Uuid) -> Result<()> {
+    /// provider failed), so the claimer can try again; `begun` as for
+    /// [`Store::finish_fresh_pickup`].
+    pub async fn abandon_fresh_pickup(&self, escalation: Uuid, begun: DateTime<Utc>) -> Result<()> {
         self.db
             .write_one(
                 "UPDATE escalations SET picked_up_mode = NULL, picked_up_at = NULL \
-                 WHERE id = $1 AND picked_up_as_id IS NULL",
-                [Arg::from(escalation.to_string())],
+                 WHERE id = $1 AND picked_up_at = $2 AND picked_up_as_id IS NULL",
+                [Arg::from(escalation.to_string()), Arg::from(ms(begun))],
             )
             .await?;
         Ok(())

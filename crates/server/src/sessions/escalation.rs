@@ -27,6 +27,12 @@ use crate::state::AppState;
 /// The most lines the queue answers with: a queue longer than this is read by scope.
 pub const QUEUE_LIMIT: i64 = 200;
 
+/// How long a fresh pick-up that has not linked its new session yet is taken to be still
+/// under way: within it a second pick-up (a double click) is refused; after it the pick-up
+/// is taken to have died (a crash between its two halves) and the claimer may pick up again.
+/// Longer than making a first step can take.
+pub const FRESH_PICKUP_GRACE_SECONDS: i64 = 120;
+
 /// What happened to an escalation, for the pages that show the queue live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EscalationEvent {
@@ -331,11 +337,20 @@ pub async fn pickup(state: &AppState, user: &User, id: Uuid, mode: &str) -> ApiR
             ))
         }
     }
-    if e.picked_up.is_some() {
-        return Err(ApiError::Conflict(
-            "The session was picked up already".into(),
-        ));
-    }
+    let unfinished_fresh = match (e.picked_up, e.picked_up_at, e.picked_up_as_id) {
+        (None, _, _) => None,
+        (Some(PickupMode::Fresh), Some(at), None)
+            if mode == PickupMode::Fresh
+                && Utc::now() - at > chrono::Duration::seconds(FRESH_PICKUP_GRACE_SECONDS) =>
+        {
+            Some(at)
+        }
+        _ => {
+            return Err(ApiError::Conflict(
+                "The session was picked up already".into(),
+            ))
+        }
+    };
     if s.status.apply(Transition::PickUp).is_none() {
         return Err(ApiError::Conflict(format!(
             "The session is {}, not escalated",
@@ -388,7 +403,11 @@ pub async fn pickup(state: &AppState, user: &User, id: Uuid, mode: &str) -> ApiR
         }
         PickupMode::Fresh => {
             let now = Utc::now();
-            if !state.store.begin_fresh_pickup(e.id, user.id, now).await? {
+            if !state
+                .store
+                .begin_fresh_pickup(e.id, user.id, now, unfinished_fresh)
+                .await?
+            {
                 return Err(ApiError::Conflict(
                     "The session was picked up already".into(),
                 ));
@@ -402,16 +421,23 @@ pub async fn pickup(state: &AppState, user: &User, id: Uuid, mode: &str) -> ApiR
             let started = match super::start::start(state, user, body, None).await {
                 Ok(started) => started,
                 Err(err) => {
-                    if let Err(undo) = state.store.abandon_fresh_pickup(e.id).await {
+                    if let Err(undo) = state.store.abandon_fresh_pickup(e.id, now).await {
                         tracing::error!(%undo, "could not undo a failed fresh pick-up");
                     }
                     return Err(err);
                 }
             };
-            state
+            if !state
                 .store
-                .finish_fresh_pickup(e.id, &started.session)
-                .await?;
+                .finish_fresh_pickup(e.id, &started.session, now)
+                .await?
+            {
+                // Only when this pick-up outlived the grace and a retry took it over: the
+                // retry's session is the one linked.
+                return Err(ApiError::Conflict(
+                    "The session was picked up again while this pick-up was under way".into(),
+                ));
+            }
             state
                 .escalation_events
                 .send(s.account_id, s.id, "picked_up");

@@ -16,6 +16,7 @@ stories!(
     a_team_escalation_is_seen_by_its_members_and_one_of_two_claims_wins,
     continuing_reads_a_briefing_then_resumes_the_flow_where_it_stopped,
     picking_up_fresh_starts_from_the_package_linked_both_ways,
+    a_fresh_pick_up_that_died_half_way_can_be_picked_up_again_after_the_grace,
     the_queue_lists_the_oldest_unclaimed_first_by_scope_and_status,
     a_hanging_ai_leaves_the_deterministic_package_in_time,
     an_invalid_hand_off_is_not_repaired,
@@ -426,6 +427,77 @@ async fn picking_up_fresh_starts_from_the_package_linked_both_ways(backend: Back
         old["escalation"]["metrics"]["claim_to_first_answer_seconds"].is_i64(),
         "{old}"
     );
+}
+
+async fn a_fresh_pick_up_that_died_half_way_can_be_picked_up_again_after_the_grace(
+    backend: Backend,
+) {
+    let c = crew(spawn_app(backend).await).await;
+    let app = &c.app;
+    let (id, _) = session_stopped_at_clear(app, &c.owner).await;
+    let (status, body) = escalate(
+        app,
+        &c.owner,
+        &id,
+        json!({"escalation_reason": "Needs Ada's tenant access", "escalated_to_id": c.ada.id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app
+        .post(&format!("/ai-sessions/{id}/claim"), &c.ada.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A fresh pick-up marked the escalation, then the server died before it linked the
+    // new session.
+    let died = |seconds_ago: i64| {
+        let at = chrono::Utc::now().timestamp_millis() - seconds_ago * 1000;
+        format!(
+            "UPDATE escalations SET picked_up_mode = 'fresh', picked_up_at = {at}, \
+             picked_up_as_id = NULL WHERE session_id = '{id}'"
+        )
+    };
+    let pickup = format!("/ai-sessions/{id}/pickup");
+
+    // Within the grace it may still be under way (a double click): refused.
+    app.run_sql(&died(30)).await;
+    let (status, body) = app
+        .post(&pickup, &c.ada.token, json!({"mode": "fresh"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Nor may it be continued instead while it hangs.
+    app.run_sql(&died(180)).await;
+    let (status, body) = app
+        .post(&pickup, &c.ada.token, json!({"mode": "continue"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Bob never claimed it.
+    let (status, _) = app
+        .post(&pickup, &c.bob.token, json!({"mode": "fresh"}))
+        .await;
+    assert_ne!(status, StatusCode::OK);
+
+    // Past the grace the claimer picks it up fresh again, linked both ways.
+    let (status, picked) = app
+        .post(&pickup, &c.ada.token, json!({"mode": "fresh"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{picked}");
+    let fresh = picked["session_id"].as_str().unwrap().to_string();
+    assert_ne!(fresh, id);
+    assert_eq!(picked["picked_up_as_id"], fresh.as_str());
+    let (_, new) = app
+        .get(&format!("/ai-sessions/{fresh}"), &c.ada.token)
+        .await;
+    assert_eq!(new["user_id"], c.ada.id.as_str());
+    assert_eq!(new["escalated_from_id"], id.as_str());
+    let (_, old) = app.get(&format!("/ai-sessions/{id}"), &c.ada.token).await;
+    assert_eq!(old["picked_up_as_id"], fresh.as_str());
+
+    // Finished now: no more pick-ups.
+    let (status, _) = app
+        .post(&pickup, &c.ada.token, json!({"mode": "fresh"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "picked up once");
 }
 
 async fn the_queue_lists_the_oldest_unclaimed_first_by_scope_and_status(backend: Backend) {
