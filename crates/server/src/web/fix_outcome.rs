@@ -18,7 +18,7 @@ use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
 use crate::web::notice::Trouble;
 use crate::web::page::see_other;
-use crate::web::session::{session_id, show_with_notice};
+use crate::web::session::{session_id, show_outcome_again};
 use crate::web::user::WebUser;
 
 /// `datetime-local`'s value (no zone: the form says the time is UTC, as the server cannot
@@ -31,6 +31,14 @@ pub struct OutcomeForm {
     outcome: String,
     note: String,
     check_back_at: String,
+}
+
+/// The fix-outcome form's fields as sent, shown in it again when it comes back with an
+/// error, so the engineer's note is not lost.
+#[derive(Debug, Default)]
+pub struct OutcomeDraft {
+    pub note: String,
+    pub check_back_at: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,18 +70,20 @@ async fn finish(
     csrf: &CsrfToken,
     id: uuid::Uuid,
     result: crate::error::ApiResult<sessions::Answered>,
+    sent: OutcomeDraft,
 ) -> Result<Response, WebError> {
     match result {
         Ok(_) => Ok(see_other(&format!("/pilot/{id}"))),
         Err(err) => {
             let trouble = Trouble::from_api(err)?;
-            let response = show_with_notice(
+            let response = show_outcome_again(
                 state,
                 user,
                 csrf,
                 id,
                 trouble.status,
                 trouble.message.clone(),
+                sent,
             )
             .await?;
             Ok(trouble.decorate(response))
@@ -90,12 +100,16 @@ pub async fn outcome(
 ) -> Result<Response, WebError> {
     let id = session_id(&raw)?;
     let step = step_id(&raw_step)?;
+    let sent = OutcomeDraft {
+        note: form.note.clone(),
+        check_back_at: form.check_back_at.clone(),
+    };
     let check_back_at = match check_back(&form.check_back_at) {
         // Only "waiting to verify" reads the time; the other buttons send it along unused.
         Ok(at) => at.filter(|_| form.outcome == FixOutcome::AwaitingVerification.as_str()),
         Err(message) => {
             let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            return show_with_notice(&state, &user, &csrf, id, status, message).await;
+            return show_outcome_again(&state, &user, &csrf, id, status, message, sent).await;
         }
     };
     let report = FixReport {
@@ -105,7 +119,7 @@ pub async fn outcome(
         check_back_at,
     };
     let result = sessions::record_outcome(&state, &user.user, id, report).await;
-    finish(&state, &user, &csrf, id, result).await
+    finish(&state, &user, &csrf, id, result, sent).await
 }
 
 pub async fn not_relevant(
@@ -121,7 +135,7 @@ pub async fn not_relevant(
         reason: form.reason,
     };
     let result = sessions::not_relevant(&state, &user.user, id, marked).await;
-    finish(&state, &user, &csrf, id, result).await
+    finish(&state, &user, &csrf, id, result, OutcomeDraft::default()).await
 }
 
 /// A fix waiting to be verified, as the session page shows it.

@@ -62,6 +62,8 @@ struct Draft {
     error: Option<String>,
     /// A failure of the request itself (provider, conflict, limit), shown at the top.
     notice: Option<String>,
+    /// What the fix-outcome form sent, put back in it after an error.
+    outcome: crate::web::fix_outcome::OutcomeDraft,
 }
 
 impl Draft {
@@ -382,6 +384,31 @@ pub async fn show_with_notice(
     };
     let draft = Draft {
         notice: Some(message),
+        ..Draft::default()
+    };
+    visit.show(status, draft).await
+}
+
+/// The session page after the fix-outcome form failed: `message` at the top, and the note
+/// and check-back time the engineer sent back in the form.
+pub async fn show_outcome_again(
+    state: &AppState,
+    user: &WebUser,
+    csrf: &CsrfToken,
+    id: Uuid,
+    status: StatusCode,
+    message: String,
+    sent: crate::web::fix_outcome::OutcomeDraft,
+) -> Result<Response, WebError> {
+    let visit = Visit {
+        state,
+        user,
+        csrf,
+        id,
+    };
+    let draft = Draft {
+        notice: Some(message),
+        outcome: sent,
         ..Draft::default()
     };
     visit.show(status, draft).await

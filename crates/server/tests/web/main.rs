@@ -14,6 +14,7 @@ mod fake_psa;
 mod analytics;
 mod answer_stream;
 mod browser;
+mod fix_outcome;
 mod flow_history;
 mod library;
 mod notification_settings;
