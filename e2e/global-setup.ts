@@ -46,6 +46,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     FLOWPILOT_RATE_LIMITS: process.env.E2E_RATE_LIMITS ?? 'on',
     // Every test signs up from this one address, faster than people do.
     FLOWPILOT_SIGNUPS_PER_MINUTE: '1000',
+    FLOWPILOT_LOGINS_PER_ADDRESS_PER_MINUTE: '1000',
     // A fixed test key, so the PSA specs can store (fake) credentials.
     FLOWPILOT_SECRET_KEY: process.env.E2E_SECRET_KEY ?? 'ZTJlLXRlc3Qta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE=',
     RUST_LOG: process.env.E2E_RUST_LOG ?? 'info',

@@ -52,7 +52,8 @@ async fn build_state_with(
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
     let limiter = RateLimiter::new(store.clone(), settings.rate_limits)
-        .with_signups_per_minute(settings.signups_per_minute);
+        .with_signups_per_minute(settings.signups_per_minute)
+        .with_logins_per_address(settings.logins_per_address_per_minute);
     crate::catalog::load_builtin_flows(&store).await?;
     let config = matching::MatchConfig {
         threshold: settings.match_threshold,

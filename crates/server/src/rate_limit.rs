@@ -10,7 +10,10 @@ use crate::error::ApiError;
 /// Something that is rate limited, with its default allowance per minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
+    /// Sign-in attempts for one email address.
     Login,
+    /// Sign-in attempts from one client address, which a whole office behind one NAT shares.
+    LoginFromAddress,
     SignUp,
     SessionCreate,
     SessionWrite,
@@ -23,7 +26,7 @@ pub enum Action {
 impl Action {
     fn name(self) -> &'static str {
         match self {
-            Action::Login => "login",
+            Action::Login | Action::LoginFromAddress => "login",
             Action::SignUp => "signup",
             Action::SessionCreate => "session_create",
             Action::SessionWrite => "session_write",
@@ -35,6 +38,7 @@ impl Action {
     pub fn per_minute(self) -> i64 {
         match self {
             Action::Login => 10,
+            Action::LoginFromAddress => DEFAULT_LOGINS_PER_ADDRESS,
             Action::SignUp => DEFAULT_SIGNUPS_PER_MINUTE,
             Action::SessionCreate => 5,
             Action::SessionWrite => 15,
@@ -46,6 +50,10 @@ impl Action {
 
 /// Sign-ups a minute per client address unless `FLOWPILOT_SIGNUPS_PER_MINUTE` says otherwise.
 pub const DEFAULT_SIGNUPS_PER_MINUTE: i64 = 10;
+
+/// Sign-in attempts a minute per client address unless `FLOWPILOT_LOGINS_PER_ADDRESS_PER_MINUTE`
+/// says otherwise.
+pub const DEFAULT_LOGINS_PER_ADDRESS: i64 = 10;
 
 const WINDOW_MS: i64 = 60_000;
 
@@ -91,6 +99,7 @@ pub struct RateLimiter {
     store: Store,
     enabled: bool,
     signups_per_minute: i64,
+    logins_per_address: i64,
 }
 
 impl RateLimiter {
@@ -99,7 +108,15 @@ impl RateLimiter {
             store,
             enabled,
             signups_per_minute: DEFAULT_SIGNUPS_PER_MINUTE,
+            logins_per_address: DEFAULT_LOGINS_PER_ADDRESS,
         }
+    }
+
+    /// The sign-in allowance per client address, when it is not the default. The allowance
+    /// per email address stays fixed: that is the guard against guessing one password.
+    pub fn with_logins_per_address(mut self, per_minute: i64) -> Self {
+        self.logins_per_address = per_minute;
+        self
     }
 
     /// The sign-up allowance per client address, when it is not the default.
@@ -127,8 +144,19 @@ impl RateLimiter {
 
     /// Login attempts are limited even when endpoint limits are off for load tests: they
     /// guard against password guessing, not load.
-    pub async fn check_login(&self, who: &str, now: DateTime<Utc>) -> Result<Permit, ApiError> {
-        self.count(Action::Login, who, now).await
+    pub async fn check_login(&self, email: &str, now: DateTime<Utc>) -> Result<Permit, ApiError> {
+        self.count(Action::Login, &format!("email:{email}"), now)
+            .await
+    }
+
+    /// Login attempts from one client address, limited like [`Self::check_login`].
+    pub async fn check_login_from(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Permit, ApiError> {
+        self.count(Action::LoginFromAddress, &format!("ip:{address}"), now)
+            .await
     }
 
     async fn count(
@@ -139,6 +167,7 @@ impl RateLimiter {
     ) -> Result<Permit, ApiError> {
         let limit = match action {
             Action::SignUp => self.signups_per_minute,
+            Action::LoginFromAddress => self.logins_per_address,
             other => other.per_minute(),
         };
         let bucket = format!("{}:{who}", action.name());

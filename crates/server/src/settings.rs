@@ -75,6 +75,8 @@ pub struct Settings {
     pub rate_limits: bool,
     /// Sign-ups a minute per client address (with the rate limits on).
     pub signups_per_minute: i64,
+    /// Sign-in attempts a minute per client address (always on: they guard passwords).
+    pub logins_per_address_per_minute: i64,
     pub default_plan: Plan,
     pub ai_daily_limit: Option<i64>,
     pub ai_monthly_limit: Option<i64>,
@@ -137,6 +139,7 @@ impl Default for Settings {
             redact: true,
             rate_limits: true,
             signups_per_minute: crate::rate_limit::DEFAULT_SIGNUPS_PER_MINUTE,
+            logins_per_address_per_minute: crate::rate_limit::DEFAULT_LOGINS_PER_ADDRESS,
             default_plan: Plan::Free,
             ai_daily_limit: None,
             ai_monthly_limit: None,
@@ -591,6 +594,11 @@ const TABLE: &[Row] = &[
         "FLOWPILOT_SIGNUPS_PER_MINUTE",
         "sign-ups a minute per client address",
         signups_per_minute
+    ),
+    row!(
+        "FLOWPILOT_LOGINS_PER_ADDRESS_PER_MINUTE",
+        "sign-in attempts a minute per client address",
+        logins_per_address_per_minute
     ),
     row!(
         "FLOWPILOT_DEFAULT_PLAN",

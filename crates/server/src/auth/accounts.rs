@@ -70,11 +70,8 @@ pub async fn authenticate(
 ) -> Result<User, ApiError> {
     let now = Utc::now();
     let email = normalize_email(email);
-    state.limiter.check_login(&format!("ip:{ip}"), now).await?;
-    state
-        .limiter
-        .check_login(&format!("email:{email}"), now)
-        .await?;
+    state.limiter.check_login_from(&ip.to_string(), now).await?;
+    state.limiter.check_login(&email, now).await?;
     let found = state.store.user_for_login(&email).await?;
     let stored_hash = found.as_ref().map(|f| f.password_hash.clone());
     let valid = password::verify(password, stored_hash).await?;

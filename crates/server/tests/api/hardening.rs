@@ -20,6 +20,7 @@ stories!(
     sign_ups_are_limited_per_client_address,
     behind_a_trusted_proxy_each_client_has_its_own_login_limit,
     an_untrusted_peer_cannot_escape_the_login_limit_with_a_forwarded_header,
+    an_office_behind_one_address_signs_in_past_ten_when_allowed_but_one_email_still_cannot,
 );
 
 const UNMATCHED: &str = "zxqv blorf wibble";
@@ -420,6 +421,26 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_login_limit(backend: Bac
     assert_eq!(
         login_from(&app, "203.0.113.51", "colleague@msp.test").await,
         StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn an_office_behind_one_address_signs_in_past_ten_when_allowed_but_one_email_still_cannot(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| s.logins_per_address_per_minute = 50).await;
+    // Twenty engineers of one office, one NAT address, at nine in the morning.
+    for n in 0..20 {
+        let status = login_from(&app, "ignored", &format!("engineer{n}@msp.test")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "engineer {n}");
+    }
+    // Guessing one account's password is held to ten a minute whatever the address allows.
+    for n in 0..10 {
+        let status = login_from(&app, "ignored", "target@msp.test").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    assert_eq!(
+        login_from(&app, "ignored", "target@msp.test").await,
+        StatusCode::TOO_MANY_REQUESTS
     );
 }
 
