@@ -17,7 +17,7 @@ import {
   watchDialogs,
 } from './fixtures';
 
-// The three tests are independent (each signs up its own engineer).
+// The tests are independent (each signs up its own engineer).
 test.describe.configure({ mode: 'parallel' });
 
 const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
@@ -379,4 +379,18 @@ test('a session can be worked with the keyboard alone, focus always visible', as
   await page.keyboard.press('Enter');
   await expect(step.getByRole('button', { name: 'Accept & resolve', exact: true })).toBeVisible();
   await expect(page.locator('main').getByText('Microsoft service incident').first()).toBeVisible();
+});
+
+test("an admin's pages fit a phone too", async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ baseURL, viewport: PHONE, hasTouch: true, isMobile: true });
+  const page = await context.newPage();
+  await signUp(page, newPerson('Phone admin'));
+  const overflowing: string[] = [];
+  for (const url of ['/analytics', '/analytics/gaps', '/review', '/settings/psa', '/settings/notifications']) {
+    await page.goto(url);
+    const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (scroll > PHONE.width) overflowing.push(`${url}: scrollWidth ${scroll} > the phone's ${PHONE.width}`);
+  }
+  expect(overflowing).toEqual([]);
+  await context.close();
 });
