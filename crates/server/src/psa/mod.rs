@@ -30,7 +30,7 @@ use crate::settings::Settings;
 pub async fn limit(state: &crate::state::AppState, user: &User) -> ApiResult<()> {
     state
         .limiter
-        .check(Action::PsaCall, &format!("{}:psa", user.id), Utc::now())
+        .check(Action::PsaCall, &user.id.to_string(), Utc::now())
         .await
         .map(|_| ())
 }
@@ -100,21 +100,18 @@ impl Psa {
 
     /// Seals credentials for the store; without a key, [`SecretError::MissingKey`].
     pub fn seal(&self, credentials: &Credentials) -> Result<String, SecretError> {
-        self.key()?.seal(credentials)
+        self.sealing_key()?.seal(credentials)
     }
 
-    /// The same key, for the other secrets the server keeps (a webhook's signing secret).
+    /// The key PSA credentials are sealed with, also used for the other secrets the server
+    /// keeps (a webhook's signing secret).
     pub fn sealing_key(&self) -> Result<&SecretKey, SecretError> {
-        self.key()
-    }
-
-    fn key(&self) -> Result<&SecretKey, SecretError> {
         self.key.as_ref().map_err(Clone::clone)
     }
 
     /// A client for `connection`, its credentials opened with the key.
     pub fn client(&self, connection: &PsaConnection) -> Result<Arc<dyn PsaClient>, PsaProblem> {
-        let credentials = self.key()?.open(&connection.sealed_credentials)?;
+        let credentials = self.sealing_key()?.open(&connection.sealed_credentials)?;
         self.connector
             .client(&connection.base_url, &credentials)
             .map_err(|source| PsaProblem::Call {
