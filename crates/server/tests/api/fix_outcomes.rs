@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::ai_providers::provider_app;
 use crate::fake_llm::{self, Reply, Wire};
-use crate::helpers::{spawn_app, Backend, Member, TestApp};
+use crate::helpers::{assert_one_wins, spawn_app, Backend, Member, TestApp};
 use crate::stories;
 
 stories!(
@@ -500,13 +500,7 @@ async fn not_relevant_answers_the_open_step_and_records_an_earlier_one(backend: 
         not_relevant(&app, &eng, &id, &broker, "No Entra join here"),
         not_relevant(&app, &eng, &id, &broker, "No Entra join here")
     );
-    let mut statuses = [a.0, b.0];
-    statuses.sort();
-    assert_eq!(
-        statuses,
-        [StatusCode::OK, StatusCode::CONFLICT],
-        "{a:?} {b:?}"
-    );
+    assert_one_wins(&a, &b);
     assert_eq!(detail(&app, &eng, &id).await["step_count"], 4);
     // Said once: marking it again is refused.
     let (status, _) = not_relevant(&app, &eng, &id, &scope, "Again").await;
@@ -557,13 +551,7 @@ async fn two_outcomes_at_once_one_wins_and_one_step_follows(backend: Backend) {
         outcome(&app, &eng, &id, &fix, json!({"outcome": "failed"})),
         outcome(&app, &eng, &id, &fix, json!({"outcome": "failed"}))
     );
-    let mut statuses = [a.0, b.0];
-    statuses.sort();
-    assert_eq!(
-        statuses,
-        [StatusCode::OK, StatusCode::CONFLICT],
-        "{a:?} {b:?}"
-    );
+    assert_one_wins(&a, &b);
     assert_eq!(detail(&app, &eng, &id).await["step_count"], 4);
     // Said again later, it stands as first said.
     let (status, _) = outcome(&app, &eng, &id, &fix, json!({"outcome": "worked"})).await;
@@ -575,13 +563,7 @@ async fn two_outcomes_at_once_one_wins_and_one_step_follows(backend: Backend) {
         outcome(&app, &eng, &other, &other_fix, json!({"outcome": "worked"})),
         outcome(&app, &eng, &other, &other_fix, json!({"outcome": "failed"}))
     );
-    let mut statuses = [a.0, b.0];
-    statuses.sort();
-    assert_eq!(
-        statuses,
-        [StatusCode::OK, StatusCode::CONFLICT],
-        "{a:?} {b:?}"
-    );
+    assert_one_wins(&a, &b);
     let session = detail(&app, &eng, &other).await;
     let won = if a.0 == StatusCode::OK {
         "worked"

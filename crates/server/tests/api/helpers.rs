@@ -308,6 +308,19 @@ impl TestApp {
     }
 }
 
+/// Of two requests sent at once, exactly one succeeded and the other was refused with a
+/// 409: the claim, the answer or the outcome is taken once, whichever arrives first.
+#[track_caller]
+pub fn assert_one_wins(a: &(StatusCode, Value), b: &(StatusCode, Value)) {
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
+}
+
 fn member(body: &Value) -> Member {
     Member {
         id: body["user"]["id"].as_str().expect("user id").to_string(),

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    fresh_database, spawn_app, spawn_app_with, spawn_on, Backend, Member, TestApp,
+    assert_one_wins, fresh_database, spawn_app, spawn_app_with, spawn_on, Backend, Member, TestApp,
 };
 use crate::stories;
 
@@ -232,13 +232,7 @@ async fn two_answers_to_one_step_give_one_success_and_one_conflict(backend: Back
         app.post(&path, &eng.token, body.clone()),
         app.post(&path, &eng.token, body.clone())
     );
-    let mut statuses = [a.0, b.0];
-    statuses.sort();
-    assert_eq!(
-        statuses,
-        [StatusCode::OK, StatusCode::CONFLICT],
-        "{a:?} {b:?}"
-    );
+    assert_one_wins(&a, &b);
     let (_, detail) = app.get(&format!("/ai-sessions/{id}"), &eng.token).await;
     assert_eq!(detail["step_count"], 2, "exactly one next step was stored");
 }
