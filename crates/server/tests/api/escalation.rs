@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::fake_llm::{FakeLlm, Reply, Wire};
 use crate::helpers::{
-    assert_one_wins, spawn_app, spawn_app_with, Backend, Member, TestApp, PASSWORD,
+    assert_one_wins, spawn_app, spawn_app_with, tier_two, Backend, Member, TestApp, TierTwo,
 };
 use crate::stories;
 
@@ -36,30 +36,15 @@ struct Crew {
     team_id: String,
 }
 
-async fn user_in(app: &TestApp, admin: &Member, email: &str, team: Option<&str>) -> Member {
-    let (status, body) = app
-        .post(
-            "/users",
-            &admin.token,
-            json!({"email": email, "password": PASSWORD, "full_name": format!("Engineer {email}"),
-                   "role": "engineer", "team_id": team}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    app.login(email).await
-}
-
 async fn crew(app: TestApp) -> Crew {
-    let admin = app.register("admin@acme.test", "Acme").await;
-    let (status, team) = app
-        .post("/teams", &admin.token, json!({"name": "Tier 2"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{team}");
-    let team_id = team["id"].as_str().unwrap().to_string();
-    let owner = user_in(&app, &admin, "owner@acme.test", None).await;
-    let ada = user_in(&app, &admin, "ada@acme.test", Some(&team_id)).await;
-    let bob = user_in(&app, &admin, "bob@acme.test", Some(&team_id)).await;
-    let outsider = user_in(&app, &admin, "out@acme.test", None).await;
+    let TierTwo {
+        admin,
+        owner,
+        ada,
+        bob,
+        team_id,
+    } = tier_two(&app).await;
+    let outsider = app.add_engineer(&admin, "out@acme.test", None).await;
     Crew {
         app,
         admin,

@@ -279,6 +279,21 @@ impl TestApp {
         self.login(email).await
     }
 
+    /// Adds an engineer named "Engineer <email>" to `admin`'s account, in `team` if given,
+    /// and signs them in: the name is what messages about them say.
+    pub async fn add_engineer(&self, admin: &Member, email: &str, team: Option<&str>) -> Member {
+        let (status, body) = self
+            .post(
+                "/users",
+                &admin.token,
+                json!({"email": email, "password": PASSWORD, "full_name": format!("Engineer {email}"),
+                       "role": "engineer", "team_id": team}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.login(email).await
+    }
+
     pub async fn login(&self, email: &str) -> Member {
         let (status, body) = self
             .call(
@@ -305,6 +320,39 @@ impl TestApp {
             )
             .await
             .expect("promote");
+    }
+}
+
+/// An account with a "Tier 2" team: its admin, an engineer outside the team whose sessions
+/// are escalated (the owner), and the team's two engineers, Ada and Bob.
+pub struct TierTwo {
+    pub admin: Member,
+    pub owner: Member,
+    pub ada: Member,
+    pub bob: Member,
+    pub team_id: String,
+}
+
+pub async fn tier_two(app: &TestApp) -> TierTwo {
+    let admin = app.register("admin@acme.test", "Acme").await;
+    let (status, team) = app
+        .post("/teams", &admin.token, json!({"name": "Tier 2"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let team_id = team["id"].as_str().expect("team id").to_string();
+    let owner = app.add_engineer(&admin, "owner@acme.test", None).await;
+    let ada = app
+        .add_engineer(&admin, "ada@acme.test", Some(&team_id))
+        .await;
+    let bob = app
+        .add_engineer(&admin, "bob@acme.test", Some(&team_id))
+        .await;
+    TierTwo {
+        admin,
+        owner,
+        ada,
+        bob,
+        team_id,
     }
 }
 

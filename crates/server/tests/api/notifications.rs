@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    fresh_database, spawn_app_with, spawn_on, Backend, Member, TestApp, PASSWORD,
+    fresh_database, spawn_app_with, spawn_on, tier_two, Backend, Member, TestApp,
 };
 use crate::sinks::{wait_until, Posted, SmtpSink, WebhookSink};
 use crate::stories;
@@ -36,46 +36,6 @@ fn configure(smtp: &SmtpSink) -> impl FnOnce(&mut flowpilot_server::Settings) + 
         s.smtp_from = Some("flowpilot@acme.test".into());
         s.public_url = Some(PUBLIC.into());
         s.reminder_scan_secs = 1;
-    }
-}
-
-struct Crew {
-    admin: Member,
-    owner: Member,
-    ada: Member,
-    bob: Member,
-    team_id: String,
-}
-
-async fn user_in(app: &TestApp, admin: &Member, email: &str, team: Option<&str>) -> Member {
-    let (status, body) = app
-        .post(
-            "/users",
-            &admin.token,
-            json!({"email": email, "password": PASSWORD, "full_name": format!("Engineer {email}"),
-                   "role": "engineer", "team_id": team}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    app.login(email).await
-}
-
-async fn crew(app: &TestApp) -> Crew {
-    let admin = app.register("admin@acme.test", "Acme").await;
-    let (status, team) = app
-        .post("/teams", &admin.token, json!({"name": "Tier 2"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{team}");
-    let team_id = team["id"].as_str().unwrap().to_string();
-    let owner = user_in(app, &admin, "owner@acme.test", None).await;
-    let ada = user_in(app, &admin, "ada@acme.test", Some(&team_id)).await;
-    let bob = user_in(app, &admin, "bob@acme.test", Some(&team_id)).await;
-    Crew {
-        admin,
-        owner,
-        ada,
-        bob,
-        team_id,
     }
 }
 
@@ -132,7 +92,7 @@ fn events(posts: &[Posted]) -> Vec<String> {
 async fn admins_read_and_replace_the_settings_and_engineers_are_refused(backend: Backend) {
     let smtp = SmtpSink::start().await;
     let app = spawn_app_with(backend, configure(&smtp)).await;
-    let c = crew(&app).await;
+    let c = tier_two(&app).await;
 
     // Before any save: email on every event, no webhook, no reminder.
     let (status, body) = app.get("/integrations/notifications", &c.admin.token).await;
@@ -329,7 +289,7 @@ async fn escalating_to_a_team_and_claiming_notify_each_recipient_and_webhook_onc
     let smtp = SmtpSink::start().await;
     let hooks = WebhookSink::start().await;
     let app = spawn_app_with(backend, configure(&smtp)).await;
-    let c = crew(&app).await;
+    let c = tier_two(&app).await;
     let (status, body) = put(
         &app,
         &c.admin,
@@ -463,7 +423,7 @@ async fn an_escalation_unclaimed_too_long_is_reminded_once_with_two_servers(back
     let first = spawn_on(url.clone(), None, configure(&smtp)).await;
     let second = spawn_on(url, None, configure(&smtp)).await;
     let admin = first.register("admin@acme.test", "Acme").await;
-    let owner = user_in(&first, &admin, "owner@acme.test", None).await;
+    let owner = first.add_engineer(&admin, "owner@acme.test", None).await;
     let (status, body) = put(
         &first,
         &admin,
@@ -527,7 +487,7 @@ async fn a_check_back_that_is_due_reminds_the_owner_once(backend: Backend) {
     let smtp = SmtpSink::start().await;
     let hooks = WebhookSink::start().await;
     let app = spawn_app_with(backend, configure(&smtp)).await;
-    let c = crew(&app).await;
+    let c = tier_two(&app).await;
     let (status, body) = put(
         &app,
         &c.admin,
@@ -586,7 +546,7 @@ async fn a_notification_pending_when_the_server_stops_is_sent_once_by_the_next(b
     let hooks = WebhookSink::start().await;
     let (url, dir) = fresh_database(backend).await;
     let first = spawn_on(url.clone(), None, configure(&smtp)).await;
-    let c = crew(&first).await;
+    let c = tier_two(&first).await;
     let (status, body) = put(
         &first,
         &c.admin,
