@@ -72,6 +72,21 @@ async fn session_stopped_at_clear(app: &TestApp, who: &Member) -> (String, Value
     (id, reply["next_step"].clone())
 }
 
+/// A session of the owner, stopped at the open step and escalated to Ada, who has the
+/// tenant access it needs; its id.
+async fn escalated_to_ada(c: &Crew) -> String {
+    let (id, _) = session_stopped_at_clear(&c.app, &c.owner).await;
+    let (status, body) = escalate(
+        &c.app,
+        &c.owner,
+        &id,
+        json!({"escalation_reason": "Needs Ada's tenant access", "escalated_to_id": c.ada.id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
+}
+
 async fn escalate(app: &TestApp, who: &Member, id: &str, body: Value) -> (StatusCode, Value) {
     app.post(&format!("/ai-sessions/{id}/escalate"), &who.token, body)
         .await
@@ -345,15 +360,7 @@ async fn continuing_reads_a_briefing_then_resumes_the_flow_where_it_stopped(back
 async fn picking_up_fresh_starts_from_the_package_linked_both_ways(backend: Backend) {
     let c = crew(spawn_app(backend).await).await;
     let app = &c.app;
-    let (id, _) = session_stopped_at_clear(app, &c.owner).await;
-    let (status, body) = escalate(
-        app,
-        &c.owner,
-        &id,
-        json!({"escalation_reason": "Needs Ada's tenant access", "escalated_to_id": c.ada.id}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = escalated_to_ada(&c).await;
     assert_eq!(sessions_of(&queue(app, &c.ada, "").await), [id.as_str()]);
 
     // Escalated to Ada: Bob cannot see it, an admin may claim it, but Ada does first.
@@ -415,15 +422,7 @@ async fn a_fresh_pick_up_that_died_half_way_can_be_picked_up_again_after_the_gra
 ) {
     let c = crew(spawn_app(backend).await).await;
     let app = &c.app;
-    let (id, _) = session_stopped_at_clear(app, &c.owner).await;
-    let (status, body) = escalate(
-        app,
-        &c.owner,
-        &id,
-        json!({"escalation_reason": "Needs Ada's tenant access", "escalated_to_id": c.ada.id}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = escalated_to_ada(&c).await;
     let (status, _) = app
         .post(&format!("/ai-sessions/{id}/claim"), &c.ada.token, json!({}))
         .await;
