@@ -286,14 +286,9 @@ async fn a_used_up_quota_still_closes_sessions_with_the_deterministic_text(backe
     assert_eq!(used(&app, &eng).await.0, 2);
     assert_eq!(fake.received().len(), 2);
 
-    let (status, body) = app
-        .post(
-            &format!("/ai-sessions/{first}/resolve"),
-            &eng.token,
-            json!({"resolution_summary": "Cleared cached credentials"}),
-        )
+    let body = app
+        .resolve(&eng, &first, "Cleared cached credentials")
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["documentation"]["markdown"]
         .as_str()
         .is_some_and(|md| md.contains("Cleared cached credentials")));

@@ -64,17 +64,6 @@ async fn desk(backend: Backend) -> Desk {
     }
 }
 
-async fn resolve(app: &TestApp, who: &Member, session: &str, fix: &str) {
-    let (status, body) = app
-        .post(
-            &format!("/ai-sessions/{session}/resolve"),
-            &who.token,
-            json!({"resolution_summary": fix}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 /// A session on the label flow that answers its first question in words no option means
 /// (the offline pilot keeps them and asks again), then is resolved with `fix`. Its id.
 async fn leave_at_q1_and_resolve(d: &Desk, words: &str, fix: &str) -> String {
@@ -91,7 +80,7 @@ async fn leave_at_q1_and_resolve(d: &Desk, words: &str, fix: &str) -> String {
         )
         .await;
     assert!(reply["clarification"].is_string(), "{words}: {reply}");
-    resolve(&d.app, &d.eng, &id, fix).await;
+    d.app.resolve(&d.eng, &id, fix).await;
     id
 }
 
@@ -367,7 +356,7 @@ async fn a_resolved_session_no_flow_matched_proposes_a_new_flow(backend: Backend
     let id = started["session_id"].as_str().unwrap().to_string();
     let fix =
         "Clear the stuck batch lock in Sage 200 System Administration, then rerun the posting once";
-    resolve(&d.app, &d.eng, &id, fix).await;
+    d.app.resolve(&d.eng, &id, fix).await;
 
     // The analysis was queued with the resolve, as a durable outbox entry of the session
     // (what a server that stops before running it leaves for the next one).

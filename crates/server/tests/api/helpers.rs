@@ -270,6 +270,19 @@ impl TestApp {
         reply
     }
 
+    /// Resolves `session` with `summary` as its fix and returns the reply, which must be 200.
+    pub async fn resolve(&self, who: &Member, session: &str, summary: &str) -> Value {
+        let (status, reply) = self
+            .post(
+                &format!("/ai-sessions/{session}/resolve"),
+                &who.token,
+                json!({"resolution_summary": summary}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        reply
+    }
+
     /// Adds a user with `role` to `admin`'s account and signs them in.
     pub async fn add_user(&self, admin: &Member, email: &str, role: &str) -> Member {
         let (status, body) = self

@@ -389,14 +389,7 @@ async fn two_servers_on_one_postgres_database_post_each_note_once() {
     for i in 0..8 {
         let session = s.session().await;
         let server = if i % 2 == 0 { &s.app } else { &other };
-        let (status, body) = server
-            .post(
-                &format!("/ai-sessions/{session}/resolve"),
-                &s.eng.token,
-                json!({"resolution_summary": SUMMARY}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        server.resolve(&s.eng, &session, SUMMARY).await;
         sessions.push(session);
     }
     for session in &sessions {

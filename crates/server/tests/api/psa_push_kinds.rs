@@ -184,15 +184,7 @@ impl Setup {
             "{started}"
         );
         let session = started["session_id"].as_str().expect("session").to_string();
-        let (status, answer) = self
-            .app
-            .post(
-                &format!("/ai-sessions/{session}/resolve"),
-                &self.eng.token,
-                json!({"resolution_summary": SUMMARY}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
+        self.app.resolve(&self.eng, &session, SUMMARY).await;
         session
     }
 

@@ -27,14 +27,7 @@ const PRINTER: &str = "The office printer shows offline for everyone on the seco
 /// Starts a session of `who` on `text` and resolves it with `fix`; its id.
 async fn resolved(app: &TestApp, who: &Member, text: &str, fix: &str) -> String {
     let id = started(app, who, text).await;
-    let (status, body) = app
-        .post(
-            &format!("/ai-sessions/{id}/resolve"),
-            &who.token,
-            json!({"resolution_summary": fix}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.resolve(who, &id, fix).await;
     id
 }
 
