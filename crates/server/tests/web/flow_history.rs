@@ -24,34 +24,37 @@ fn printer_flow(action: &str) -> Value {
     })
 }
 
-/// A flow at version 2: version 1 restarted the spooler, version 2 (with a note, and an
-/// AI-written action not yet reviewed) clears the queue first.
-async fn edited_flow(b: &Browser) -> String {
-    let token = token(b);
-    let (status, body) = b
-        .app
-        .post(
-            "/flows",
-            &token,
-            printer_flow("Restart the spooler service"),
-        )
-        .await;
+/// Saves `flow` as a new flow at version 1; its id.
+async fn create(b: &Browser, token: &str, flow: Value) -> String {
+    let (status, body) = b.app.post("/flows", token, flow).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["id"].as_str().expect("id").to_string();
-    let mut edit = printer_flow("Clear the queue folder, then restart the spooler");
-    edit["nodes"]["a1"]["unreviewed"] = json!(true);
-    edit["version"] = json!(1);
-    edit["why"] = json!("A stuck job survives a restart");
+    body["id"].as_str().expect("id").to_string()
+}
+
+/// Publishes `edit` (which names the version it edits) as the flow's next version.
+async fn publish(b: &Browser, token: &str, id: &str, edit: Value) {
     let (status, body) = b
         .app
         .call(
             Method::PUT,
             &format!("/flows/{id}"),
-            Some(&token),
+            Some(token),
             Some(edit),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A flow at version 2: version 1 restarted the spooler, version 2 (with a note, and an
+/// AI-written action not yet reviewed) clears the queue first.
+async fn edited_flow(b: &Browser) -> String {
+    let token = token(b);
+    let id = create(b, &token, printer_flow("Restart the spooler service")).await;
+    let mut edit = printer_flow("Clear the queue folder, then restart the spooler");
+    edit["nodes"]["a1"]["unreviewed"] = json!(true);
+    edit["version"] = json!(1);
+    edit["why"] = json!("A stuck job survives a restart");
+    publish(b, &token, &id, edit).await;
     id
 }
 
@@ -133,16 +136,12 @@ async fn a_session_page_links_the_version_its_session_follows() {
                 "e1": {"type": "escalate", "text": "Printhead fault: send to the vendor."}}
         })
     };
-    let (status, flow) = b
-        .app
-        .post(
-            "/flows",
-            &token,
-            label_flow("Set the media type to thermal transfer."),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{flow}");
-    let id = flow["id"].as_str().expect("id").to_string();
+    let id = create(
+        &b,
+        &token,
+        label_flow("Set the media type to thermal transfer."),
+    )
+    .await;
     let (status, started) = b
         .app
         .post(
@@ -156,16 +155,7 @@ async fn a_session_page_links_the_version_its_session_follows() {
     assert_eq!(started["matched_flow_id"], id.as_str(), "{started}");
     let mut edit = label_flow("Clean the printhead, then print a test label.");
     edit["version"] = json!(1);
-    let (status, body) = b
-        .app
-        .call(
-            Method::PUT,
-            &format!("/flows/{id}"),
-            Some(&token),
-            Some(edit),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    publish(&b, &token, &id, edit).await;
 
     let session = started["session_id"].as_str().expect("session id");
     let page = b.get(&format!("/pilot/{session}")).await;
