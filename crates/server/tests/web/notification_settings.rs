@@ -3,6 +3,7 @@
 //! form is sent again without one; a bad value is a 422 page that says where, and saves
 //! nothing; an engineer gets a 403 page.
 
+use domain::notification::NotificationSettings;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -12,6 +13,16 @@ use super::helpers::{spawn_app_with, Backend};
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const SECRET: &str = "whsec-form-42";
+
+/// The account's settings as the store holds them, to see what a form saved or did not.
+async fn saved(b: &Browser, account: Uuid) -> NotificationSettings {
+    b.app
+        .store
+        .notification_settings(account)
+        .await
+        .unwrap()
+        .expect("settings saved")
+}
 
 #[tokio::test]
 async fn an_admin_saves_notifications_with_a_plain_form_and_the_secret_stays_hidden() {
@@ -56,13 +67,7 @@ async fn an_admin_saves_notifications_with_a_plain_form_and_the_secret_stays_hid
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     assert_eq!(page.location(), Some("/settings/notifications?saved=1"));
-    let stored = b
-        .app
-        .store
-        .notification_settings(account)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = saved(&b, account).await;
     assert_eq!(stored.webhooks.len(), 1);
     let hook = &stored.webhooks[0];
     assert_eq!(hook.url, "https://hooks.example.com/fp");
@@ -107,13 +112,7 @@ async fn an_admin_saves_notifications_with_a_plain_form_and_the_secret_stays_hid
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    let kept = b
-        .app
-        .store
-        .notification_settings(account)
-        .await
-        .unwrap()
-        .unwrap();
+    let kept = saved(&b, account).await;
     assert_eq!(kept.webhooks.len(), 1, "the empty fieldset adds nothing");
     assert_eq!(kept.webhooks[0].sealed_secret, hook.sealed_secret);
     assert_eq!(kept.webhooks[0].url, "https://hooks.example.com/fp2");
@@ -143,13 +142,7 @@ async fn an_admin_saves_notifications_with_a_plain_form_and_the_secret_stays_hid
         page.body.contains("value=\"mailto:ops@example.com\""),
         "what was typed stays"
     );
-    let unchanged = b
-        .app
-        .store
-        .notification_settings(account)
-        .await
-        .unwrap()
-        .unwrap();
+    let unchanged = saved(&b, account).await;
     assert_eq!(unchanged, kept);
 
     // An engineer of the account may not open it.
