@@ -5,12 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
+mod support;
+
 use chrono::{Duration, Utc};
-use domain::session::{Session, SessionStatus};
 use domain::step::{Response, Step, StepOutput, StepType};
-use domain::{Plan, Role};
-use flowpilot_store::{EarlierSteps, NewAccount, NewUser, StepAdvance, Store};
+use domain::Plan;
+use flowpilot_store::{EarlierSteps, NewAccount, StepAdvance, Store};
 use sqlx::Connection;
+use support::{active_session, admin, fresh_postgres};
 use uuid::Uuid;
 
 /// The steps of the session: their type, problem summary and domain, and whether they were
@@ -53,51 +55,12 @@ async fn legacy_session(store: &Store) -> (Uuid, Vec<EarlierSteps>) {
                 name: "Acme".into(),
                 plan: Plan::Free,
             },
-            NewUser {
-                email: format!("{}@acme.test", Uuid::new_v4()),
-                full_name: "Ada".into(),
-                password_hash: "hash".into(),
-                role: Role::Admin,
-                team_id: None,
-                is_super_admin: false,
-            },
+            admin(&format!("{}@acme.test", Uuid::new_v4())),
             now,
         )
         .await
         .unwrap();
-    let session = Session {
-        id: Uuid::new_v4(),
-        account_id: account.id,
-        user_id: user.id,
-        title: "VPN".into(),
-        status: SessionStatus::Active,
-        intake_type: domain::session::IntakeType::FreeText,
-        intake: domain::session::Intake {
-            text: Some("VPN".into()),
-            log: None,
-        },
-        problem_summary: None,
-        problem_domain: None,
-        confidence_score: 0.2,
-        matched_flow_id: None,
-        matched_flow_name: None,
-        matched_flow_version: None,
-        match_score: None,
-        engine: "offline".into(),
-        step_count: 0,
-        resolution_summary: None,
-        escalation_reason: None,
-        escalated_to_id: None,
-        rating: None,
-        feedback: None,
-        documentation: None,
-        total_input_tokens: 0,
-        total_output_tokens: 0,
-        created_at: now,
-        updated_at: now,
-        resolved_at: None,
-        escalated_at: None,
-    };
+    let session = active_session(account.id, user.id, "VPN", now);
     let step = |order: usize| {
         let (kind, summary, domain, _) = walk()[order];
         Step {
@@ -184,22 +147,10 @@ async fn sqlite_steps_stored_without_a_summary_get_the_one_the_server_would_have
 
 #[tokio::test]
 async fn postgres_steps_stored_without_a_summary_get_the_one_the_server_would_have_built() {
-    let Some(url) = std::env::var("FLOWPILOT_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
+    let Some((url, name, db_url)) = fresh_postgres("backfill").await else {
         eprintln!("*** PostgreSQL SKIPPED: set FLOWPILOT_TEST_POSTGRES_URL to run it ***");
         return;
     };
-    sqlx::any::install_default_drivers();
-    let name = format!("fp_test_backfill_{}", Uuid::new_v4().simple());
-    let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-    let db_url = format!("{base}/{name}");
     let store = Store::connect(&db_url).await.unwrap();
     store.migrate().await.unwrap();
     let (session, expected) = legacy_session(&store).await;
@@ -214,6 +165,7 @@ async fn postgres_steps_stored_without_a_summary_get_the_one_the_server_would_ha
     conn.close().await.unwrap();
     assert_backfilled(&store, session, &expected).await;
     store.close().await;
+    let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
     sqlx::query(&format!("DROP DATABASE {name}"))
         .execute(&mut admin)
         .await

@@ -4,19 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
+mod support;
+
 use chrono::Utc;
 use domain::flow::{FlowChange, FlowDefinition};
-use domain::{Plan, Role};
-use flowpilot_store::{BuiltinLoad, NewAccount, NewUser, PublishError, Store};
+use domain::Plan;
+use flowpilot_store::{BuiltinLoad, NewAccount, PublishError};
+use support::{admin, sqlite_store};
 use uuid::Uuid;
-
-async fn fresh_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("fp.db").display());
-    let store = Store::connect(&url).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    (dir, store)
-}
 
 fn flow(title: &str, solution: &str) -> FlowDefinition {
     serde_json::from_value(serde_json::json!({
@@ -29,7 +24,7 @@ fn flow(title: &str, solution: &str) -> FlowDefinition {
 
 #[tokio::test]
 async fn a_shipped_file_that_changes_keeps_the_built_in_flows_earlier_version() {
-    let (_dir, store) = fresh_store().await;
+    let (_dir, store) = sqlite_store().await;
     let now = Utc::now();
     let first = flow("Spooler", "A stuck job");
     let load = store
@@ -69,7 +64,7 @@ async fn a_shipped_file_that_changes_keeps_the_built_in_flows_earlier_version() 
 
 #[tokio::test]
 async fn a_publish_keeps_who_why_and_the_proposal_and_refuses_a_stale_version() {
-    let (_dir, store) = fresh_store().await;
+    let (_dir, store) = sqlite_store().await;
     let now = Utc::now();
     let (account, user) = store
         .create_account_with_user(
@@ -77,14 +72,7 @@ async fn a_publish_keeps_who_why_and_the_proposal_and_refuses_a_stale_version() 
                 name: "Acme IT".into(),
                 plan: Plan::Free,
             },
-            NewUser {
-                email: "ada@acme.test".into(),
-                full_name: "Ada Admin".into(),
-                password_hash: "hash".into(),
-                role: Role::Admin,
-                team_id: None,
-                is_super_admin: false,
-            },
+            admin("ada@acme.test"),
             now,
         )
         .await

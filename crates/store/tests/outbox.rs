@@ -4,17 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
+mod support;
+
 use std::collections::HashSet;
 use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
-use domain::session::{Intake, IntakeType, Session, SessionStatus};
+use domain::session::SessionStatus;
 use domain::step::{Step, StepOutput};
-use domain::{Plan, Role};
+use domain::Plan;
 use flowpilot_store::{
-    Closing, NewAccount, NewOutboxEntry, NewUser, OutboxStatus, Settle, Store, StoreError,
+    Closing, NewAccount, NewOutboxEntry, OutboxStatus, Settle, Store, StoreError,
 };
 use sqlx::Connection;
+use support::{active_session, admin, fresh_postgres, sqlite_store};
 use uuid::Uuid;
 
 /// Runs `story` on a fresh SQLite database, then on a fresh PostgreSQL one when it can.
@@ -23,14 +26,11 @@ where
     F: Fn(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("fp.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (_dir, store) = sqlite_store().await;
     story(store.clone()).await;
     store.close().await;
 
-    match fresh_postgres().await {
+    match fresh_postgres("outbox").await {
         Some((admin, name, url)) => {
             let store = Store::connect(&url).await.unwrap();
             store.migrate().await.unwrap();
@@ -51,24 +51,6 @@ where
     }
 }
 
-/// A new database on the server of `FLOWPILOT_TEST_POSTGRES_URL`: (that URL, its name, its URL).
-async fn fresh_postgres() -> Option<(String, String, String)> {
-    let url = std::env::var("FLOWPILOT_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())?;
-    sqlx::any::install_default_drivers();
-    let name = format!("fp_test_outbox_{}", Uuid::new_v4().simple());
-    let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-    let db_url = format!("{base}/{name}");
-    Some((url, name, db_url))
-}
-
 /// An account with an active session of its own: (account, session).
 async fn open_session(store: &Store) -> (Uuid, Uuid) {
     let now = Utc::now();
@@ -78,51 +60,12 @@ async fn open_session(store: &Store) -> (Uuid, Uuid) {
                 name: format!("Acme {}", Uuid::new_v4()),
                 plan: Plan::Free,
             },
-            NewUser {
-                email: format!("{}@acme.test", Uuid::new_v4()),
-                full_name: "Ada".into(),
-                password_hash: "hash".into(),
-                role: Role::Admin,
-                team_id: None,
-                is_super_admin: false,
-            },
+            admin(&format!("{}@acme.test", Uuid::new_v4())),
             now,
         )
         .await
         .unwrap();
-    let session = Session {
-        id: Uuid::new_v4(),
-        account_id: account.id,
-        user_id: user.id,
-        title: "VPN drops".into(),
-        status: SessionStatus::Active,
-        intake_type: IntakeType::FreeText,
-        intake: Intake {
-            text: Some("VPN drops".into()),
-            log: None,
-        },
-        problem_summary: None,
-        problem_domain: None,
-        confidence_score: 0.2,
-        matched_flow_id: None,
-        matched_flow_name: None,
-        matched_flow_version: None,
-        match_score: None,
-        engine: "offline".into(),
-        step_count: 0,
-        resolution_summary: None,
-        escalation_reason: None,
-        escalated_to_id: None,
-        rating: None,
-        feedback: None,
-        documentation: None,
-        total_input_tokens: 0,
-        total_output_tokens: 0,
-        created_at: now,
-        updated_at: now,
-        resolved_at: None,
-        escalated_at: None,
-    };
+    let session = active_session(account.id, user.id, "VPN drops", now);
     let output: StepOutput = serde_json::from_value(serde_json::json!({
         "type": "question", "content": "Which VPN?", "confidence": 0.2,
     }))

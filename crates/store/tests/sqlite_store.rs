@@ -4,39 +4,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
+mod support;
+
 use chrono::{Duration, Utc};
-use domain::{Plan, Role};
-use flowpilot_store::{NewAccount, NewToken, NewUser, Store, StoreError};
-
-async fn fresh_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("fp.db").display());
-    let store = Store::connect(&url).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    (dir, store)
-}
-
-fn admin(email: &str) -> NewUser {
-    NewUser {
-        email: email.into(),
-        full_name: "Ada Admin".into(),
-        password_hash: "hash".into(),
-        role: Role::Admin,
-        team_id: None,
-        is_super_admin: false,
-    }
-}
+use domain::Plan;
+use flowpilot_store::{NewAccount, NewToken, StoreError};
+use support::{admin, sqlite_store};
 
 #[tokio::test]
 async fn a_missing_database_file_is_created_and_migrating_twice_is_harmless() {
-    let (_dir, store) = fresh_store().await;
+    let (_dir, store) = sqlite_store().await;
     store.migrate().await.expect("second migrate");
     store.ping().await.expect("ping");
 }
 
 #[tokio::test]
 async fn an_account_and_its_admin_are_created_together_and_emails_are_unique() {
-    let (_dir, store) = fresh_store().await;
+    let (_dir, store) = sqlite_store().await;
     let now = Utc::now();
     let acct = NewAccount {
         name: "Acme IT".into(),
@@ -60,7 +44,7 @@ async fn an_account_and_its_admin_are_created_together_and_emails_are_unique() {
 
 #[tokio::test]
 async fn tokens_stop_working_when_revoked_expired_or_the_user_is_deactivated() {
-    let (_dir, store) = fresh_store().await;
+    let (_dir, store) = sqlite_store().await;
     let now = Utc::now();
     let (_, user) = store
         .create_account_with_user(
@@ -127,7 +111,7 @@ async fn tokens_stop_working_when_revoked_expired_or_the_user_is_deactivated() {
 
 #[tokio::test]
 async fn rate_windows_count_hits_and_restart_in_the_next_window() {
-    let (_dir, store) = fresh_store().await;
+    let (_dir, store) = sqlite_store().await;
     let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
     for expected in 1..=3 {
         assert_eq!(
@@ -168,7 +152,7 @@ async fn rate_windows_count_hits_and_restart_in_the_next_window() {
 
 #[tokio::test]
 async fn what_the_writer_logs_reaches_the_database_file_in_the_background() {
-    let (dir, store) = fresh_store().await;
+    let (dir, store) = sqlite_store().await;
     let file = dir.path().join("fp.db");
     let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     let before = size();
