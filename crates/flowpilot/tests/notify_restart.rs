@@ -8,87 +8,28 @@
 #[allow(dead_code)]
 #[path = "../../server/tests/api/sinks.rs"]
 mod sinks;
+mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sinks::{wait_until, SmtpSink, WebhookSink};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{call, free_port, ready, sigkill, KEY};
 
 fn start_server(db: &Path, port: u16, smtp: &SmtpSink) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_flowpilot"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "FLOWPILOT_DATABASE_URL",
-            format!("sqlite://{}", db.display()),
-        )
-        .env("FLOWPILOT_BIND", format!("127.0.0.1:{port}"))
-        .env("FLOWPILOT_SECRET_KEY", KEY)
-        .env("FLOWPILOT_SMTP_URL", smtp.url())
-        .env("FLOWPILOT_SMTP_FROM", "flowpilot@acme.test")
-        .env("FLOWPILOT_PUBLIC_URL", "https://fp.acme.test")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start flowpilot")
-}
-
-/// One HTTP/1.1 request on its own connection; the status and the JSON body (null if none).
-async fn call(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let ask = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
-    conn.write_all(ask.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).await.unwrap();
-    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-async fn ready(port: u16, server: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = server.try_wait().unwrap() {
-            panic!("the server exited: {status}");
-        }
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-            && call(port, "GET", "/readyz", None, None).await.0 == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the server never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let smtp_url = smtp.url();
+    support::start_server(
+        db,
+        port,
+        &[
+            ("FLOWPILOT_SECRET_KEY", KEY),
+            ("FLOWPILOT_SMTP_URL", &smtp_url),
+            ("FLOWPILOT_SMTP_FROM", "flowpilot@acme.test"),
+            ("FLOWPILOT_PUBLIC_URL", "https://fp.acme.test"),
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,8 +82,7 @@ async fn notifications_pending_when_the_server_is_killed_are_sent_once_after_a_r
         hooks.tried("/hook") >= 1 && smtp.refused() >= 1
     })
     .await;
-    first.kill().unwrap(); // SIGKILL: no graceful shutdown
-    first.wait().unwrap();
+    sigkill(&mut first);
     assert!(hooks.accepted("/hook").is_empty() && smtp.mails().is_empty());
 
     hooks.set_down(false);
@@ -156,8 +96,7 @@ async fn notifications_pending_when_the_server_is_killed_are_sent_once_after_a_r
     .await;
     // Long enough for a second delivery, were there one.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    sigkill(&mut second);
 
     let posted = hooks.accepted("/hook");
     assert_eq!(posted.len(), 1, "sent once");

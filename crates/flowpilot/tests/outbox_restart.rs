@@ -5,8 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+#[allow(dead_code)] // the secret key is for the stories that seal secrets
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use domain::{Plan, Role};
 use store::{NewAccount, NewOutboxEntry, NewUser, OutboxStatus, Store};
+use support::{free_port, ready, sigkill, start_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -89,53 +91,6 @@ async fn read_request(conn: &mut TcpStream) -> Option<String> {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_server(db: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_flowpilot"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "FLOWPILOT_DATABASE_URL",
-            format!("sqlite://{}", db.display()),
-        )
-        .env("FLOWPILOT_BIND", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start flowpilot")
-}
-
-/// Waits for `/readyz` to answer 200.
-async fn ready(port: u16, server: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = server.try_wait().unwrap() {
-            panic!("the server exited: {status}");
-        }
-        if let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port)).await {
-            let ask = "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-            if conn.write_all(ask.as_bytes()).await.is_ok() {
-                let mut answer = String::new();
-                let _ = conn.read_to_string(&mut answer).await;
-                if answer.starts_with("HTTP/1.1 200") {
-                    return;
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "the server never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done().await {
@@ -154,7 +109,7 @@ async fn a_write_pending_when_the_server_is_killed_is_delivered_once_after_a_res
     tokio::spawn(serve_sink(listener, sink.clone()));
 
     let port = free_port();
-    let mut first = start_server(&db, port);
+    let mut first = start_server(&db, port, &[]);
     ready(port, &mut first).await;
 
     // What a session's close would queue: a webhook to the sink.
@@ -203,14 +158,13 @@ async fn a_write_pending_when_the_server_is_killed_is_delivered_once_after_a_res
         sink.seen.load(Ordering::SeqCst) >= 1 && e.status == OutboxStatus::Pending
     })
     .await;
-    first.kill().unwrap(); // SIGKILL: no graceful shutdown
-    first.wait().unwrap();
+    sigkill(&mut first);
     let tried = sink.seen.load(Ordering::SeqCst);
     assert_eq!(sink.accepted.load(Ordering::SeqCst), 0);
 
     sink.up.store(true, Ordering::SeqCst);
     let port = free_port();
-    let mut second = start_server(&db, port);
+    let mut second = start_server(&db, port, &[]);
     ready(port, &mut second).await;
     wait_for("the delivery", async || {
         store.outbox_entry(account.id, id).await.unwrap().status == OutboxStatus::Delivered
@@ -218,8 +172,7 @@ async fn a_write_pending_when_the_server_is_killed_is_delivered_once_after_a_res
     .await;
     // Long enough for a second delivery, were there one.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    sigkill(&mut second);
 
     assert_eq!(sink.accepted.load(Ordering::SeqCst), 1, "delivered once");
     assert_eq!(sink.seen.load(Ordering::SeqCst), tried + 1);

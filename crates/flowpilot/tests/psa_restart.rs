@@ -5,8 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails loudly, as it should
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,10 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+use support::{call, free_port, ready, sigkill, KEY};
+use tokio::net::TcpListener;
 
 #[derive(Default)]
 struct Fake {
@@ -71,74 +69,6 @@ async fn start_fake() -> (String, Arc<Fake>) {
     (url, fake)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_server(db: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_flowpilot"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "FLOWPILOT_DATABASE_URL",
-            format!("sqlite://{}", db.display()),
-        )
-        .env("FLOWPILOT_BIND", format!("127.0.0.1:{port}"))
-        .env("FLOWPILOT_SECRET_KEY", KEY)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start flowpilot")
-}
-
-/// One HTTP/1.1 request on its own connection; the status and the JSON body (null if none).
-async fn call(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let ask = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
-    conn.write_all(ask.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).await.unwrap();
-    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-async fn ready(port: u16, server: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = server.try_wait().unwrap() {
-            panic!("the server exited: {status}");
-        }
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-            && call(port, "GET", "/readyz", None, None).await.0 == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the server never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn push(port: u16, token: &str, session: &str) -> Value {
     let (status, detail) = call(
         port,
@@ -159,7 +89,7 @@ async fn a_note_pending_when_the_server_is_killed_is_posted_once_after_a_restart
     let (psa_url, fake) = start_fake().await;
 
     let port = free_port();
-    let mut first = start_server(&db, port);
+    let mut first = support::start_server(&db, port, &[("FLOWPILOT_SECRET_KEY", KEY)]);
     ready(port, &mut first).await;
     let (status, registered) = call(port, "POST", "/api/v1/auth/register", None, Some(json!({
         "email": "ada@acme.test", "password": "correct horse battery", "full_name": "Ada", "account_name": "Acme"
@@ -197,13 +127,12 @@ async fn a_note_pending_when_the_server_is_killed_is_posted_once_after_a_restart
         assert!(Instant::now() < deadline, "no attempt: {push}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    first.kill().unwrap(); // SIGKILL: no graceful shutdown
-    first.wait().unwrap();
+    sigkill(&mut first);
     assert!(fake.notes.lock().unwrap().is_empty());
 
     fake.up.store(true, Ordering::SeqCst);
     let port = free_port();
-    let mut second = start_server(&db, port);
+    let mut second = support::start_server(&db, port, &[("FLOWPILOT_SECRET_KEY", KEY)]);
     ready(port, &mut second).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -217,8 +146,7 @@ async fn a_note_pending_when_the_server_is_killed_is_posted_once_after_a_restart
     // Long enough for a second post, were there one.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let final_push = push(port, &token, &session).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    sigkill(&mut second);
 
     let notes = fake.notes.lock().unwrap().clone();
     assert_eq!(notes.len(), 1, "posted once: {notes:?}");
