@@ -6,12 +6,17 @@
 
 #[path = "../../providers/tests/support/local_servers.rs"]
 mod local_servers;
+// Only the SMTP sink is used here; the webhook sink beside it serves the server's tests.
+#[allow(dead_code)]
+#[path = "../../server/tests/api/sinks.rs"]
+mod sinks;
 
 use std::path::Path;
 use std::process::Command;
 
 use local_servers::{Dialect, LocalServer};
 use serde_json::Value;
+use sinks::SmtpSink;
 
 struct Run {
     ok: bool,
@@ -302,7 +307,15 @@ async fn doctor_json_has_a_section_per_check_and_the_overall_verdict() {
         .iter()
         .map(|s| s["check"].as_str().unwrap())
         .collect();
-    assert_eq!(checks, ["database", "embedding_model", "llm_provider"]);
+    assert_eq!(
+        checks,
+        [
+            "database",
+            "embedding_model",
+            "llm_provider",
+            "notifications"
+        ]
+    );
     let finding = &report["sections"][1]["findings"][0];
     assert_eq!(finding["level"], "note");
     assert!(finding["fix"]
@@ -332,5 +345,95 @@ async fn doctor_with_a_model_dir_that_holds_no_model_names_it_and_still_exits_0(
         run.stdout.contains("warn  FLOWPILOT_EMBEDDING_MODEL_DIR"),
         "{}",
         run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reaches_the_mail_server_without_mailing_anyone_and_shows_where_links_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start().await;
+    let run = doctor(
+        dir.path(),
+        &[],
+        &[
+            ("FLOWPILOT_SMTP_URL", smtp.url()),
+            (
+                "FLOWPILOT_PUBLIC_URL",
+                "https://flowpilot.acme.test/".into(),
+            ),
+        ],
+    )
+    .await;
+    assert!(run.ok, "{}", run.all());
+    let out = &run.stdout;
+    assert!(out.contains("Notifications (email and links)"), "{out}");
+    let port = smtp
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        out.contains(&format!(
+            "ok    the mail server at 127.0.0.1:{port} (no TLS) took a connection"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok    links in notifications start with https://flowpilot.acme.test\n"),
+        "{out}"
+    );
+    assert!(smtp.mails().is_empty(), "the check sends no message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_with_the_mail_server_down_fails_names_the_setting_and_hides_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start().await;
+    smtp.set_down(true);
+    let url = smtp.url().replace("smtp://", "smtp://ops:s3cret-mail-pw@");
+    let run = doctor(dir.path(), &["--json"], &[("FLOWPILOT_SMTP_URL", url)]).await;
+    assert!(!run.ok, "{}", run.all());
+    assert!(!run.all().contains("s3cret-mail-pw"), "{}", run.all());
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let section = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["check"] == "notifications")
+        .unwrap();
+    let findings = section["findings"].as_array().unwrap();
+    let mail = &findings[0];
+    assert_eq!(mail["level"], "fail", "{mail}");
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("did not take a connection"),
+        "{mail}"
+    );
+    assert!(
+        mail["fix"].as_str().unwrap().contains("FLOWPILOT_SMTP_URL"),
+        "{mail}"
+    );
+    // With email on, links that open only on this machine are worth a warning.
+    let links = &findings[1];
+    assert_eq!(links["level"], "warn", "{links}");
+    assert!(
+        links["text"]
+            .as_str()
+            .unwrap()
+            .contains("http://127.0.0.1:8080"),
+        "{links}"
+    );
+    assert!(
+        links["fix"]
+            .as_str()
+            .unwrap()
+            .contains("FLOWPILOT_PUBLIC_URL"),
+        "{links}"
     );
 }

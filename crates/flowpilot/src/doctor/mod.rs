@@ -1,9 +1,10 @@
-//! `flowpilot doctor` (config.md, engine.md "Probe"): the database, the embedding model and
-//! the LLM provider checked end to end with the settings `serve` uses, each finding with what
+//! `flowpilot doctor` (config.md, engine.md "Probe"): the database, the embedding model, the
+//! LLM provider and the mail server checked end to end with the settings `serve` uses, each finding with what
 //! to change. Exits non-zero only on a failure; a missing embedding model is a note.
 
 mod database;
 mod embedding;
+mod notifications;
 mod provider;
 mod report;
 
@@ -20,6 +21,7 @@ pub async fn run(settings: Settings, args: Doctor) -> Result<()> {
             database::check(&settings).await,
             embedding::check(&settings),
             provider::check(&settings).await,
+            notifications::check(&settings).await,
         ],
     };
     if args.json {

@@ -192,6 +192,13 @@ impl EmailDeliverer {
         })
     }
 
+    /// Connects, greets, starts TLS and signs in as sending would, asks the server for a
+    /// NOOP and says goodbye: `flowpilot doctor`'s check that mail can leave, without a
+    /// message to anyone. `Ok(false)`: connected, but the NOOP was refused.
+    pub async fn test_connection(&self) -> Result<bool, lettre::transport::smtp::Error> {
+        self.transport.test_connection().await
+    }
+
     fn message(&self, entry: &OutboxEntry, payload: &EmailPayload) -> Result<Message, String> {
         let to: Mailbox = payload
             .to
