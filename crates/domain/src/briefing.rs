@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::documentation::{Documentation, Likelihood};
 use crate::session::Session;
 use crate::step::{Step, StepType};
+use crate::text::clip;
 
 /// What the offline hand-off writes before what it ruled out (engine offline/handoff.rs):
 /// those lines belong under "ruled out", not under the next steps.
@@ -200,13 +201,6 @@ pub fn as_markdown(b: &Briefing, from: &str) -> String {
         }
     }
     md
-}
-
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod psa;
 pub mod quota;
 pub mod session;
 pub mod step;
+pub mod text;
 pub mod ticket_link;
 pub mod user;
 pub mod validation;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::confidence::ConfidenceTier;
 use crate::documentation::Documentation;
+use crate::text::clip;
 
 /// What the engineer gave to start the session (api.md `intake_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,7 +79,7 @@ impl Intake {
         engineer_text: Option<&str>,
         log: Option<String>,
     ) -> Intake {
-        let mut text = clip_chars(ticket_text.trim(), TICKET_TEXT_MAX);
+        let mut text = clip(ticket_text.trim(), TICKET_TEXT_MAX);
         if let Some(added) = engineer_text.map(str::trim).filter(|t| !t.is_empty()) {
             if text.is_empty() {
                 text = added.to_string();
@@ -96,7 +97,7 @@ impl Intake {
     /// This intake with a ticket linked during the session: the ticket joins the
     /// description, so the next step's prompt carries it.
     pub fn with_ticket(&self, ticket_text: &str) -> Intake {
-        let ticket = clip_chars(ticket_text.trim(), TICKET_TEXT_MAX);
+        let ticket = clip(ticket_text.trim(), TICKET_TEXT_MAX);
         let text = match self
             .text
             .as_deref()
@@ -123,13 +124,6 @@ impl Intake {
             out.push_str(&head);
         }
         out
-    }
-}
-
-fn clip_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
     }
 }
 

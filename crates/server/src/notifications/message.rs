@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::notification::{NotifyEvent, WebhookFormat};
+use domain::text::clip;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -226,13 +227,6 @@ fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
 }
 
 #[cfg(test)]
