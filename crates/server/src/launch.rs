@@ -62,7 +62,11 @@ async fn build_state_with(
     let catalog = Catalog::new(store.clone(), config, crate::embedding::load(&settings)).await?;
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let pilot = crate::pilots::build_with(&settings, catalog.clone(), provider, metrics.clone())?;
-    let psa = Arc::new(crate::psa::Psa::from_settings(&settings));
+    let sealing_key = Arc::new(crate::sealing::SealingKey::from_settings(&settings));
+    let psa = Arc::new(crate::psa::Psa::from_settings(
+        &settings,
+        sealing_key.clone(),
+    ));
     Ok(AppState {
         store,
         settings: Arc::new(settings),
@@ -70,6 +74,7 @@ async fn build_state_with(
         catalog,
         pilot,
         psa,
+        sealing_key,
         metrics,
         escalation_events: Default::default(),
     })
@@ -168,7 +173,7 @@ pub async fn launch(
         crate::outbox::Deliverers::standard()
             .with_psa(store.clone(), state.psa.clone())
             .with_flow_analysis(store.clone())
-            .with_notifications(&state.settings),
+            .with_notifications(&state.settings, &state.sealing_key),
         crate::outbox::WorkerConfig::default(),
     );
     // In the background: a provider that is slow or down must not hold up start-up.

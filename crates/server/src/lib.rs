@@ -20,6 +20,7 @@ pub mod provider_probe;
 pub mod psa;
 pub mod quota;
 pub mod rate_limit;
+pub mod sealing;
 pub mod sessions;
 pub mod settings;
 pub mod state;

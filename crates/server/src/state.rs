@@ -17,8 +17,10 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// What produces steps: the offline pilot, or an LLM pilot when a provider is configured.
     pub pilot: Arc<dyn Pilot>,
-    /// The PSA connector and the key its credentials are sealed with.
+    /// The PSA connector, sealing credentials with [`AppState::sealing_key`].
     pub psa: Arc<crate::psa::Psa>,
+    /// What PSA credentials and webhook secrets are sealed with.
+    pub sealing_key: Arc<crate::sealing::SealingKey>,
     /// What `/metrics` reports.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Tells open queue pages that an account's escalations changed.

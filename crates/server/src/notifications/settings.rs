@@ -155,7 +155,7 @@ pub async fn replace(
                 ));
                 None
             }
-            Some(secret) => match state.psa.sealing_key().and_then(|k| k.seal_text(secret)) {
+            Some(secret) => match state.sealing_key.get().and_then(|k| k.seal_text(secret)) {
                 Ok(sealed) => Some(sealed),
                 Err(SecretError::MissingKey) => {
                     errors.push(at(

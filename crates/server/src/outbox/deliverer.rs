@@ -74,12 +74,16 @@ impl Deliverers {
     /// can sign with secrets sealed under `FLOWPILOT_SECRET_KEY`, and email when
     /// `FLOWPILOT_SMTP_URL` is set. A mail setup that fails is logged and sends no email: the
     /// entries wait for a server that can send them.
-    pub fn with_notifications(mut self, settings: &crate::settings::Settings) -> Deliverers {
-        let key = integrations::SecretKey::from_env_value(settings.secret_key.as_deref())
-            .ok()
-            .map(Arc::new);
+    pub fn with_notifications(
+        mut self,
+        settings: &crate::settings::Settings,
+        key: &crate::sealing::SealingKey,
+    ) -> Deliverers {
         if let Some(webhook) = super::webhook::WebhookDeliverer::new() {
-            self = self.with(super::webhook::KIND, Arc::new(webhook.with_key(key)));
+            self = self.with(
+                super::webhook::KIND,
+                Arc::new(webhook.with_key(key.shared())),
+            );
         }
         if let Some(url) = settings.smtp_url.as_deref() {
             match super::email::EmailDeliverer::new(url, settings.smtp_from.as_deref()) {

@@ -1,5 +1,5 @@
 //! PSA connections as the use cases see them (psa.md "Connections"): [`Psa`] holds the
-//! adapters' connector and the key credentials are sealed with, and every call to a PSA goes
+//! adapters' connector and the server's sealing key, and every call to a PSA goes
 //! through it, bounded by `FLOWPILOT_PSA_TIMEOUT_SECS` whatever the adapter does. The server
 //! speaks only the port (`domain::psa::PsaClient`); the wire formats are the adapters'.
 //!
@@ -17,11 +17,12 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::psa::{Credentials, PsaClient, PsaError, PsaKind};
 use domain::User;
-use integrations::{PsaConnector, SecretError, SecretKey};
+use integrations::{PsaConnector, SecretError};
 use store::PsaConnection;
 
 use crate::error::ApiResult;
 use crate::rate_limit::Action;
+use crate::sealing::SealingKey;
 use crate::settings::Settings;
 
 /// Counts one PSA call made for `user` (the API's PSA routes and the web's ticket picker and
@@ -68,28 +69,29 @@ impl PsaProblem {
 }
 
 /// The PSA side of the application state: one connector per process (its Autotask limits and
-/// Halo tokens outlive a request), the key, and the time any one operation may take.
+/// Halo tokens outlive a request), the key credentials are sealed with, and the time any one
+/// operation may take.
 pub struct Psa {
     connector: PsaConnector,
-    key: Result<SecretKey, SecretError>,
+    key: Arc<SealingKey>,
     timeout: Duration,
 }
 
 impl std::fmt::Debug for Psa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Psa")
-            .field("key_set", &self.key.is_ok())
+            .field("key_set", &self.key.get().is_ok())
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl Psa {
-    pub fn from_settings(settings: &Settings) -> Psa {
+    pub fn from_settings(settings: &Settings, key: Arc<SealingKey>) -> Psa {
         let timeout = Duration::from_secs(settings.psa_timeout_secs.max(1));
         Psa {
             connector: PsaConnector::new(timeout),
-            key: SecretKey::from_env_value(settings.secret_key.as_deref()),
+            key,
             timeout,
         }
     }
@@ -100,18 +102,12 @@ impl Psa {
 
     /// Seals credentials for the store; without a key, [`SecretError::MissingKey`].
     pub fn seal(&self, credentials: &Credentials) -> Result<String, SecretError> {
-        self.sealing_key()?.seal(credentials)
-    }
-
-    /// The key PSA credentials are sealed with, also used for the other secrets the server
-    /// keeps (a webhook's signing secret).
-    pub fn sealing_key(&self) -> Result<&SecretKey, SecretError> {
-        self.key.as_ref().map_err(Clone::clone)
+        self.key.get()?.seal(credentials)
     }
 
     /// A client for `connection`, its credentials opened with the key.
     pub fn client(&self, connection: &PsaConnection) -> Result<Arc<dyn PsaClient>, PsaProblem> {
-        let credentials = self.sealing_key()?.open(&connection.sealed_credentials)?;
+        let credentials = self.key.get()?.open(&connection.sealed_credentials)?;
         self.connector
             .client(&connection.base_url, &credentials)
             .map_err(|source| PsaProblem::Call {
