@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::sessions::input::{Escalation, LinkTicket, NewSession, Rating, Resolution, Respond};
 use crate::sessions::write_back::Push;
+use crate::sessions::{is_resolution, Answered};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntakeContentIn {
@@ -369,6 +370,22 @@ pub struct RespondOut {
     pub is_resolution_suggested: bool,
     /// What the engine needs to know, when it could not tell what the answer means.
     pub clarification: Option<String>,
+}
+
+/// An answer, an outcome and a not-relevant mark all come back as the session and its next step.
+impl From<Answered> for RespondOut {
+    fn from(answered: Answered) -> RespondOut {
+        let s = &answered.session;
+        RespondOut {
+            session_id: s.id,
+            session_status: s.status.as_str().into(),
+            confidence_tier: s.confidence_tier().as_str().into(),
+            confidence_score: s.confidence_score,
+            is_resolution_suggested: is_resolution(answered.next.as_ref()),
+            next_step: answered.next.as_ref().map(StepOut::from),
+            clarification: answered.clarification,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

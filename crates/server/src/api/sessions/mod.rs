@@ -101,16 +101,7 @@ pub async fn respond(
     ApiJson(body): ApiJson<RespondIn>,
 ) -> ApiResult<Json<RespondOut>> {
     let answered = actions::respond(&state, &user, id, body.into()).await?;
-    let s = &answered.session;
-    Ok(Json(RespondOut {
-        session_id: s.id,
-        session_status: s.status.as_str().into(),
-        confidence_tier: s.confidence_tier().as_str().into(),
-        confidence_score: s.confidence_score,
-        is_resolution_suggested: actions::is_resolution(answered.next.as_ref()),
-        next_step: answered.next.as_ref().map(StepOut::from),
-        clarification: answered.clarification,
-    }))
+    Ok(Json(answered.into()))
 }
 
 /// Resolves the session and returns its documentation.

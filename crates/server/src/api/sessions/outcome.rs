@@ -8,13 +8,13 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::dto::{RespondOut, StepOut};
+use super::dto::RespondOut;
 use crate::api::dto::ErrorBody;
 use crate::auth::WorkingUser;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
+use crate::sessions as actions;
 use crate::sessions::input::{FixReport, NotRelevant};
-use crate::sessions::{self as actions, Answered};
 use crate::state::AppState;
 
 /// How a suggested fix turned out (documentation only: the use case checks the string).
@@ -47,19 +47,6 @@ pub struct NotRelevantIn {
     pub reason: String,
 }
 
-fn answered_out(answered: Answered) -> RespondOut {
-    let s = &answered.session;
-    RespondOut {
-        session_id: s.id,
-        session_status: s.status.as_str().into(),
-        confidence_tier: s.confidence_tier().as_str().into(),
-        confidence_score: s.confidence_score,
-        is_resolution_suggested: actions::is_resolution(answered.next.as_ref()),
-        next_step: answered.next.as_ref().map(StepOut::from),
-        clarification: answered.clarification,
-    }
-}
-
 /// Records how a suggested fix turned out. `worked` resolves the session with that fix (as
 /// resolve with `used_suggested_resolution`); `failed` and `partial` on the open fix answer
 /// it and return the next step, which knows the fix did not (fully) work; on an earlier fix
@@ -87,7 +74,7 @@ pub async fn record_outcome(
         check_back_at: body.check_back_at,
     };
     let answered = actions::record_outcome(&state, &user, id, report).await?;
-    Ok(Json(answered_out(answered)))
+    Ok(Json(answered.into()))
 }
 
 /// Marks a step not relevant, with a one-line reason. On the open step it answers it: the
@@ -112,5 +99,5 @@ pub async fn mark_not_relevant(
         reason: body.reason,
     };
     let answered = actions::not_relevant(&state, &user, id, marked).await?;
-    Ok(Json(answered_out(answered)))
+    Ok(Json(answered.into()))
 }
