@@ -10,7 +10,7 @@ use super::answers::ActionOutcome;
 use super::belief::{led_to, Belief, Reach};
 use super::evidence::{Evidence, How, Visit};
 use super::state::OfflineState;
-use super::{clarify, handoff, node_step, offer, OfflinePilot};
+use super::{clarify, handoff, lead_context, node_step, offer, OfflinePilot};
 use crate::library::MatchedFlow;
 use crate::pilot::{PastStep, PilotInput, PilotStep};
 
@@ -144,13 +144,9 @@ fn next_untried(matched: &MatchedFlow, evidence: Evidence, why: &str) -> PilotSt
         return offer(Some(why), OfflineState::AfterSolution, evidence);
     };
     let mut step = node_step(matched, target, node, evidence, None);
-    step.output.context_message = Some(format!(
-        "{why} Trying the next most likely branch of the flow.{}",
-        step.output
-            .context_message
-            .take()
-            .map(|c| format!("\n\n{c}"))
-            .unwrap_or_default()
-    ));
+    lead_context(
+        &mut step,
+        format!("{why} Trying the next most likely branch of the flow."),
+    );
     step
 }

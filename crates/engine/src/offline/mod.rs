@@ -198,6 +198,16 @@ fn node_step(
     )
 }
 
+/// Says why FlowPilot went where it did before what the node itself says, a paragraph
+/// apart, so the engineer reads the reason first.
+fn lead_context(step: &mut PilotStep, lead: String) {
+    let own = step.output.context_message.take();
+    step.output.context_message = Some(match own {
+        Some(own) => format!("{lead}\n\n{own}"),
+        None => lead,
+    });
+}
+
 fn answer_text(answer: &StepAnswer) -> Option<&str> {
     answer
         .free_text_input
@@ -249,16 +259,14 @@ impl OfflinePilot {
         match def.nodes.get(&node_id) {
             Some(node) => {
                 let mut step = node_step(matched, &node_id, node, evidence, Some(matched.clone()));
-                step.output.context_message = Some(format!(
-                    "Following the flow **{}** (match {:.0}%).{}",
-                    def.title,
-                    matched.score * 100.0,
-                    step.output
-                        .context_message
-                        .take()
-                        .map(|c| format!("\n\n{c}"))
-                        .unwrap_or_default()
-                ));
+                lead_context(
+                    &mut step,
+                    format!(
+                        "Following the flow **{}** (match {:.0}%).",
+                        def.title,
+                        matched.score * 100.0
+                    ),
+                );
                 step
             }
             None => offer(None, OfflineState::OfferEscalation, evidence),
