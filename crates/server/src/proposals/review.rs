@@ -197,34 +197,20 @@ pub async fn approve(
         p.evidence_count,
         if p.evidence_count == 1 { "" } else { "s" }
     );
+    let change = FlowChange {
+        changed_by: Some(user.id),
+        proposal_id: Some(id),
+        why: Some(&why),
+    };
     let published: Result<Flow, ApiError> = match (target, p.base_version) {
         (Some(flow_id), Some(base)) => state
             .store
-            .publish_flow_version(
-                flow_id,
-                base,
-                &document,
-                FlowChange {
-                    changed_by: Some(user.id),
-                    proposal_id: Some(id),
-                    why: Some(&why),
-                },
-                now,
-            )
+            .publish_flow_version(flow_id, base, &document, change, now)
             .await
             .map_err(ApiError::from),
         _ => state
             .store
-            .create_flow_with(
-                user.account_id,
-                &document,
-                FlowChange {
-                    changed_by: Some(user.id),
-                    proposal_id: Some(id),
-                    why: Some(&why),
-                },
-                now,
-            )
+            .create_flow_with(user.account_id, &document, change, now)
             .await
             .map_err(ApiError::from),
     };
