@@ -49,6 +49,13 @@ async fn put(app: &TestApp, who: &Member, body: Value) -> (StatusCode, Value) {
     .await
 }
 
+/// PUTs `body` as the account's settings, which must be taken: the settings as saved.
+async fn saved(app: &TestApp, who: &Member, body: Value) -> Value {
+    let (status, reply) = put(app, who, body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    reply
+}
+
 /// A session of `who`, started and escalated with `body` (the reason added); its id.
 async fn escalated(app: &TestApp, who: &Member, mut body: Value) -> String {
     let started = app.start_session(who, OUTLOOK).await;
@@ -110,7 +117,7 @@ async fn admins_read_and_replace_the_settings_and_engineers_are_refused(backend:
     assert!(body["unclaimed_reminder_minutes"].is_null());
     assert_eq!(body["smtp_configured"], true);
 
-    let (status, body) = put(
+    let body = saved(
         &app,
         &c.admin,
         json!({
@@ -124,7 +131,6 @@ async fn admins_read_and_replace_the_settings_and_engineers_are_refused(backend:
         }),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert!(
         !body.to_string().contains(SECRET),
         "the secret never comes back: {body}"
@@ -153,13 +159,12 @@ async fn admins_read_and_replace_the_settings_and_engineers_are_refused(backend:
     assert!(sealed.starts_with("v1.") && !sealed.contains(SECRET));
 
     // Sent again by its id without a secret, the webhook keeps it; an empty one removes it.
-    let (status, body) = put(
+    let body = saved(
         &app,
         &c.admin,
         json!({"webhooks": [{"id": first_id, "url": "https://hooks.acme.test/fp2", "format": "teams"}]}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["webhooks"][0]["id"], first_id);
     assert_eq!(body["webhooks"][0]["secret_set"], true);
     assert_eq!(body["webhooks"][0]["format"], "teams");
@@ -189,13 +194,12 @@ async fn bad_settings_are_refused_with_422_and_change_nothing(backend: Backend) 
     let smtp = SmtpSink::start().await;
     let app = spawn_app_with(backend, configure(&smtp)).await;
     let admin = app.register("admin@acme.test", "Acme").await;
-    let (status, before) = put(
+    let before = saved(
         &app,
         &admin,
         json!({"unclaimed_reminder_minutes": 15, "escalation_contacts": ["lead@acme.test"]}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{before}");
 
     let bad = [
         (
@@ -290,7 +294,7 @@ async fn escalating_to_a_team_and_claiming_notify_each_recipient_and_webhook_onc
     let hooks = WebhookSink::start().await;
     let app = spawn_app_with(backend, configure(&smtp)).await;
     let c = tier_two(&app).await;
-    let (status, body) = put(
+    saved(
         &app,
         &c.admin,
         json!({"webhooks": [
@@ -300,7 +304,6 @@ async fn escalating_to_a_team_and_claiming_notify_each_recipient_and_webhook_onc
         ]}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 
     let id = escalated(&app, &c.owner, json!({"escalated_to_team_id": c.team_id})).await;
 
@@ -424,7 +427,7 @@ async fn an_escalation_unclaimed_too_long_is_reminded_once_with_two_servers(back
     let second = spawn_on(url, None, configure(&smtp)).await;
     let admin = first.register("admin@acme.test", "Acme").await;
     let owner = first.add_engineer(&admin, "owner@acme.test", None).await;
-    let (status, body) = put(
+    saved(
         &first,
         &admin,
         json!({
@@ -434,7 +437,6 @@ async fn an_escalation_unclaimed_too_long_is_reminded_once_with_two_servers(back
         }),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 
     // To the account's queue: the escalation contacts hear of it.
     let id = escalated(&first, &owner, json!({})).await;
@@ -488,13 +490,12 @@ async fn a_check_back_that_is_due_reminds_the_owner_once(backend: Backend) {
     let hooks = WebhookSink::start().await;
     let app = spawn_app_with(backend, configure(&smtp)).await;
     let c = tier_two(&app).await;
-    let (status, body) = put(
+    saved(
         &app,
         &c.admin,
         json!({"webhooks": [{"url": hooks.url("/hook"), "format": "slack", "events": ["check_back_reminder"]}]}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let started = app.start_session(&c.owner, OUTLOOK).await;
     let id = started["session_id"].as_str().unwrap().to_string();
     let later = app
@@ -547,13 +548,12 @@ async fn a_notification_pending_when_the_server_stops_is_sent_once_by_the_next(b
     let (url, dir) = fresh_database(backend).await;
     let first = spawn_on(url.clone(), None, configure(&smtp)).await;
     let c = tier_two(&first).await;
-    let (status, body) = put(
+    saved(
         &first,
         &c.admin,
         json!({"webhooks": [{"url": hooks.url("/hook"), "format": "generic", "secret": SECRET}]}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 
     // Both receivers are down when the session is escalated to Ada.
     hooks.set_down(true);
