@@ -459,3 +459,90 @@ pub async fn reject(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::flow::FlowDefinition;
+
+    /// The proposal page's decision tree for `def`, `q1` added and its "No" answer changed.
+    fn rendered_tree(def: &FlowDefinition) -> String {
+        let outline = flow_outline::outline(def);
+        let tree = outline
+            .lines
+            .into_iter()
+            .chain(outline.unreachable)
+            .map(|line| {
+                let mark = match &line {
+                    Line::NodeOpen(node) if node.id == "q1" => Some(ADDED),
+                    Line::BranchOpen(b) if b.label.as_deref() == Some("No") => Some(CHANGED),
+                    _ => None,
+                };
+                TreeLine { line, mark }
+            })
+            .collect();
+        let page = ProposalPage {
+            layout: Layout::new("Proposal", "csrf", None),
+            id: Uuid::nil(),
+            heading: "Add a branch".into(),
+            kind: "Branch addition",
+            status: "open",
+            open: false,
+            stale: false,
+            reason: None,
+            published: None,
+            flow_link: None,
+            base_version: None,
+            current_version: None,
+            changes: Vec::new(),
+            tree,
+            removed: Vec::new(),
+            evidence: Vec::new(),
+            document: String::new(),
+            editing: false,
+            reject_reason: String::new(),
+            notice: None,
+        };
+        let html = page.render().unwrap();
+        let start = html.find("<div class=\"flow-outline\">").unwrap();
+        let end = start + html[start..].find("</div>").unwrap();
+        html[start..end].to_string()
+    }
+
+    #[test]
+    fn the_proposed_tree_marks_added_steps_and_changed_answers_and_keeps_the_outline_whole() {
+        let def: FlowDefinition = serde_json::from_value(serde_json::json!({
+            "title": "T", "domain": "email", "start": "q1",
+            "nodes": {
+                "q1": {"type": "question", "text": "Does it print?", "options": [
+                    {"label": "Yes", "value": "yes", "next": "a1"},
+                    {"label": "No", "value": "no", "next": "s1"}]},
+                "a1": {"type": "action", "text": "Reinstall the driver", "expected_outcome": "Labels print",
+                       "next": "s1", "on_failure": "gone"},
+                "s1": {"type": "solution", "text": "Fixed", "follow_up": ["Tell the user"]}}}))
+        .unwrap();
+        let tree = rendered_tree(&def);
+        for shown in [
+            "<li class=\"node node-question diff-added\" id=\"node-q1\">",
+            "<p class=\"node-head\"><span class=\"badge diff-badge diff-added\">Added</span> <span class=\"badge badge-question\">Question</span> <span class=\"node-text\">Does it print?</span></p>",
+            "<li class=\"branch\">\n  <p class=\"branch-label\">Answer <strong class=\"option-label\">Yes</strong>",
+            "<li class=\"branch diff-changed\">\n  <p class=\"branch-label\"><span class=\"badge diff-badge diff-changed\">Changed</span> Answer <strong class=\"option-label\">No</strong>",
+            "<li class=\"node node-action\" id=\"node-a1\">",
+            "<p class=\"node-outcome\"><strong>Expected outcome:</strong> Labels print</p>",
+            "<p class=\"node-outcome\"><strong>Follow-up:</strong></p>\n  <ul class=\"follow-up\">\n    <li>Tell the user</li>\n  </ul>",
+            "<p class=\"see-above\"><span class=\"badge badge-quiet\">Solution</span> Fixed (<a href=\"#node-s1\">see above</a>)</p>",
+            "<p class=\"see-above\">A step named “gone” that this flow does not have.</p>",
+        ] {
+            assert!(tree.contains(shown), "{shown}\nnot in\n{tree}");
+        }
+        for (open, close) in [("<ul", "</ul>"), ("<li", "</li>")] {
+            assert_eq!(
+                tree.matches(open).count(),
+                tree.matches(close).count(),
+                "{tree}"
+            );
+        }
+        assert_eq!(tree.matches("<ul class=\"outline\">").count(), 3, "{tree}");
+        assert_eq!(tree.matches("<ul class=\"branches\">").count(), 2, "{tree}");
+    }
+}
