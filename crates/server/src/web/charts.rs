@@ -80,27 +80,43 @@ fn empty(out: &mut String) {
     );
 }
 
-/// Horizontal bars, one per row, each split into its series; scaled to the largest total.
-pub fn stacked(id: &str, title: &str, series: &[Series], bars: &[Bar]) -> String {
-    let row = 42.0;
-    let height = 34.0 + row * bars.len().max(1) as f64;
+/// Where a bar chart's first row starts, below its legend.
+const ROWS_TOP: f64 = 34.0;
+
+/// A bar chart up to its rows: the title, the legend, and room for a row of `row` height per
+/// bar (one row, saying so, when there are none).
+fn bars_open(id: &str, title: &str, series: &[Series], bars: &[Bar], row: f64) -> String {
+    let height = ROWS_TOP + row * bars.len().max(1) as f64;
     let mut out = open(id, title, height);
     legend(&mut out, series, 16.0);
     if bars.is_empty() {
         empty(&mut out);
     }
+    out
+}
+
+/// The top of row `i`, and its label written there.
+fn bar_row(out: &mut String, row: f64, i: usize, bar: &Bar) -> f64 {
+    let y = ROWS_TOP + row * i as f64;
+    let _ = write!(
+        out,
+        "<text x=\"{LEFT}\" y=\"{}\" class=\"chart-text\">{}</text>",
+        y + 12.0,
+        escape(&clipped(&bar.label))
+    );
+    y
+}
+
+/// Horizontal bars, one per row, each split into its series; scaled to the largest total.
+pub fn stacked(id: &str, title: &str, series: &[Series], bars: &[Bar]) -> String {
+    let row = 42.0;
+    let mut out = bars_open(id, title, series, bars, row);
     let max = bars
         .iter()
         .map(|b| b.values.iter().sum::<f64>())
         .fold(0.0, f64::max);
     for (i, bar) in bars.iter().enumerate() {
-        let y = 34.0 + row * i as f64;
-        let _ = write!(
-            out,
-            "<text x=\"{LEFT}\" y=\"{}\" class=\"chart-text\">{}</text>",
-            y + 12.0,
-            escape(&clipped(&bar.label))
-        );
+        let y = bar_row(&mut out, row, i, bar);
         let mut x = LEFT;
         for (value, s) in bar.values.iter().zip(series) {
             if *value <= 0.0 || max <= 0.0 {
@@ -140,24 +156,13 @@ pub fn grouped(
 ) -> String {
     let bar_h = 12.0;
     let row = 22.0 + bar_h * series.len() as f64 + 8.0;
-    let height = 34.0 + row * bars.len().max(1) as f64;
-    let mut out = open(id, title, height);
-    legend(&mut out, series, 16.0);
-    if bars.is_empty() {
-        empty(&mut out);
-    }
+    let mut out = bars_open(id, title, series, bars, row);
     let max = bars
         .iter()
         .flat_map(|b| b.values.iter().copied())
         .fold(0.0, f64::max);
     for (i, bar) in bars.iter().enumerate() {
-        let y = 34.0 + row * i as f64;
-        let _ = write!(
-            out,
-            "<text x=\"{LEFT}\" y=\"{}\" class=\"chart-text\">{}</text>",
-            y + 12.0,
-            escape(&clipped(&bar.label))
-        );
+        let y = bar_row(&mut out, row, i, bar);
         for (k, (value, s)) in bar.values.iter().zip(series).enumerate() {
             let by = y + 18.0 + bar_h * k as f64;
             let w = if max > 0.0 {
