@@ -21,6 +21,8 @@ pub enum Action {
     /// A request that calls a PSA for a user (the ticket picker, a connection test, the
     /// member list): FlowPilot must not become a way to hammer the PSA.
     PsaCall,
+    /// "Send a test" of the notification settings, which posts to every webhook at once.
+    NotificationTest,
 }
 
 impl Action {
@@ -32,6 +34,7 @@ impl Action {
             Action::SessionWrite => "session_write",
             Action::SessionRead => "session_read",
             Action::PsaCall => "psa_call",
+            Action::NotificationTest => "notification_test",
         }
     }
 
@@ -44,6 +47,7 @@ impl Action {
             Action::SessionWrite => 15,
             Action::SessionRead => 30,
             Action::PsaCall => 20,
+            Action::NotificationTest => 5,
         }
     }
 }

@@ -16,10 +16,13 @@ use crate::auth::AdminUser;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::notifications::settings::{self, SettingsInput, SettingsView, WebhookInput};
+use crate::notifications::test_send::{self, TestResult};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_notifications, put_notifications))
+    OpenApiRouter::new()
+        .routes(routes!(get_notifications, put_notifications))
+        .routes(routes!(send_test))
 }
 
 /// An event a notification is sent on (documentation only: the handler parses it).
@@ -169,4 +172,55 @@ pub async fn put_notifications(
         unclaimed_reminder_minutes: body.unclaimed_reminder_minutes,
     };
     Ok(Json(settings::replace(&state, &admin, input).await?.into()))
+}
+
+/// How one channel took a test notice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResultOut {
+    /// `webhook` or `email`.
+    #[schema(example = "webhook")]
+    pub channel: String,
+    /// The webhook's id, for a webhook.
+    pub webhook_id: Option<Uuid>,
+    /// The webhook's host and format (its URL may hold its secret), or the email address.
+    #[schema(example = "hooks.slack.com (slack)")]
+    pub target: String,
+    pub delivered: bool,
+    /// What the receiver answered, when it did not take the notice.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestOut {
+    /// One per webhook, and one for the admin's own address when email is on; empty when
+    /// the account has neither.
+    pub results: Vec<TestResultOut>,
+}
+
+impl From<TestResult> for TestResultOut {
+    fn from(r: TestResult) -> Self {
+        TestResultOut {
+            channel: r.channel.into(),
+            webhook_id: r.webhook_id,
+            target: r.target,
+            delivered: r.delivered,
+            error: r.error,
+        }
+    }
+}
+
+/// Sends a sample notice, saying it is a test, to every webhook of the account and to the
+/// admin's own address when email is on, at once rather than through the outbox, and says
+/// how each took it. Nothing is retried or kept.
+#[utoipa::path(post, path = "/integrations/notifications/test", tag = "integrations", security(("bearer" = [])), responses(
+    (status = 200, body = TestOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
+    (status = 429, body = ErrorBody, description = "Over the limit of tests a minute (see Retry-After)")))]
+pub async fn send_test(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+) -> ApiResult<Json<TestOut>> {
+    let results = test_send::send(&state, &admin).await?;
+    Ok(Json(TestOut {
+        results: results.into_iter().map(Into::into).collect(),
+    }))
 }

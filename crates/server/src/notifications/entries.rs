@@ -18,13 +18,18 @@ use crate::outbox::webhook::{WebhookPayload, KIND as WEBHOOK};
 use crate::sessions::escalation::Names;
 use crate::state::AppState;
 
-/// The session's page, as a link from outside.
-pub fn session_url(state: &AppState, session_id: Uuid) -> String {
-    let base = match state.settings.public_url.as_deref() {
+/// Where FlowPilot is opened from outside, with no trailing slash: `FLOWPILOT_PUBLIC_URL`,
+/// else the listen address (`flowpilot doctor` warns about that when email is on).
+pub fn public_base(state: &AppState) -> String {
+    match state.settings.public_url.as_deref() {
         Some(url) => url.trim_end_matches('/').to_string(),
         None => format!("http://{}", state.settings.bind),
-    };
-    format!("{base}/pilot/{session_id}")
+    }
+}
+
+/// The session's page, as a link from outside.
+pub fn session_url(state: &AppState, session_id: Uuid) -> String {
+    format!("{}/pilot/{session_id}", public_base(state))
 }
 
 /// Who is mailed about `event` on escalation `e`: the person it went to, the team's

@@ -101,6 +101,10 @@ pub fn routes() -> Router<AppState> {
             get(notification_settings::show).post(notification_settings::save),
         )
         .route(
+            "/settings/notifications/test",
+            post(notification_settings::test),
+        )
+        .route(
             "/settings/psa",
             get(psa_settings::list).post(psa_settings::create),
         )

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::notifications::settings::{self, SettingsInput, WebhookInput};
+use crate::notifications::test_send::{self, TestResult};
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, CsrfToken};
 use crate::web::error::WebError;
@@ -100,6 +101,49 @@ struct SettingsPage {
     smtp_configured: bool,
     status: Option<String>,
     notice: Option<String>,
+    /// What "Send a test" found, one line per channel; `None` until it is pressed.
+    tested: Option<Vec<TestLine>>,
+}
+
+/// What the page says above the form: saved, what went wrong, or how a test went.
+#[derive(Default)]
+struct Said {
+    status: Option<String>,
+    notice: Option<String>,
+    tested: Option<Vec<TestLine>>,
+}
+
+impl Said {
+    fn trouble(message: String) -> Said {
+        Said {
+            notice: Some(message),
+            ..Said::default()
+        }
+    }
+}
+
+/// One channel's answer to a test.
+pub struct TestLine {
+    pub label: String,
+    pub delivered: bool,
+    pub error: String,
+}
+
+impl TestLine {
+    fn of(r: TestResult, stored: &NotificationSettings) -> TestLine {
+        let label = match r.webhook_id {
+            Some(id) => {
+                let n = stored.webhooks.iter().position(|w| w.id == id).unwrap_or(0);
+                format!("Webhook {} · {}", n + 1, r.target)
+            }
+            None => format!("Email to {}", r.target),
+        };
+        TestLine {
+            label,
+            delivered: r.delivered,
+            error: r.error.unwrap_or_default(),
+        }
+    }
 }
 
 /// What the page shows: stored settings, or what was typed with its errors.
@@ -158,7 +202,7 @@ fn page(
     smtp_configured: bool,
     mut shown: Shown,
     errors: &[FieldError],
-    message: (Option<String>, Option<String>),
+    said: Said,
 ) -> Response {
     let can_add = shown.webhooks.len() < MAX_WEBHOOKS;
     if can_add {
@@ -204,8 +248,9 @@ fn page(
             minutes: shown.minutes,
             minutes_error,
             smtp_configured,
-            status: message.0,
-            notice: message.1,
+            status: said.status,
+            notice: said.notice,
+            tested: said.tested,
         },
     )
 }
@@ -232,7 +277,10 @@ pub async fn show(
         view.smtp_configured,
         Shown::of(&view.settings),
         &[],
-        (status, None),
+        Said {
+            status,
+            ..Said::default()
+        },
     ))
 }
 
@@ -366,10 +414,7 @@ pub async fn save(
             state.settings.smtp_url.is_some(),
             shown,
             &errors,
-            (
-                None,
-                Some("Nothing was saved: correct what is marked below.".into()),
-            ),
+            Said::trouble("Nothing was saved: correct what is marked below.".into()),
         )),
         Err(other) => {
             let trouble = Trouble::from_api(other)?;
@@ -380,8 +425,49 @@ pub async fn save(
                 state.settings.smtp_url.is_some(),
                 shown,
                 &[],
-                (None, Some(trouble.message)),
+                Said::trouble(trouble.message),
             ))
         }
     }
+}
+
+/// Only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct EmptyForm {}
+
+/// "Send a test": the page again, with how each saved channel took the sample.
+pub async fn test(
+    State(state): State<AppState>,
+    user: WebUser,
+    csrf: CsrfToken,
+    CsrfForm(_): CsrfForm<EmptyForm>,
+) -> Result<Response, WebError> {
+    let admin = admin_only(&user)?;
+    let view = settings::show(&state, admin).await?;
+    let (status, said) = match test_send::send(&state, admin).await {
+        Ok(results) => {
+            let lines = results
+                .into_iter()
+                .map(|r| TestLine::of(r, &view.settings))
+                .collect();
+            let said = Said {
+                tested: Some(lines),
+                ..Said::default()
+            };
+            (StatusCode::OK, said)
+        }
+        Err(err) => {
+            let trouble = Trouble::from_api(err)?;
+            (trouble.status, Said::trouble(trouble.message))
+        }
+    };
+    Ok(page(
+        status,
+        &csrf,
+        admin,
+        view.smtp_configured,
+        Shown::of(&view.settings),
+        &[],
+        said,
+    ))
 }

@@ -29,6 +29,7 @@ mod gaps;
 mod hardening;
 mod local_models;
 mod metrics;
+mod notification_test;
 mod notifications;
 mod offline_handoff;
 mod openapi;

@@ -70,7 +70,7 @@ async fn escalated(app: &TestApp, who: &Member, mut body: Value) -> String {
 
 /// Checks `X-FlowPilot-Signature` against the raw body and the timestamp, as a receiver
 /// would, with its own copy of the secret.
-fn signed_with(posted: &Posted, secret: &str) -> bool {
+pub(crate) fn signed_with(posted: &Posted, secret: &str) -> bool {
     let (Some(ts), Some(sig)) = (
         posted.header("x-flowpilot-timestamp"),
         posted.header("x-flowpilot-signature"),

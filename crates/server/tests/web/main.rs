@@ -11,6 +11,10 @@ mod helpers;
 #[path = "../api/fake_psa.rs"]
 mod fake_psa;
 
+#[allow(dead_code)]
+#[path = "../api/sinks.rs"]
+mod sinks;
+
 mod analytics;
 mod answer_stream;
 mod browser;
@@ -18,6 +22,7 @@ mod fix_outcome;
 mod flow_history;
 mod library;
 mod notification_settings;
+mod notification_test;
 mod pilot;
 mod psa_push;
 mod similar;
