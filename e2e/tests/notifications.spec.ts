@@ -2,7 +2,10 @@
 // Notifications page from the PSA settings, adds a Slack webhook with a signing secret, the
 // escalation contacts and an unclaimed reminder; a bad address is marked on its fieldset and
 // nothing is saved; the saved secret is never shown again, and the API reads what the form
-// stored. axe's WCAG 2 A/AA rules in the light and the dark theme (screenshots of both).
+// stored; "Send a test" reaches a local receiver and says so. axe's WCAG 2 A/AA rules in the
+// light and the dark theme (screenshots of both).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { apiToken, expect, newPerson, signUp, test } from './fixtures';
@@ -82,4 +85,45 @@ test('an admin sets up a signed Slack webhook, contacts and a reminder on the No
   await expect(page.getByRole('group', { name: 'Webhook 1' })).toHaveCount(0);
 
   expect(findings, `axe found WCAG 2 A/AA problems:\n${findings.join('\n')}`).toEqual([]);
+});
+
+test('an admin sends a test notification and sees which webhook took it', async ({ page, shots }) => {
+  // A receiver on this machine, standing in for Slack: it counts what it is sent.
+  const received: { event: string | undefined; body: string }[] = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      received.push({ event: req.headers['x-flowpilot-event'] as string | undefined, body });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const port = (receiver.address() as AddressInfo).port;
+  try {
+    await signUp(page, newPerson('Test Sender'));
+    await page.goto('/settings/notifications');
+    const adding = page.getByRole('group', { name: 'Add a webhook' });
+    await adding.getByLabel('Address').fill(`http://127.0.0.1:${port}/services/T9/B9/secret-path`);
+    await adding.getByLabel('Format').selectOption('slack');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page.getByRole('status')).toContainText('Saved.');
+
+    await page.getByRole('button', { name: 'Send a test', exact: true }).click();
+    const result = page.locator('[data-test-result="delivered"]');
+    await expect(result).toContainText(`Webhook 1 · 127.0.0.1 (slack): delivered.`);
+    await expect(page.locator('[data-test-result="failed"]')).toHaveCount(0);
+    // The result names the host only: a Slack URL's path is its secret.
+    await expect(result).not.toContainText('secret-path');
+    expect(received).toHaveLength(1);
+    expect(received[0].event).toBe('test');
+    expect(JSON.parse(received[0].body).text).toContain('Test from FlowPilot (nothing was escalated)');
+    await shots.take(page, 'test-sent');
+    const findings = await axeFindings(page, 'notification test (light)');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    findings.push(...(await axeFindings(page, 'notification test (dark)')));
+    expect(findings, findings.join('\n')).toEqual([]);
+  } finally {
+    receiver.close();
+  }
 });
