@@ -4,10 +4,10 @@
 //!
 //! Admins see the account's sessions, everyone else their own (as the analytics overview).
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use domain::flow::FlowDefinition;
 use domain::session::SessionStatus;
-use domain::{FieldError, User};
+use domain::User;
 use store::{GapScope, RememberedSession};
 use uuid::Uuid;
 
@@ -19,10 +19,6 @@ use crate::state::AppState;
 
 /// Sample sessions shown per gap.
 const SAMPLES: usize = 5;
-/// The range when none is given: the last 30 days.
-const DEFAULT_DAYS: i64 = 30;
-/// The longest range, as the analytics overview's.
-const MAX_DAYS: i64 = 366;
 
 #[derive(Debug, Clone)]
 pub struct GapSample {
@@ -59,52 +55,16 @@ impl Gap {
     }
 }
 
-/// The range `[from, to)` from the query: RFC 3339 times or dates (a `to` date counts its
-/// whole day); by default the last 30 days. 422 when unreadable or empty.
+/// The range `[from, to)` from the query, read as the analytics overview reads it (one rule
+/// and one set of messages for both pages): RFC 3339 times or dates (a `to` date counts its
+/// whole day), by default the last 30 days, at most 366; 422 when unreadable or empty.
 pub fn range(
     from: Option<&str>,
     to: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let mut errors = Vec::new();
-    let mut read = |name: &str, value: Option<&str>, end: bool| {
-        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
-        if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-            return Some(t.with_timezone(&Utc));
-        }
-        if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-            let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-            return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-        }
-        errors.push(FieldError::query(
-            name,
-            "Input should be a date (YYYY-MM-DD) or an RFC 3339 time",
-            "datetime_parsing",
-        ));
-        None
-    };
-    let to_at = read("to", to, true);
-    let from_at = read("from", from, false);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let to_at = to_at.unwrap_or(now);
-    let from_at = from_at.unwrap_or(to_at - Duration::days(DEFAULT_DAYS));
-    if from_at >= to_at {
-        return Err(ApiError::Validation(vec![FieldError::query(
-            "from",
-            "Input should be earlier than to",
-            "value_error",
-        )]));
-    }
-    if to_at - from_at > Duration::days(MAX_DAYS) {
-        return Err(ApiError::Validation(vec![FieldError::query(
-            "from",
-            "The range should be at most 366 days",
-            "value_error",
-        )]));
-    }
-    Ok((from_at, to_at))
+    let range = crate::analytics::range::Range::parse(from, to, None, now)?;
+    Ok((range.from, range.to))
 }
 
 /// The gaps of `[from, to)` the caller may see, largest first.

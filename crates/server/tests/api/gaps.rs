@@ -252,6 +252,11 @@ async fn the_range_and_the_role_are_checked(backend: Backend) {
             .get(&format!("/analytics/gaps{query}"), &admin.token)
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        // The overview reads its range by the same rule and says the same thing.
+        let (_, overview) = app
+            .get(&format!("/analytics/overview{query}"), &admin.token)
+            .await;
+        assert_eq!(body["detail"], overview["detail"], "{query}");
     }
     let (status, _) = app.get("/analytics/gaps", &viewer.token).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
