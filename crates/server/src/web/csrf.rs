@@ -87,6 +87,10 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     }
 }
 
+/// A form that carries nothing but its CSRF token: a button's POST.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EmptyForm {}
+
 /// A url-encoded form that passed the CSRF checks. Using it as a handler's body extractor is
 /// what protects that handler.
 pub struct CsrfForm<T>(pub T);

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::notifications::settings::{self, SettingsInput, WebhookInput};
 use crate::notifications::test_send::{self, TestResult};
 use crate::state::AppState;
-use crate::web::csrf::{CsrfForm, CsrfToken};
+use crate::web::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use crate::web::error::WebError;
 use crate::web::notice::Trouble;
 use crate::web::page::{render, see_other, Layout};
@@ -430,10 +430,6 @@ pub async fn save(
         }
     }
 }
-
-/// Only the CSRF token.
-#[derive(Debug, Default, Deserialize)]
-pub struct EmptyForm {}
 
 /// "Send a test": the page again, with how each saved channel took the sample.
 pub async fn test(

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::psa::connections::{self, ConnectionChange, ConnectionTest, NewConnection};
 use crate::psa::members;
 use crate::state::AppState;
-use crate::web::csrf::{CsrfForm, CsrfToken};
+use crate::web::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use crate::web::error::WebError;
 use crate::web::fields::FieldErrors;
 use crate::web::notice::Trouble;
@@ -525,10 +525,6 @@ pub async fn update(
         ),
     }
 }
-
-/// Only the CSRF token.
-#[derive(Debug, Default, Deserialize)]
-pub struct EmptyForm {}
 
 pub async fn test(
     State(state): State<AppState>,

@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::sessions;
 use crate::sessions::input::{Escalation, Resolution, Respond};
 use crate::state::AppState;
-use crate::web::csrf::{CsrfForm, CsrfToken};
+use crate::web::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use crate::web::error::WebError;
 use crate::web::fields::{self, text_field};
 use crate::web::notice::Trouble;
@@ -598,10 +598,6 @@ pub async fn escalate(
         )
         .await
 }
-
-/// Only the CSRF token: pause and resume carry no fields.
-#[derive(Debug, Default, Deserialize)]
-pub struct EmptyForm {}
 
 async fn change(
     state: AppState,

@@ -17,11 +17,11 @@ use crate::sessions;
 use crate::sessions::input::LinkTicket;
 use crate::sessions::write_back::PushStatus;
 use crate::state::AppState;
-use crate::web::csrf::{CsrfForm, CsrfToken};
+use crate::web::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use crate::web::error::WebError;
 use crate::web::page::see_other;
 use crate::web::psa_settings::psa_notice;
-use crate::web::session::{session_id, show_with_notice, EmptyForm};
+use crate::web::session::{session_id, show_with_notice};
 use crate::web::ticket_picker::ConnectionChoice;
 use crate::web::user::WebUser;
 

@@ -22,6 +22,20 @@ stories!(
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const SECRET: &str = "whsec-test-91c2";
 
+/// Saves `webhooks` as the account's, which must be taken: the settings as saved.
+async fn save_webhooks(app: &TestApp, admin: &Member, webhooks: Value) -> Value {
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/integrations/notifications",
+            Some(&admin.token),
+            Some(json!({ "webhooks": webhooks })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 async fn send_test(app: &TestApp, who: &Member) -> (StatusCode, Value) {
     app.post("/integrations/notifications/test", &who.token, json!({}))
         .await
@@ -40,18 +54,15 @@ async fn a_test_reaches_each_webhook_and_the_admin_and_says_which_did_not_take_i
     })
     .await;
     let c = tier_two(&app).await;
-    let (status, body) = app
-        .call(
-            reqwest::Method::PUT,
-            "/integrations/notifications",
-            Some(&c.admin.token),
-            Some(json!({"webhooks": [
-                {"url": slack.url("/slack/T0/B0/XyZ"), "format": "slack", "secret": SECRET},
-                {"url": teams.url("/teams"), "format": "teams"},
-            ]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = save_webhooks(
+        &app,
+        &c.admin,
+        json!([
+            {"url": slack.url("/slack/T0/B0/XyZ"), "format": "slack", "secret": SECRET},
+            {"url": teams.url("/teams"), "format": "teams"},
+        ]),
+    )
+    .await;
     let (first, second) = (
         body["webhooks"][0]["id"].clone(),
         body["webhooks"][1]["id"].clone(),
@@ -128,15 +139,12 @@ async fn an_admin_may_send_five_tests_a_minute(backend: Backend) {
     let sink = WebhookSink::start().await;
     let app = spawn_app_with(backend, |_| {}).await;
     let c = tier_two(&app).await;
-    let (status, body) = app
-        .call(
-            reqwest::Method::PUT,
-            "/integrations/notifications",
-            Some(&c.admin.token),
-            Some(json!({"webhooks": [{"url": sink.url("/hook"), "format": "generic"}]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    save_webhooks(
+        &app,
+        &c.admin,
+        json!([{"url": sink.url("/hook"), "format": "generic"}]),
+    )
+    .await;
     for _ in 0..5 {
         let (status, body) = send_test(&app, &c.admin).await;
         assert_eq!(status, StatusCode::OK, "{body}");
