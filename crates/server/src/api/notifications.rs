@@ -176,7 +176,7 @@ pub async fn put_notifications(
 
 /// How one channel took a test notice.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TestResultOut {
+pub struct NotificationTestResultOut {
     /// `webhook` or `email`.
     #[schema(example = "webhook")]
     pub channel: String,
@@ -191,15 +191,15 @@ pub struct TestResultOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TestOut {
+pub struct NotificationTestOut {
     /// One per webhook, and one for the admin's own address when email is on; empty when
     /// the account has neither.
-    pub results: Vec<TestResultOut>,
+    pub results: Vec<NotificationTestResultOut>,
 }
 
-impl From<TestResult> for TestResultOut {
+impl From<TestResult> for NotificationTestResultOut {
     fn from(r: TestResult) -> Self {
-        TestResultOut {
+        NotificationTestResultOut {
             channel: r.channel.into(),
             webhook_id: r.webhook_id,
             target: r.target,
@@ -213,14 +213,14 @@ impl From<TestResult> for TestResultOut {
 /// admin's own address when email is on, at once rather than through the outbox, and says
 /// how each took it. Nothing is retried or kept.
 #[utoipa::path(post, path = "/integrations/notifications/test", tag = "integrations", security(("bearer" = [])), responses(
-    (status = 200, body = TestOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
+    (status = 200, body = NotificationTestOut), (status = 403, body = ErrorBody, description = "Not an account admin"),
     (status = 429, body = ErrorBody, description = "Over the limit of tests a minute (see Retry-After)")))]
 pub async fn send_test(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-) -> ApiResult<Json<TestOut>> {
+) -> ApiResult<Json<NotificationTestOut>> {
     let results = test_send::send(&state, &admin).await?;
-    Ok(Json(TestOut {
+    Ok(Json(NotificationTestOut {
         results: results.into_iter().map(Into::into).collect(),
     }))
 }
