@@ -38,6 +38,9 @@ test('the queue updates live and the claimer reads the briefing', async ({ page,
     const noChange = step.getByRole('button', { name: /no change/i });
     await expect(noChange).toBeVisible();
     await noChange.click();
+    // The answer reloads the page: wait for the next step, or the Escalate click below can
+    // land on the page being replaced and its dialog never open.
+    await expect(step.locator('.step-kind')).toContainText('Step 3');
     await expect(step.getByRole('heading')).toBeVisible();
 
     const reason = 'Cached credentials cleared, no change; the broker reset needs local admin rights I do not have.';
