@@ -1,13 +1,9 @@
 //! Shortening text for messages: a reply or a provider's error quoted in full would bury the
 //! point, so quotes are cut to a few characters, on a character boundary.
 
-/// `text` cut to at most `max_chars` characters, with an ellipsis when something was cut.
-pub fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
+/// `text` cut to at most `max_chars` characters, with an ellipsis when something was cut:
+/// the same cut as the rest of the product's ([`domain::text::clip`]).
+pub use domain::text::clip as truncate;
 
 #[cfg(test)]
 mod tests {

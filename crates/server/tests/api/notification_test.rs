@@ -119,6 +119,12 @@ async fn a_test_reaches_each_webhook_and_the_admin_and_says_which_did_not_take_i
     assert_eq!(smtp.mails().len(), 1, "only the admin asking is mailed");
 
     // Nothing was queued: the webhook that refused is not tried again later.
+    let depth = app.store.outbox_depth().await.unwrap();
+    assert_eq!(
+        depth.pending + depth.in_flight + depth.delivered + depth.failed,
+        0,
+        "{depth:?}"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(teams.tried("/teams"), 1);
     assert_eq!(slack.tried("/slack/T0/B0/XyZ"), 1);
